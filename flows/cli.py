@@ -1,0 +1,201 @@
+"""The `newsetl` command. Every failure a user can cause prints one line on stderr and exits non-zero."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flows.config import ConfigError, resolve
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
+    for line in str(message).splitlines() or ["failed"]:
+        click.echo(f"newsetl: error: {line}", err=True)
+    sys.exit(code)
+
+
+def _warehouse(value: str | None) -> Path:
+    try:
+        return resolve(warehouse=value).warehouse
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        raise
+
+
+warehouse_option = click.option(
+    "--warehouse",
+    "warehouse",
+    metavar="DIR",
+    default=None,
+    help="Warehouse directory (env NEWSETL_WAREHOUSE, default ./warehouse).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsetl")
+def main() -> None:
+    """newsetl: news articles in, a clean, checked DuckDB + Parquet dataset out."""
+
+
+@main.command()
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="File, directory or glob; repeat for more (env NEWSETL_INPUTS, default ./seeds).",
+)
+@warehouse_option
+@click.option("--batch-size", type=int, default=None, help="Documents per task batch (default 500).")
+@click.option(
+    "--max-doc-chars",
+    type=int,
+    default=None,
+    help="Records longer than this are quarantined as document_too_large (default 1,000,000).",
+)
+@click.option("--n-process", type=int, default=None, help="Processes for NER (default 1).")
+@click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
+def run(
+    inputs: tuple[str, ...],
+    warehouse: str | None,
+    batch_size: int | None,
+    max_doc_chars: int | None,
+    n_process: int | None,
+    quiet: bool,
+) -> None:
+    """Run the pipeline on the inputs and publish the warehouse."""
+    try:
+        resolve(
+            warehouse=warehouse,
+            inputs=list(inputs),
+            batch_size=batch_size,
+            max_doc_chars=max_doc_chars,
+            n_process=n_process,
+        )
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    if quiet:
+        import logging
+        import os
+
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+    from flows.etl import etl_flow
+
+    state = etl_flow(
+        inputs=list(inputs) or None,
+        warehouse=warehouse,
+        batch_size=batch_size,
+        max_doc_chars=max_doc_chars,
+        n_process=n_process,
+        return_state=True,
+    )
+    if not state.is_completed():
+        _fail(state.message or f"run ended {state.name}")
+    summary = state.result()
+    counts = summary["counts"]
+    if not quiet:
+        for key, value in counts.items():
+            click.echo(f"  {key:<18} {value}")
+    secs = sum(summary["seconds"].values())
+    click.echo(
+        f"run {summary['run_id']} published to {summary['warehouse']} "
+        f"({counts['documents_new']} new document(s), {counts['quarantined']} quarantined, {secs:.1f} s)"
+    )
+
+
+def _render(cols: list[str], rows: list[tuple], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, ensure_ascii=False, indent=1)
+    if fmt == "csv":
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(rows)
+        return buf.getvalue().rstrip("\n")
+    cells = [[("" if v is None else str(v)).replace("\n", "⏎") for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    line = lambda vals: " | ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
+    out = [line(cols), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+@main.command()
+@click.argument("sql")
+@warehouse_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def query(sql: str, warehouse: str | None, fmt: str) -> None:
+    """Run a read-only SQL query against the warehouse."""
+    from warehouse.query import run_query
+    from warehouse.store import WarehouseError
+
+    try:
+        cols, rows = run_query(_warehouse(warehouse), sql)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    click.echo(_render(cols, rows, fmt))
+
+
+@main.command()
+@warehouse_option
+@click.option("--columns", is_flag=True, help="Also list each table's columns with their types and descriptions.")
+def tables(warehouse: str | None, columns: bool) -> None:
+    """List the warehouse's tables with row counts and one-line descriptions."""
+    from warehouse.query import table_summaries
+    from warehouse.store import WarehouseError
+
+    try:
+        items = table_summaries(_warehouse(warehouse), columns=columns)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    width = max(len(i["table"]) for i in items)
+    for i in items:
+        click.echo(f"{i['table']:<{width}}  {i['rows']:>9}  {i['description']}")
+        for name, dtype, comment in i.get("columns", []):
+            click.echo(f"    {name:<22} {dtype:<14} {comment or ''}")
+
+
+@main.command()
+@warehouse_option
+def validate(warehouse: str | None) -> None:
+    """Re-run the quality suites on the published warehouse (read-only) and report failures."""
+    from flows.validate import validate_warehouse
+    from warehouse.store import WarehouseError
+
+    try:
+        results, errors = validate_warehouse(_warehouse(warehouse))
+    except WarehouseError as exc:
+        _fail(str(exc))
+    for r in results:
+        mark = "ok  " if r["success"] else ("FAIL" if r["severity"] == "error" else "warn")
+        col = f"({r['column_name']})" if r.get("column_name") else ""
+        click.echo(f"{mark} {r['stage']:<12} {r['expectation']}{col}")
+    click.echo(f"{len(results)} expectation(s), {len(errors)} error-level failure(s)")
+    if errors:
+        _fail("\n".join(errors))
+
+
+def _entry(argv: list[str] | None = None) -> Any:
+    return main(argv)
+
+
+if __name__ == "__main__":
+    main()

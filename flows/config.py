@@ -1,0 +1,82 @@
+"""Settings in one place: CLI flags over environment (NEWSETL_*) over defaults.
+
+Also prepares Prefect for offline use before it is imported: no analytics, no telemetry, no result persistence,
+so a run never waits on the network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULTS = {
+    "warehouse": "warehouse",
+    "inputs": "seeds",
+    "batch_size": "500",
+    "max_doc_chars": "1000000",
+    "n_process": "1",
+}
+
+PREFECT_OFFLINE = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_UI_ENABLED": "false",
+}
+
+
+def prepare_prefect_env() -> None:
+    """Offline-safe Prefect defaults; values the user already set win."""
+    for key, value in PREFECT_OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: Path
+    inputs: list[str] = field(default_factory=list)
+    batch_size: int = 500
+    max_doc_chars: int = 1_000_000
+    n_process: int = 1
+
+
+def _pick(flag: object, env: str, default: str) -> str:
+    if flag is not None and flag != () and flag != []:
+        return flag  # type: ignore[return-value]
+    return os.environ.get(f"NEWSETL_{env.upper()}", default)
+
+
+def _positive_int(name: str, value: object) -> int:
+    try:
+        n = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return n
+
+
+def resolve(
+    *,
+    warehouse: str | Path | None = None,
+    inputs: list[str] | tuple[str, ...] | None = None,
+    batch_size: int | None = None,
+    max_doc_chars: int | None = None,
+    n_process: int | None = None,
+) -> Settings:
+    raw_inputs = _pick(list(inputs) if inputs else None, "inputs", DEFAULTS["inputs"])
+    if isinstance(raw_inputs, str):
+        raw_inputs = [s for s in raw_inputs.split(os.pathsep) if s]
+    return Settings(
+        warehouse=Path(_pick(warehouse, "warehouse", DEFAULTS["warehouse"])).expanduser().resolve(),
+        inputs=list(raw_inputs),
+        batch_size=_positive_int("batch_size", _pick(batch_size, "batch_size", DEFAULTS["batch_size"])),
+        max_doc_chars=_positive_int("max_doc_chars", _pick(max_doc_chars, "max_doc_chars", DEFAULTS["max_doc_chars"])),
+        n_process=_positive_int("n_process", _pick(n_process, "n_process", DEFAULTS["n_process"])),
+    )

@@ -1,0 +1,400 @@
+"""The `etl` flow: seeds/ (or --input) to a published DuckDB warehouse, one task per stage, checked at each.
+
+Reads top to bottom. Tasks only wire: the work is in transforms/ (pure) and warehouse/ (storage). Documents
+move in batches (never one task per document). Error-level quality failures, a busy warehouse or bad
+settings end the run as Failed with a one-line message and publish nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
+
+prepare_prefect_env()
+
+import pandas as pd  # noqa: E402
+from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.states import Failed  # noqa: E402
+
+from flows.gates import GateFailed, GateResult, run_gate  # noqa: E402
+from flows.version import code_version  # noqa: E402
+from transforms.documents import exact_dedup  # noqa: E402
+from transforms.readers import InputFile, discover, hash_file  # noqa: E402
+from transforms.records import Rejection  # noqa: E402
+from transforms.stages import IngestBatch, NormalizeBatch, detect_languages, ingest_files, normalize_records  # noqa: E402
+from warehouse import schema  # noqa: E402
+from warehouse.checks import run_checks  # noqa: E402
+from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
+
+FILES_PER_BATCH = 64
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    warehouse: str
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+def _batches(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or []
+
+
+# --- tasks ------------------------------------------------------------------------------------------------
+@task(name="discover", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def discover_task(inputs: list[str]) -> tuple[list[InputFile], list[tuple[str, str, str]]]:
+    paths, problems = discover(inputs)
+    files = []
+    for p in paths:
+        try:
+            files.append(hash_file(p))
+        except OSError as exc:
+            problems.append((p, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}"))
+    return files, problems
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def ingest_task(files: list[InputFile], max_doc_chars: int) -> IngestBatch:
+    return ingest_files(files, max_doc_chars)
+
+
+@task(name="normalize", cache_policy=NO_CACHE)
+def normalize_task(records: list, paths: dict[str, str], first_seen: datetime, run_id: str) -> NormalizeBatch:
+    return normalize_records(records, paths, first_seen, run_id)
+
+
+@task(name="language", cache_policy=NO_CACHE)
+def language_task(docs: list[dict]) -> list[dict]:
+    return detect_languages(docs)
+
+
+@task(name="deduplicate", cache_policy=NO_CACHE)
+def dedup_task(docs: list[dict], run_id: str) -> list[dict]:
+    """Exact duplicates are already one document (doc_id = text hash): each new document is its own cluster."""
+    return [
+        {
+            "doc_id": d["doc_id"],
+            "cluster_id": d["doc_id"],
+            "canonical_doc_id": d["doc_id"],
+            "method": "exact",
+            "similarity": 1.0,
+            "run_id": run_id,
+        }
+        for d in docs
+    ]
+
+
+@task(name="gate", task_run_name="gate-{stage}", cache_policy=NO_CACHE)
+def gate_task(stage: str, rows: list[dict]) -> GateResult:
+    return run_gate(stage, pd.DataFrame(rows))
+
+
+@task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def write_task(store: Store, run_id: str, tables: dict[str, list[dict]]) -> list[Partition]:
+    keep = {"runs", "source_files", "dq_results"}  # written even when empty-handed: the run's own record
+    return [
+        store.write_partition(name, run_id, schema.to_table(name, rows))
+        for name, rows in tables.items()
+        if rows or name in keep
+    ]
+
+
+# --- the flow ---------------------------------------------------------------------------------------------
+@flow(name="etl", persist_result=False, validate_parameters=False)
+def etl_flow(
+    inputs: list[str] | None = None,
+    warehouse: str | None = None,
+    batch_size: int | None = None,
+    max_doc_chars: int | None = None,
+    n_process: int | None = None,
+) -> Any:
+    """Run the pipeline. Returns a RunSummary dict, or a Failed state with a one-line reason per failure."""
+    try:
+        settings = resolve(
+            warehouse=warehouse,
+            inputs=inputs,
+            batch_size=batch_size,
+            max_doc_chars=max_doc_chars,
+            n_process=n_process,
+        )
+        with writer_lock(settings.warehouse):
+            return asdict(_run(settings))
+    except (WarehouseBusy, ConfigError, GateFailed, NoInput) as exc:
+        get_run_logger().error(str(exc))
+        return Failed(message=str(exc))
+
+
+class NoInput(RuntimeError):
+    """No input file matched."""
+
+
+class _Run:
+    """Rows collected for one run, per table."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.tables: dict[str, list[dict]] = {name: [] for name in schema.TABLES if name != "runs"}
+        self.seconds: dict[str, float] = {}
+
+    def quarantine(self, rej: Rejection, source_ref: str) -> None:
+        self.tables["quarantine"].append(
+            {
+                "run_id": self.run_id,
+                "stage": rej.stage,
+                "source_ref": source_ref,
+                "record_id": rej.record_id,
+                "reason_code": rej.reason_code,
+                "detail": rej.detail,
+            }
+        )
+
+    def gate(self, stage: str, rows: list[dict]) -> GateResult:
+        res = gate_task(stage, rows)
+        self.tables["dq_results"].extend({**r, "run_id": self.run_id} for r in res.results)
+        if res.errors:
+            raise GateFailed(res.errors, res.results)
+        return res
+
+
+def _run(settings: Settings) -> RunSummary:
+    log = get_run_logger()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    started = datetime.now(UTC)
+    run = _Run(run_id)
+    store = Store(settings.warehouse)
+    leftovers = store.recover()
+    if leftovers:
+        log.warning("recovered from an unfinished run: removed %d leftover file(s)", len(leftovers))
+    prior = store.connect_published()
+    known_shas = {
+        r[0] for r in prior.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
+    }
+    known_docs = {r[0] for r in prior.execute("SELECT doc_id FROM documents").fetchall()}
+    prior_parts = store.published_partitions()
+    prior.close()
+
+    # discover + ingest -------------------------------------------------------------------------------
+    t = time.perf_counter()
+    files, problems = discover_task(settings.inputs)
+    if not files and not problems:
+        raise NoInput(f"no input files found in {', '.join(settings.inputs)}")
+    for path, code, detail in problems:
+        if code == "input_not_found" and not files:
+            raise NoInput(detail)
+        run.tables["quarantine"].append(
+            {
+                "run_id": run_id,
+                "stage": "discover",
+                "source_ref": path,
+                "record_id": None,
+                "reason_code": code,
+                "detail": detail,
+            }
+        )
+    new_files: list[InputFile] = []
+    seen: set[str] = set()
+    status_of: dict[str, str] = {}
+    for f in files:
+        status = "unchanged" if f.sha256 in known_shas else "duplicate_in_run" if f.sha256 in seen else "ingested"
+        seen.add(f.sha256)
+        status_of[f.path] = status
+        if status == "ingested":
+            new_files.append(f)
+    paths = {f.file_id: f.path for f in new_files}
+    ingested = IngestBatch()
+    for b in ingest_task.map(_batches(new_files, FILES_PER_BATCH), unmapped(settings.max_doc_chars)).result():
+        ingested.records += b.records
+        ingested.rejections += b.rejections
+        ingested.n_records_by_file.update(b.n_records_by_file)
+    for f in files:
+        run.tables["source_files"].append(
+            {
+                "file_id": f.file_id,
+                "path": f.path,
+                "sha256": f.sha256,
+                "bytes": f.bytes,
+                "format": f.format,
+                "status": status_of[f.path],
+                "n_records": ingested.n_records_by_file.get(f.file_id, 0),
+                "run_id": run_id,
+            }
+        )
+    raw_rows: dict[str, dict] = {}
+    for r in ingested.records:
+        raw_rows[r.record_id] = {
+            "record_id": r.record_id,
+            "file_id": r.file_id,
+            "record_index": r.record_index,
+            "raw_text": r.text,
+            "title": r.title,
+            "url": r.url,
+            "published_at_raw": r.published_at,
+            "encoding": r.encoding,
+            "doc_id": None,
+            "run_id": run_id,
+        }
+    for rej in ingested.rejections:
+        raw_rows[rej.record_id] = {
+            "record_id": rej.record_id,
+            "file_id": rej.file_id,
+            "record_index": rej.record_index,
+            "raw_text": rej.raw_text,
+            "doc_id": None,
+            "run_id": run_id,
+        }
+        run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
+    run.gate("source_files", run.tables["source_files"])
+    run.gate("ingest", list(raw_rows.values()))
+    run.seconds["ingest"] = time.perf_counter() - t
+    log.info(
+        "ingest: %d file(s) new, %d unchanged, %d record(s), %d rejected",
+        len(new_files),
+        len(files) - len(new_files),
+        len(raw_rows),
+        len(ingested.rejections),
+    )
+
+    # normalize + exact dedup ---------------------------------------------------------------------------
+    t = time.perf_counter()
+    norm = NormalizeBatch()
+    for b in normalize_task.map(
+        _batches(ingested.records, settings.batch_size), unmapped(paths), unmapped(started), unmapped(run_id)
+    ).result():
+        norm.docs += b.docs
+        norm.boilerplate += b.boilerplate
+        norm.rejections += b.rejections
+    for rej in norm.rejections:
+        run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
+    dedup = exact_dedup(((d["record_id"], d["doc_id"]) for d in norm.docs), known_docs)
+    for record_id, doc_id in dedup.doc_of_record.items():
+        raw_rows[record_id]["doc_id"] = doc_id
+    owners = set(dedup.owners)
+    new_docs = [d for d in norm.docs if d["record_id"] in owners]
+    bp_owner = {d["doc_id"]: d["record_id"] for d in new_docs}
+    run.tables["boilerplate_lines"] = [b for b in norm.boilerplate if bp_owner.get(b["doc_id"]) == b["record_id"]]
+    new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, raw_rows, "normalize")
+    run.seconds["normalize"] = time.perf_counter() - t
+    log.info(
+        "normalize: %d record(s) → %d new document(s), %d boilerplate line(s) removed",
+        len(norm.docs),
+        len(new_docs),
+        len(run.tables["boilerplate_lines"]),
+    )
+
+    # language ------------------------------------------------------------------------------------------
+    t = time.perf_counter()
+    new_docs = [d for b in language_task.map(_batches(new_docs, settings.batch_size)).result() for d in b]
+    new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
+    run.seconds["language"] = time.perf_counter() - t
+
+    # dedup ---------------------------------------------------------------------------------------------
+    t = time.perf_counter()
+    run.tables["dup_clusters"] = dedup_task(new_docs, run_id)
+    run.gate("dedup", run.tables["dup_clusters"])
+    run.seconds["dedup"] = time.perf_counter() - t
+
+    # load: write partitions, build the next catalog in staging, check it, publish atomically -------------
+    t = time.perf_counter()
+    run.tables["documents"] = new_docs
+    run.tables["raw_documents"] = list(raw_rows.values())
+    counts = _counts(run, files, new_files, known_docs)
+    finished = datetime.now(UTC)
+    runs_row = {
+        "run_id": run_id,
+        "started_at": started,
+        "finished_at": finished,
+        "status": "success",
+        "params": json.dumps(
+            {
+                "inputs": settings.inputs,
+                "batch_size": settings.batch_size,
+                "max_doc_chars": settings.max_doc_chars,
+                "n_process": settings.n_process,
+            }
+        ),
+        "code_version": code_version(),
+        "counts": json.dumps(counts),
+        **counts_columns(counts),
+    }
+    parts = write_task(store, run_id, {**run.tables, "runs": [runs_row]})
+    staged = None
+    try:
+        staged = store.build_catalog(run_id, prior_parts + parts)
+        import duckdb
+
+        con = duckdb.connect(str(staged), read_only=True)
+        try:
+            checks = run_checks(con)
+        finally:
+            con.close()
+        res = gate_task("warehouse", checks.to_dict("records"))
+        if res.errors:
+            failing = checks[checks.failing > 0]
+            raise GateFailed(
+                [f"[warehouse] check {r.check} failed on {r.failing} row(s)" for r in failing.itertuples()],
+                res.results,
+            )
+        store.publish(staged)
+    except BaseException:
+        store.discard(parts, staged)
+        raise
+    run.seconds["load"] = time.perf_counter() - t
+    log.info("published run %s to %s: %s", run_id, store.root, json.dumps(counts))
+    return RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
+
+
+def _apply_warnings(run: _Run, res: GateResult, docs: list[dict], raw_rows: dict[str, dict], stage: str) -> list[dict]:
+    """Move documents named by warning-level failures to quarantine, with every record that mapped to them."""
+    if not res.warned_rows:
+        return docs
+    bad = res.warned_rows
+    for row in raw_rows.values():
+        if row["doc_id"] in bad:
+            run.tables["quarantine"].append(
+                {
+                    "run_id": run.run_id,
+                    "stage": stage,
+                    "source_ref": row["doc_id"],
+                    "record_id": row["record_id"],
+                    "reason_code": bad[row["doc_id"]],
+                    "detail": f"document {row['doc_id'][:12]} failed a warning check",
+                }
+            )
+            row["doc_id"] = None
+    run.tables["boilerplate_lines"] = [b for b in run.tables["boilerplate_lines"] if b["doc_id"] not in bad]
+    return [d for d in docs if d["doc_id"] not in bad]
+
+
+def _counts(run: _Run, files: list[InputFile], new_files: list[InputFile], known_docs: set[str]) -> dict[str, int]:
+    return {
+        "files": len(files),
+        "files_new": len(new_files),
+        "files_skipped": len(files) - len(new_files),
+        "records": len(run.tables["raw_documents"]),
+        "quarantined": len(run.tables["quarantine"]),
+        "documents_new": len(run.tables["documents"]),
+        "documents_total": len(known_docs) + len(run.tables["documents"]),
+        "boilerplate_lines": len(run.tables["boilerplate_lines"]),
+        "clusters_new": len({c["cluster_id"] for c in run.tables["dup_clusters"]}),
+    }
+
+
+def counts_columns(counts: dict[str, int]) -> dict[str, int]:
+    return {
+        "n_files": counts["files"],
+        "n_files_skipped": counts["files_skipped"],
+        "n_records": counts["records"],
+        "n_quarantined": counts["quarantined"],
+        "n_documents_new": counts["documents_new"],
+        "n_documents_total": counts["documents_total"],
+    }

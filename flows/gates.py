@@ -1,0 +1,121 @@
+"""Run a stage's Great Expectations suite on a batch and split the outcome by severity.
+
+Suites are the JSON files in expectations/ (one per stage); each expectation's meta.severity is "error" or
+"warning". Errors stop the run (nothing is published); warnings name the offending rows (by the suite's
+row_key) so the flow can move them to quarantine with reason `dq_<expectation>_<column>`.
+GX runs on pandas DataFrames: its SQL path on DuckDB is broken upstream (IndexError in resolve_metric_bundle).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
+SHORT = {
+    "expect_column_values_to_not_be_null": "null",
+    "expect_column_values_to_be_unique": "not_unique",
+    "expect_column_values_to_be_between": "out_of_range",
+    "expect_column_value_lengths_to_be_between": "bad_length",
+    "expect_column_values_to_be_in_set": "not_in_set",
+    "expect_column_values_to_match_regex": "bad_format",
+}
+
+
+class GateFailed(RuntimeError):
+    """An error-level expectation failed; the message has one line per failure."""
+
+    def __init__(self, failures: list[str], results: list[dict]) -> None:
+        super().__init__("\n".join(failures))
+        self.failures = failures
+        self.results = results
+
+
+@dataclass
+class GateResult:
+    stage: str
+    results: list[dict]  # rows for dq_results (run_id filled in by the caller)
+    errors: list[str] = field(default_factory=list)
+    warned_rows: dict[str, str] = field(default_factory=dict)  # row key → reason code
+
+
+def suite_spec(stage: str) -> dict[str, Any]:
+    return json.loads((SUITES_DIR / f"{stage}.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _context() -> Any:
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+@cache
+def _suite_and_batch_def(stage: str) -> tuple[Any, Any]:
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    ctx = _context()
+    spec = suite_spec(stage)
+    exps = [
+        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})).to_domain_obj()
+        for e in spec["expectations"]
+    ]
+    suite = ctx.suites.add(gx.ExpectationSuite(name=spec["name"], expectations=exps, meta=spec.get("meta", {})))
+    source = ctx.data_sources.add_pandas(f"newsetl_{stage}")
+    batch_def = source.add_dataframe_asset(spec["meta"]["table"]).add_batch_definition_whole_dataframe("batch")
+    return suite, batch_def
+
+
+def run_gate(stage: str, df: pd.DataFrame) -> GateResult:
+    """Validate `df` with the stage's suite. Never raises for data problems: see GateResult.errors."""
+    spec = suite_spec(stage)
+    key = spec["meta"]["row_key"]
+    out = GateResult(stage, [])
+    if df.empty:
+        return out
+    suite, batch_def = _suite_and_batch_def(stage)
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
+    res = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
+    for r in res.results:
+        cfg = r.expectation_config
+        severity = (cfg.meta or {}).get("severity", "error")
+        column = cfg.kwargs.get("column")
+        result = r.result or {}
+        observed = result.get("observed_value", result.get("unexpected_percent"))
+        n_bad = int(result.get("unexpected_count") or 0)
+        out.results.append(
+            {
+                "stage": stage,
+                "suite": spec["name"],
+                "expectation": cfg.type,
+                "column_name": column,
+                "success": bool(r.success),
+                "observed_value": None if observed is None else str(observed),
+                "unexpected_count": n_bad,
+                "severity": severity,
+            }
+        )
+        if r.success:
+            continue
+        keys = [row[key] for row in result.get("unexpected_index_list") or [] if isinstance(row, dict)]
+        if severity == "error":
+            sample = ", ".join(str(k)[:24] for k in keys[:3])
+            out.errors.append(
+                f"[{stage}] {cfg.type}({column}) failed on {n_bad} row(s)" + (f": {sample}" if sample else "")
+            )
+        else:
+            reason = f"dq_{SHORT.get(cfg.type, cfg.type)}_{column}"
+            for k in keys:
+                out.warned_rows.setdefault(str(k), reason)
+    return out

@@ -1,0 +1,43 @@
+"""Turn normalized records into documents: ids, sizes, and exact-duplicate collapsing.
+
+doc_id is the sha256 of the normalized text, so the same text gives the same id in every run and every
+process. The first record seen for a text owns the document; later records with the same text map to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+def doc_id_for(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class ExactDedup:
+    """record_id → doc_id for every record, and the record_ids that own a new document."""
+
+    doc_of_record: dict[str, str]
+    owners: list[str]
+
+
+def exact_dedup(records: Iterable[tuple[str, str]], known: set[str] | frozenset[str] = frozenset()) -> ExactDedup:
+    """records: (record_id, doc_id) in input order; known: doc_ids already in the warehouse.
+
+    Each record maps to its doc_id; the first record of a doc_id not in `known` becomes its owner.
+    """
+    seen = set(known)
+    doc_of: dict[str, str] = {}
+    owners: list[str] = []
+    for record_id, doc_id in records:
+        doc_of[record_id] = doc_id
+        if doc_id not in seen:
+            seen.add(doc_id)
+            owners.append(record_id)
+    return ExactDedup(doc_of, owners)

@@ -1,0 +1,137 @@
+"""Pure batch functions, one per stage, as the flow calls them: plain rows in, plain rows and rejections out.
+
+Rows are dicts keyed by the column names in warehouse/schema.py. Nothing here does Prefect or DuckDB work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from transforms.boilerplate import load_rules, repeated_lines
+from transforms.documents import count_words, doc_id_for
+from transforms.language import detect_language
+from transforms.normalize import clean_unicode, normalize_document, split_lines
+from transforms.readers import InputFile, read_file
+from transforms.records import RawRecord, Rejection
+
+DEFAULT_MAX_DOC_CHARS = 1_000_000
+
+
+@dataclass
+class IngestBatch:
+    records: list[RawRecord] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    n_records_by_file: dict[str, int] = field(default_factory=dict)
+
+
+def ingest_files(files: Sequence[InputFile], max_doc_chars: int = DEFAULT_MAX_DOC_CHARS) -> IngestBatch:
+    """Read every record of `files`. Records longer than `max_doc_chars` are rejected (document_too_large)."""
+    out = IngestBatch()
+    for f in files:
+        n = 0
+        for item in read_file(f):
+            n += 1
+            if isinstance(item, RawRecord) and len(item.text) > max_doc_chars:
+                item = Rejection(
+                    item.record_id,
+                    item.file_id,
+                    item.record_index,
+                    "ingest",
+                    "document_too_large",
+                    f"{len(item.text):,} characters > limit {max_doc_chars:,}",
+                    item.text[:10_000],
+                )
+            (out.records if isinstance(item, RawRecord) else out.rejections).append(item)
+        out.n_records_by_file[f.file_id] = n
+    return out
+
+
+@dataclass
+class NormalizeBatch:
+    docs: list[dict] = field(default_factory=list)  # one per record (exact dedup happens later)
+    boilerplate: list[dict] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def source_of(record: RawRecord, path: str | None) -> str:
+    """Where a record comes from, for the repeated-line detector: URL host, else the input file."""
+    if record.url:
+        host = urlsplit(record.url).hostname
+        if host:
+            return host.lower()
+    return path or record.file_id
+
+
+def normalize_records(
+    records: Sequence[RawRecord], paths: dict[str, str], first_seen: datetime, run_id: str
+) -> NormalizeBatch:
+    """Normalize each record into a document row (doc_id = sha256 of normalized text).
+
+    Lines repeated across >= half of one source's documents in the batch are removed as `repeated_line`.
+    A record whose text is empty after normalization is rejected (empty_after_normalize).
+    """
+    rules = load_rules()
+    sources = [source_of(r, paths.get(r.file_id)) for r in records]
+    repeated = repeated_lines((s, split_lines(clean_unicode(r.text))) for s, r in zip(sources, records, strict=True))
+    out = NormalizeBatch()
+    for rec, source in zip(records, sources, strict=True):
+        nd = normalize_document(
+            rec.text,
+            title=rec.title,
+            published_at=rec.published_at,
+            rules=rules,
+            repeated=repeated.get(source, frozenset()),
+        )
+        if not nd.text:
+            out.rejections.append(
+                Rejection(
+                    rec.record_id,
+                    rec.file_id,
+                    rec.record_index,
+                    "normalize",
+                    "empty_after_normalize",
+                    f"nothing left after removing {len(nd.removed)} boilerplate line(s)",
+                    rec.text[:10_000],
+                )
+            )
+            continue
+        doc_id = doc_id_for(nd.text)
+        out.docs.append(
+            {
+                "doc_id": doc_id,
+                "record_id": rec.record_id,
+                "source": source,
+                "title": nd.title,
+                "url": rec.url,
+                "published_at": nd.published_at,
+                "text": nd.text,
+                "n_chars": len(nd.text),
+                "n_words": count_words(nd.text),
+                "first_seen": first_seen,
+                "run_id": run_id,
+            }
+        )
+        out.boilerplate.extend(
+            {
+                "doc_id": doc_id,
+                "record_id": rec.record_id,
+                "line_no": r.line_no,
+                "text": r.text,
+                "rule": r.rule,
+                "run_id": run_id,
+            }
+            for r in nd.removed
+        )
+    return out
+
+
+def detect_languages(docs: Sequence[dict]) -> list[dict]:
+    """Copy of `docs` with lang and lang_prob set."""
+    out = []
+    for d in docs:
+        res = detect_language(d["text"])
+        out.append({**d, "lang": res.lang, "lang_prob": res.prob})
+    return out

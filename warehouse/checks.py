@@ -1,0 +1,49 @@
+"""Cross-table checks computed in DuckDB on a built catalog; the `warehouse` GX suite validates the result.
+
+Each check counts offending rows; a healthy warehouse has 0 everywhere. The record reconciliation is the
+stage contract "raw records = documents' records + quarantined records".
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+CHECKS: dict[str, str] = {
+    # every record is either mapped to a document or quarantined, never both, never neither
+    "records_reconcile": """
+        SELECT abs((SELECT count(*) FROM raw_documents)
+                   - (SELECT count(*) FROM raw_documents WHERE doc_id IS NOT NULL)
+                   - (SELECT count(DISTINCT record_id) FROM quarantine WHERE record_id IS NOT NULL))""",
+    "records_unaccounted": """
+        SELECT count(*) FROM raw_documents r WHERE r.doc_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.record_id = r.record_id)""",
+    "records_double_accounted": """
+        SELECT count(*) FROM raw_documents r WHERE r.doc_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM quarantine q WHERE q.record_id = r.record_id)""",
+    "record_ids_unique": "SELECT count(*) - count(DISTINCT record_id) FROM raw_documents",
+    "records_point_to_documents": """
+        SELECT count(*) FROM raw_documents r WHERE r.doc_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = r.doc_id)""",
+    "doc_ids_unique": "SELECT count(*) - count(DISTINCT doc_id) FROM documents",
+    "documents_have_one_cluster": """
+        SELECT (SELECT count(*) FROM documents d WHERE NOT EXISTS
+                  (SELECT 1 FROM dup_clusters c WHERE c.doc_id = d.doc_id))
+             + (SELECT count(*) - count(DISTINCT doc_id) FROM dup_clusters)
+             + (SELECT count(*) FROM dup_clusters c WHERE NOT EXISTS
+                  (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id))""",
+    "canonical_in_own_cluster": """
+        SELECT count(*) FROM dup_clusters c LEFT JOIN dup_clusters k ON k.doc_id = c.canonical_doc_id
+        WHERE k.doc_id IS NULL OR k.cluster_id <> c.cluster_id OR k.canonical_doc_id <> k.doc_id""",
+    "boilerplate_points_to_documents": """
+        SELECT count(*) FROM boilerplate_lines b
+        WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = b.doc_id)""",
+}
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per check: check, failing (offending row count)."""
+    rows = []
+    for name, sql in {**CHECKS, **(extra or {})}.items():
+        rows.append({"check": name, "failing": int(con.execute(sql).fetchone()[0])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,88 @@
+"""Read-only SQL against a published warehouse: the path `newsetl query` and `newsetl tables` use.
+
+The catalog is opened read_only, file access is limited to the warehouse's data directory and then locked,
+extensions cannot be installed or loaded, and only query statements (SELECT, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE)
+are accepted, so a DROP, INSERT, COPY, ATTACH or INSTALL is refused before it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from warehouse.schema import TABLES
+from warehouse.store import CATALOG, DATA, WarehouseError
+
+ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def open_read_only(root: Path) -> duckdb.DuckDBPyConnection:
+    cat = root / CATALOG
+    if not cat.exists():
+        raise WarehouseError(f"no warehouse at {root} (run `newsetl run` first)")
+    con = duckdb.connect(
+        str(cat),
+        read_only=True,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    data = str((root / DATA).resolve()) + "/"
+    con.execute("SET allowed_directories = [?]", [data])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def check_statements(sql: str) -> None:
+    """Refuse anything but read-only query statements. Raises WarehouseError with one clear line."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(str(exc).splitlines()[0]) from None
+    if not statements:
+        raise WarehouseError("empty query")
+    for st in statements:
+        if st.type not in ALLOWED:
+            kind = st.type.name
+            raise WarehouseError(f"refused: {kind} statements are not allowed; the warehouse is read-only")
+
+
+def run_query(root: Path, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run read-only `sql`; returns (column names, rows) of the last statement."""
+    check_statements(sql)
+    con = open_read_only(root)
+    try:
+        cur = con.execute(sql)
+        cols = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if cur.description else []
+    except duckdb.Error as exc:
+        raise WarehouseError(str(exc).splitlines()[0]) from None
+    finally:
+        con.close()
+    return cols, rows
+
+
+def table_summaries(root: Path, columns: bool = False) -> list[dict]:
+    """Each table/view with its row count and description (and columns with comments if asked)."""
+    con = open_read_only(root)
+    try:
+        objs = con.execute(
+            "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "UNION ALL SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main' "
+            "AND table_name NOT LIKE '\\_%' ESCAPE '\\'"
+        ).fetchall()
+        order = {name: i for i, name in enumerate(TABLES)}
+        out = []
+        for name, comment in sorted(objs, key=lambda o: (order.get(o[0], 99), o[0])):
+            n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            item = {"table": name, "rows": n, "description": comment or ""}
+            if columns:
+                item["columns"] = con.execute(
+                    "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
+                    "ORDER BY column_index",
+                    [name],
+                ).fetchall()
+            out.append(item)
+        return out
+    finally:
+        con.close()

@@ -1,0 +1,155 @@
+"""Arrow schemas of every published table: the one source of column names and types.
+
+Each table is written as Parquet partitions (one file per table per run) and exposed in DuckDB as a view of the
+same name. `TABLES` maps table name to (schema, one-line description); descriptions are shown by
+`newsetl tables` and written as DuckDB comments.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("status", pa.string()),
+        ("params", pa.string()),
+        ("code_version", pa.string()),
+        ("n_files", pa.int64()),
+        ("n_files_skipped", pa.int64()),
+        ("n_records", pa.int64()),
+        ("n_quarantined", pa.int64()),
+        ("n_documents_new", pa.int64()),
+        ("n_documents_total", pa.int64()),
+        ("counts", pa.string()),
+    ]
+)
+
+SOURCE_FILES = pa.schema(
+    [
+        ("file_id", pa.string()),
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("format", pa.string()),
+        ("status", pa.string()),
+        ("n_records", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RAW_DOCUMENTS = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("file_id", pa.string()),
+        ("record_index", pa.int64()),
+        ("raw_text", pa.string()),
+        ("title", pa.string()),
+        ("url", pa.string()),
+        ("published_at_raw", pa.string()),
+        ("encoding", pa.string()),
+        ("doc_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+DOCUMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("record_id", pa.string()),
+        ("source", pa.string()),
+        ("title", pa.string()),
+        ("url", pa.string()),
+        ("published_at", TS),
+        ("text", pa.string()),
+        ("lang", pa.string()),
+        ("lang_prob", pa.float64()),
+        ("n_chars", pa.int64()),
+        ("n_words", pa.int64()),
+        ("first_seen", TS),
+        ("run_id", pa.string()),
+    ]
+)
+
+BOILERPLATE_LINES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("record_id", pa.string()),
+        ("line_no", pa.int64()),
+        ("text", pa.string()),
+        ("rule", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+DUP_CLUSTERS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("cluster_id", pa.string()),
+        ("canonical_doc_id", pa.string()),
+        ("method", pa.string()),
+        ("similarity", pa.float64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("stage", pa.string()),
+        ("source_ref", pa.string()),
+        ("record_id", pa.string()),
+        ("reason_code", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+DQ_RESULTS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("stage", pa.string()),
+        ("suite", pa.string()),
+        ("expectation", pa.string()),
+        ("column_name", pa.string()),
+        ("success", pa.bool_()),
+        ("observed_value", pa.string()),
+        ("unexpected_count", pa.int64()),
+        ("severity", pa.string()),
+    ]
+)
+
+TABLES: dict[str, tuple[pa.Schema, str]] = {
+    "runs": (RUNS, "One row per flow run: status, parameters, code version and counts per stage."),
+    "source_files": (SOURCE_FILES, "One row per input file per run: path, sha256, bytes, format, status."),
+    "raw_documents": (
+        RAW_DOCUMENTS,
+        "One row per input record as read, with the doc_id it became (null if quarantined).",
+    ),
+    "documents": (DOCUMENTS, "One row per distinct normalized document: text, title, language, sizes."),
+    "boilerplate_lines": (
+        BOILERPLATE_LINES,
+        "One row per line removed by normalization, with the rule that removed it.",
+    ),
+    "dup_clusters": (
+        DUP_CLUSTERS,
+        "One row per document: its duplicate cluster and the cluster's canonical document.",
+    ),
+    "quarantine": (QUARANTINE, "One row per rejected record or row: stage, reason code and detail."),
+    "dq_results": (DQ_RESULTS, "One row per data-quality expectation evaluated: stage, success, severity."),
+}
+
+
+def empty(name: str) -> pa.Table:
+    """An empty table with the schema of `name`."""
+    return TABLES[name][0].empty_table()
+
+
+def to_table(name: str, rows: list[dict]) -> pa.Table:
+    """Build table `name` from row dicts, in schema column order; missing keys become nulls."""
+    schema = TABLES[name][0]
+    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
+    return pa.table(cols, schema=schema)
