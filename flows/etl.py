@@ -30,7 +30,6 @@ from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import IngestBatch, NormalizeBatch, detect_languages, ingest_files, normalize_records  # noqa: E402
 from warehouse import schema  # noqa: E402
-from warehouse.checks import run_checks  # noqa: E402
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64
@@ -326,24 +325,16 @@ def _run(settings: Settings) -> RunSummary:
         "counts": json.dumps(counts),
         **counts_columns(counts),
     }
-    parts = write_task(store, run_id, {**run.tables, "runs": [runs_row]})
+    dq_rows = run.tables.pop("dq_results")
+    parts = write_task(store, run_id, run.tables)
     staged = None
     try:
-        staged = store.build_catalog(run_id, prior_parts + parts)
-        import duckdb
-
-        con = duckdb.connect(str(staged), read_only=True)
-        try:
-            checks = run_checks(con)
-        finally:
-            con.close()
-        res = gate_task("warehouse", checks.to_dict("records"))
+        res = gate_task("warehouse", store.check_partitions(prior_parts + parts))
+        dq_rows += [{**r, "run_id": run_id} for r in res.results]
+        parts += write_task(store, run_id, {"dq_results": dq_rows, "runs": [runs_row]})
         if res.errors:
-            failing = checks[checks.failing > 0]
-            raise GateFailed(
-                [f"[warehouse] check {r.check} failed on {r.failing} row(s)" for r in failing.itertuples()],
-                res.results,
-            )
+            raise GateFailed(res.errors, res.results)
+        staged = store.build_catalog(run_id, prior_parts + parts)
         store.publish(staged)
     except BaseException:
         store.discard(parts, staged)

@@ -122,6 +122,87 @@ DQ_RESULTS = pa.schema(
     ]
 )
 
+MENTIONS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("surface", pa.string()),
+        ("label", pa.string()),
+        ("sentence", pa.int64()),
+        ("entity_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+ENTITIES = pa.schema(
+    [
+        ("entity_id", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("country_code", pa.string()),
+        ("aliases", pa.list_(pa.string())),
+        ("mention_count", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+FIGURES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("surface", pa.string()),
+        ("value", pa.float64()),
+        ("value_max", pa.float64()),
+        ("unit", pa.string()),
+        ("kind", pa.string()),
+        ("qualifier", pa.string()),
+        ("subject", pa.string()),
+        ("sentence", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+DATES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("surface", pa.string()),
+        ("iso", pa.string()),
+        ("precision", pa.string()),
+        ("resolved", pa.bool_()),
+        ("sentence", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+QUOTES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("text", pa.string()),
+        ("speaker_entity_id", pa.string()),
+        ("speaker", pa.string()),
+        ("sentence", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+SHARED_PASSAGES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("other_doc_id", pa.string()),
+        ("passage_hash", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("n_chars", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
 TABLES: dict[str, tuple[pa.Schema, str]] = {
     "runs": (RUNS, "One row per flow run: status, parameters, code version and counts per stage."),
     "source_files": (SOURCE_FILES, "One row per input file per run: path, sha256, bytes, format, status."),
@@ -138,6 +219,15 @@ TABLES: dict[str, tuple[pa.Schema, str]] = {
         DUP_CLUSTERS,
         "One row per document: its duplicate cluster and the cluster's canonical document.",
     ),
+    "shared_passages": (
+        SHARED_PASSAGES,
+        "One row per paragraph a document shares verbatim with another, otherwise different, document.",
+    ),
+    "entities": (ENTITIES, "One row per canonical entity per run that mentioned it (the entities view merges runs)."),
+    "mentions": (MENTIONS, "One row per entity mention: offsets into documents.text, label, sentence, entity."),
+    "figures": (FIGURES, "One row per number expression: value, range, unit, kind, qualifier, what it counts."),
+    "dates": (DATES, "One row per date expression: ISO value when resolvable, precision."),
+    "quotes": (QUOTES, "One row per quoted statement with its speaker entity when the sentence names one."),
     "quarantine": (QUARANTINE, "One row per rejected record or row: stage, reason code and detail."),
     "dq_results": (DQ_RESULTS, "One row per data-quality expectation evaluated: stage, success, severity."),
 }

@@ -167,6 +167,18 @@ class Store:
         os.replace(tmp, path)
         return Partition(table_name, run_id, str(path), table.num_rows, path.stat().st_size, _sha256(path))
 
+    def check_partitions(self, partitions: list[Partition]) -> list[dict]:
+        """Cross-table checks (warehouse/checks.py) over exactly these partitions, with the models built."""
+        from warehouse.checks import run_checks
+
+        con = duckdb.connect()
+        try:
+            create_table_views(con, partitions)
+            build_models(con)
+            return run_checks(con).to_dict("records")
+        finally:
+            con.close()
+
     def build_catalog(self, run_id: str, partitions: list[Partition], models: bool = True) -> Path:
         """Build the next catalog in staging (views, ledger, comments, SQL models). Not yet visible."""
         self.staging.mkdir(parents=True, exist_ok=True)

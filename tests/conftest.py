@@ -1,0 +1,45 @@
+"""Shared fixtures. Prefect starts once per test session (its ephemeral server costs ~10 s)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.config import prepare_prefect_env
+
+prepare_prefect_env()
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A private copy of seeds/ that a test may add files to."""
+    dest = tmp_path / "inputs"
+    shutil.copytree(SEEDS, dest)
+    return dest
+
+
+@pytest.fixture
+def run_etl(prefect_harness):
+    """Call the etl flow; returns (state, summary dict or None)."""
+    from flows.etl import etl_flow
+
+    def _run(inputs: list[str] | list[Path], warehouse: Path, **kwargs):
+        state = etl_flow(inputs=[str(p) for p in inputs], warehouse=str(warehouse), return_state=True, **kwargs)
+        return state, (state.result() if state.is_completed() else None)
+
+    return _run
