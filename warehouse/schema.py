@@ -195,13 +195,30 @@ SHARED_PASSAGES = pa.schema(
     [
         ("doc_id", pa.string()),
         ("other_doc_id", pa.string()),
-        ("passage_hash", pa.string()),
-        ("start", pa.int64()),
-        ("end", pa.int64()),
-        ("n_chars", pa.int64()),
+        ("passage_hash", pa.uint64()),
+        ("start", pa.int32()),  # substring(text, start + 1, end - start) of doc_id is the paragraph
+        ("end", pa.int32()),
+        ("n_chars", pa.int32()),
+        ("other_start", pa.int32()),  # the same paragraph in other_doc_id
+        ("other_end", pa.int32()),
         ("run_id", pa.string()),
     ]
 )
+
+DOC_SIGNATURES = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("scheme", pa.string()),  # sketch parameters; must match across runs
+        ("n_shingles", pa.int32()),  # distinct word shingles; 0 = no words (never banded)
+        ("minhash", pa.list_(pa.uint32())),
+        ("bands", pa.list_(pa.uint64())),  # LSH band hashes (full text, then head)
+        ("passage_hashes", pa.list_(pa.uint64())),
+        ("passage_starts", pa.list_(pa.int32())),
+        ("passage_ends", pa.list_(pa.int32())),
+        ("run_id", pa.string()),
+    ]
+)
+
 
 TABLES: dict[str, tuple[pa.Schema, str]] = {
     "runs": (RUNS, "One row per flow run: status, parameters, code version and counts per stage."),
@@ -223,6 +240,7 @@ TABLES: dict[str, tuple[pa.Schema, str]] = {
         SHARED_PASSAGES,
         "One row per paragraph a document shares verbatim with another, otherwise different, document.",
     ),
+    "doc_signatures": (DOC_SIGNATURES, "One row per document: MinHash signature, LSH bands, paragraph hashes."),
     "entities": (ENTITIES, "One row per canonical entity per run that mentioned it (the entities view merges runs)."),
     "mentions": (MENTIONS, "One row per entity mention: offsets into documents.text, label, sentence, entity."),
     "figures": (FIGURES, "One row per number expression: value, range, unit, kind, qualifier, what it counts."),
@@ -243,3 +261,8 @@ def to_table(name: str, rows: list[dict]) -> pa.Table:
     schema = TABLES[name][0]
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.table(cols, schema=schema)
+
+
+def without_run_id(schema: pa.Schema) -> pa.Schema:
+    """The schema a transform returns: the table's columns less the run_id the flow stamps on."""
+    return schema.remove(schema.get_field_index("run_id"))

@@ -38,17 +38,6 @@ PARTITIONS_DDL = (
     "CREATE TABLE _partitions (table_name VARCHAR, run_id VARCHAR, path VARCHAR, n_rows BIGINT, "
     "bytes BIGINT, sha256 VARCHAR)"
 )
-_DUCK_TYPES = {
-    "string": "VARCHAR",
-    "large_string": "VARCHAR",
-    "int64": "BIGINT",
-    "int32": "INTEGER",
-    "double": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
-    "list<item: string>": "VARCHAR[]",
-    "float": "FLOAT",
-}
 
 
 class WarehouseBusy(RuntimeError):
@@ -233,7 +222,14 @@ def create_table_views(con: duckdb.DuckDBPyConnection, partitions: list[Partitio
 
 
 def empty_select(schema: pa.Schema) -> str:
-    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES.get(str(f.type), 'VARCHAR')}) AS {_ident(f.name)}" for f in schema)
+    """SELECT of zero rows with the DuckDB types of an Arrow schema (so empty tables keep their types)."""
+    con = duckdb.connect()
+    try:
+        empty = schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
+        types = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM empty)").fetchall()
+    finally:
+        con.close()
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {_ident(n)}" for n, t in types)
     return f"SELECT {cols} WHERE false"
 
 

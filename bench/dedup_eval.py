@@ -1,0 +1,490 @@
+"""Near-duplicate evaluation: a seeded, labelled corpus of news-like articles and edited copies.
+
+Builds distinct base articles (the five seeds plus generated ones, 300-800 words, Zipfian vocabulary with
+per-topic words and shared stock phrases so that different articles on one topic overlap a little), then
+copies with known edits: footer swap, header swap, 1-10 % word substitutions, sentence deletions, paragraph
+reordering, truncation to 50 %, whitespace/Unicode noise (one or two edits per copy). It also adds
+"siblings": different articles on the same topic that quote the same paragraph verbatim (must stay apart,
+and should be reported in shared_passages).
+
+Runs ``warehouse.neardup.assign_near_duplicates`` on an in-memory DuckDB (one run, or ``--runs 2`` for an
+incremental second run over the last 20 %), and prints pairwise precision/recall, the adjusted Rand index,
+recall per edit type, the seed check, throughput and peak RSS. Results go to bench/results/dedup_eval.json.
+
+    .venv/bin/python bench/dedup_eval.py                  # 10,000 documents
+    .venv/bin/python bench/dedup_eval.py --docs 100000    # the throughput target (about 2-3 minutes)
+    .venv/bin/python bench/dedup_eval.py --docs 5000 --sweep   # precision/recall per threshold
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import itertools
+import json
+import platform
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from warehouse import neardup  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "dedup_eval.json"
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+FUNCTION_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "that",
+    "is",
+    "for",
+    "on",
+    "was",
+    "with",
+    "he",
+    "it",
+    "as",
+    "by",
+    "at",
+    "said",
+    "from",
+    "his",
+    "an",
+    "be",
+    "has",
+    "have",
+    "are",
+    "which",
+    "but",
+    "not",
+    "this",
+    "were",
+    "they",
+    "their",
+    "its",
+    "had",
+    "been",
+    "who",
+    "after",
+    "will",
+    "would",
+    "also",
+    "more",
+    "than",
+    "over",
+    "new",
+    "two",
+    "one",
+]
+STOCK_PHRASES = [
+    "said in a statement on",
+    "according to officials familiar with the matter",
+    "did not immediately respond to a request for comment",
+    "told reporters on the sidelines of",
+    "in an interview with the state news agency",
+    "the ministry said in a statement",
+    "it was not immediately clear whether",
+    "speaking on condition of anonymity because",
+    "at a news conference in the capital",
+    "according to a person familiar with the talks",
+]
+FOOTERS = [
+    "Reporting by {a} and {b}; Editing by {c}. Our Standards: The Trust Principles.",
+    "Copyright {y} {a} News Agency. All rights reserved. This material may not be published, broadcast, "
+    "rewritten or redistributed.",
+    "Follow us on social media for the latest updates from {a}. Subscribe to our newsletter for more.",
+    "This article was originally published by {a} and is republished here under a syndication agreement.",
+    "{a} contributed to this report. Contact the newsroom at news@{b}.example.com with tips.",
+    "Read more: the full interview with {a} will be broadcast on {b} Television this evening.",
+]
+
+
+def _syllable_words(rng: np.random.Generator, n: int) -> list[str]:
+    cons = [*list("bcdfghjklmnprstvwz"), "ch", "sh", "th", "st", "tr", "br"]
+    vow = ["a", "e", "i", "o", "u", "ai", "ou", "ea"]
+    words: set[str] = set()
+    while len(words) < n:
+        k = int(rng.integers(1, 4))
+        words.add("".join(cons[rng.integers(len(cons))] + vow[rng.integers(len(vow))] for _ in range(k)))
+    return sorted(words)
+
+
+class Generator:
+    """Seeded news-like text generator."""
+
+    def __init__(self, seed: int, n_topics: int = 60):
+        self.rng = np.random.default_rng(seed)
+        self.vocab = np.array(_syllable_words(self.rng, 30_000), dtype=object)
+        w = 1.0 / (np.arange(len(self.vocab)) + 2.7)
+        self.cdf = np.cumsum(w / w.sum())
+        self.topics = [self.rng.choice(len(self.vocab), size=150, replace=False) for _ in range(n_topics)]
+        self.names = [w.capitalize() for w in self.rng.choice(self.vocab[5000:], size=400, replace=False)]
+
+    def _word_ids(self, n: int) -> np.ndarray:
+        return np.searchsorted(self.cdf, self.rng.random(n))
+
+    def sentence(self, topic: int) -> str:
+        rng = self.rng
+        n = int(rng.integers(8, 25))
+        ids = self._word_ids(n)
+        topical = rng.random(n) < 0.25
+        ids[topical] = self.topics[topic][rng.integers(0, 150, topical.sum())]
+        words = list(self.vocab[ids])
+        func = rng.random(n) < 0.35
+        for i in np.flatnonzero(func):
+            words[i] = FUNCTION_WORDS[rng.integers(len(FUNCTION_WORDS))]
+        if rng.random() < 0.3:
+            words.insert(int(rng.integers(0, len(words))), self.names[rng.integers(len(self.names))])
+        if rng.random() < 0.12:
+            words[int(rng.integers(0, len(words))) :] = STOCK_PHRASES[rng.integers(len(STOCK_PHRASES))].split()
+        s = " ".join(words)
+        return s[0].upper() + s[1:] + "."
+
+    def footer(self) -> str:
+        r = self.rng
+        return FOOTERS[r.integers(len(FOOTERS))].format(
+            a=self.names[r.integers(len(self.names))],
+            b=self.names[r.integers(len(self.names))],
+            c=self.names[r.integers(len(self.names))],
+            y=int(r.integers(2015, 2025)),
+        )
+
+    def header(self) -> str:
+        r = self.rng
+        return f"By {self.names[r.integers(len(self.names))]} | {self.names[r.integers(len(self.names))]} Wire"
+
+    def article(self, topic: int, quote: str | None = None) -> str:
+        target = int(self.rng.integers(300, 800))
+        paras: list[str] = []
+        n = 0
+        while n < target:
+            sents = [self.sentence(topic) for _ in range(int(self.rng.integers(2, 6)))]
+            paras.append(" ".join(sents))
+            n += sum(len(s.split()) for s in sents)
+        if quote:
+            paras.insert(int(self.rng.integers(1, len(paras))), quote)
+        title = " ".join(self.sentence(topic).split()[:8]).rstrip(".")
+        return "\n\n".join([title, *paras, self.footer()])
+
+
+# --- edits
+def sub_words(g: Generator, text: str, rate: float) -> str:
+    words = text.split(" ")
+    mask = g.rng.random(len(words)) < rate
+    for i in np.flatnonzero(mask):
+        words[i] = str(g.vocab[g._word_ids(1)[0]])
+    return " ".join(words)
+
+
+def delete_sentences(g: Generator, text: str) -> str:
+    paras = text.split("\n\n")
+    body = list(range(1, len(paras) - 1))
+    for _ in range(int(g.rng.integers(1, 4))):
+        p = body[g.rng.integers(len(body))]
+        sents = paras[p].split(". ")
+        if len(sents) > 1:
+            del sents[int(g.rng.integers(len(sents)))]
+            paras[p] = ". ".join(sents)
+    return "\n\n".join(paras)
+
+
+def reorder_paragraphs(g: Generator, text: str) -> str:
+    paras = text.split("\n\n")
+    if len(paras) > 4:
+        i, j = sorted(g.rng.choice(np.arange(1, len(paras) - 1), size=2, replace=False))
+        paras[i], paras[j] = paras[j], paras[i]
+    return "\n\n".join(paras)
+
+
+def swap_footer(g: Generator, text: str) -> str:
+    paras = text.split("\n\n")
+    paras[-1] = g.footer()
+    return "\n\n".join(paras)
+
+
+def swap_header(g: Generator, text: str) -> str:
+    return g.header() + "\n" + text
+
+
+def truncate(g: Generator, text: str) -> str:
+    cut = text[: len(text) // 2]
+    return cut[: cut.rfind(" ")] + " ..."
+
+
+def noise(g: Generator, text: str) -> str:
+    out = []
+    for ch in text:
+        r = g.rng.random()
+        if ch == " " and r < 0.05:
+            out.append("  " if r < 0.025 else "\u00a0")
+        elif ch.isalpha() and r < 0.004:
+            out.append(ch + "\u200b")
+        elif ch == "e" and r < 0.01:
+            out.append("é")
+        else:
+            out.append(ch)
+    return "".join(out).replace("'", "\u2019")
+
+
+EDITS = {
+    "footer": swap_footer,
+    "header": swap_header,
+    "subs": None,  # rate drawn per copy
+    "sentence_del": delete_sentences,
+    "reorder": reorder_paragraphs,
+    "truncate50": truncate,
+    "noise": noise,
+}
+
+
+def build_corpus(n_docs: int, seed: int) -> tuple[list[str], list[int], list[str], list[bool]]:
+    """(texts, true cluster label, kind ('base', 'sibling', 'seed' or '+'-joined edits), is_seed)."""
+    g = Generator(seed)
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    texts: list[str] = []
+    labels: list[int] = []
+    kinds: list[str] = []
+    is_seed: list[bool] = []
+    seen: set[str] = set()
+
+    def add(text: str, label: int, kind: str, seed_flag: bool = False) -> None:
+        h = hashlib.sha256(text.encode()).hexdigest()
+        if h not in seen:  # exact duplicates are removed upstream
+            seen.add(h)
+            texts.append(text)
+            labels.append(label)
+            kinds.append(kind)
+            is_seed.append(seed_flag)
+
+    def add_copies(base: str, label: int) -> None:
+        n_copies = 0 if g.rng.random() < 0.4 else int(g.rng.integers(1, 4))
+        for _ in range(n_copies):
+            ops = list(g.rng.choice(list(EDITS), size=int(g.rng.integers(1, 3)), replace=False))
+            text, names = base, []
+            for op in ops:
+                if op == "subs":
+                    rate = float(g.rng.uniform(0.01, 0.10))
+                    text = sub_words(g, text, rate)
+                    names.append(f"subs{int(np.ceil(rate * 100))}")
+                else:
+                    text = EDITS[op](g, text)
+                    names.append(op)
+            add(text, label, "+".join(sorted(names)))
+
+    label = 0
+    for s in seeds:
+        add(s, label, "seed", True)
+        add_copies(s, label)
+        label += 1
+    while len(texts) < n_docs:
+        topic = int(g.rng.integers(len(g.topics)))
+        if g.rng.random() < 0.1:  # two different articles on one topic quoting the same paragraph
+            quote = " ".join(g.sentence(topic) for _ in range(3))
+            add(g.article(topic, quote), label, "sibling")
+            label += 1
+            add(g.article(topic, quote), label, "sibling")
+        else:
+            base = g.article(topic)
+            add(base, label, "base")
+            add_copies(base, label)
+        label += 1
+    return texts[:n_docs], labels[:n_docs], kinds[:n_docs], is_seed[:n_docs]
+
+
+# --- metrics
+def _pairs(counts: np.ndarray) -> float:
+    return float((counts * (counts - 1) // 2).sum())
+
+
+def pair_scores(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Pairwise precision, recall, F1 and the adjusted Rand index (Hubert and Arabie) from the contingency."""
+    _, t = np.unique(true, return_inverse=True)
+    _, p = np.unique(pred, return_inverse=True)
+    cells = np.unique(t.astype(np.int64) * (p.max() + 1) + p, return_counts=True)[1]
+    tp = _pairs(cells)
+    true_pairs = _pairs(np.bincount(t))
+    pred_pairs = _pairs(np.bincount(p))
+    total = len(true) * (len(true) - 1) / 2
+    expected = true_pairs * pred_pairs / total if total else 0.0
+    max_index = (true_pairs + pred_pairs) / 2
+    ari = (tp - expected) / (max_index - expected) if max_index != expected else 1.0
+    precision = tp / pred_pairs if pred_pairs else 1.0
+    recall = tp / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "ari": ari,
+        "true_pairs": true_pairs,
+        "predicted_pairs": pred_pairs,
+    }
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"self_mb": self_kb / 1024, "largest_child_mb": child_kb / 1024}
+
+
+def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict], list[dict], float]:
+    """Run the stage over the corpus (``runs`` == 2: first 80 %, then the rest incrementally)."""
+    con = duckdb.connect()
+    neardup.empty_state(con)
+    ids = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    table = pa.table(
+        {
+            "doc_id": ids,
+            "text": texts,
+            "n_words": pa.array([t.count(" ") + 1 for t in texts], pa.int64()),
+            "first_seen": pa.array(
+                [T0 + dt.timedelta(seconds=i) for i in range(len(texts))], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    cuts = [0, len(texts)] if runs == 1 else [0, int(len(texts) * 0.8), len(texts)]
+    rows: list[dict] = []
+    stats: list[dict] = []
+    secs = 0.0
+    for lo, hi in itertools.pairwise(cuts):
+        part = table.slice(lo, hi - lo)
+        t = time.perf_counter()
+        res = neardup.assign_near_duplicates(con, part, n_jobs=n_jobs, **kw)
+        secs += time.perf_counter() - t
+        stats.append(res.stats)
+        rows.extend(res.dup_clusters.to_pylist())
+        for name, tbl in (
+            ("documents", part),
+            ("dup_clusters", res.dup_clusters),
+            ("doc_signatures", res.doc_signatures),
+            ("shared_passages", res.shared_passages),
+        ):
+            con.register("_rows", tbl)
+            con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+            con.unregister("_rows")
+    stats[-1]["shared_passage_rows_total"] = con.execute("SELECT count(*) FROM shared_passages").fetchall()[0][0]
+    by_id = {r["doc_id"]: r for r in rows}
+    return [by_id[i] for i in ids], stats, secs
+
+
+def evaluate(texts, labels, kinds, is_seed, rows) -> dict:
+    pred = np.array([r["cluster_id"] for r in rows], dtype=object)
+    true = np.array(labels)
+    scores = pair_scores(true, pred)
+    base_cluster = {}
+    for lab, kind, p in zip(labels, kinds, pred, strict=True):
+        if kind in ("base", "seed", "sibling"):
+            base_cluster[lab] = p
+    per_edit: dict[str, list[int]] = {}
+    for lab, kind, p in zip(labels, kinds, pred, strict=True):
+        if kind in ("base", "seed", "sibling") or lab not in base_cluster:
+            continue
+        for op in kind.split("+"):
+            key = "subs_1-5" if op.startswith("subs") and int(op[4:]) <= 5 else op
+            key = "subs_6-10" if op.startswith("subs") and int(op[4:]) > 5 else key
+            per_edit.setdefault(key, [0, 0])
+            per_edit[key][0] += int(p == base_cluster[lab])
+            per_edit[key][1] += 1
+    sib = [p for p, k in zip(pred, kinds, strict=True) if k == "sibling"]
+    seeds_pred = [p for p, s in zip(pred, is_seed, strict=True) if s]
+    return {
+        **scores,
+        "copy_recall_by_edit": {
+            k: {"found": v[0], "copies": v[1], "recall": v[0] / v[1]} for k, v in sorted(per_edit.items())
+        },
+        "seed_clusters": len(set(seeds_pred)),
+        "siblings_merged": len(sib) - len(set(sib)),
+        "methods": dict(Counter(r["method"] for r in rows)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--jobs", type=int, default=2, help="processes for signatures")
+    ap.add_argument("--runs", type=int, choices=(1, 2), default=1, help="2: incremental second run (20 %%)")
+    ap.add_argument("--threshold", type=float, default=neardup.DEFAULT_THRESHOLD)
+    ap.add_argument("--containment", type=float, default=neardup.DEFAULT_CONTAINMENT_THRESHOLD)
+    ap.add_argument("--sweep", action="store_true", help="also score a grid of thresholds")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    t = time.perf_counter()
+    texts, labels, kinds, is_seed = build_corpus(args.docs, args.seed)
+    gen_secs = time.perf_counter() - t
+    words = sum(t.count(" ") + 1 for t in texts)
+    print(
+        f"corpus: {len(texts)} docs, {len(set(labels))} true clusters, {words / len(texts):.0f} words/doc, "
+        f"generated in {gen_secs:.1f}s"
+    )
+
+    rows, stats, secs = run_stage(
+        texts, args.runs, args.jobs, threshold=args.threshold, containment_threshold=args.containment
+    )
+    result = evaluate(texts, labels, kinds, is_seed, rows)
+    rss = _peak_rss_mb()
+    report = {
+        "docs": len(texts),
+        "seed": args.seed,
+        "runs": args.runs,
+        "jobs": args.jobs,
+        "threshold": args.threshold,
+        "containment_threshold": args.containment,
+        "scheme": neardup.DedupParams().scheme,
+        "stage_secs": secs,
+        "docs_per_sec": len(texts) / secs,
+        "peak_rss_mb": rss,
+        "stage_stats": stats,
+        **result,
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+    }
+    if args.sweep:
+        grid = []
+        for thr in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+            for cthr in (0.5, 0.6, 0.8):
+                r, _, _ = run_stage(texts, 1, args.jobs, threshold=thr, containment_threshold=cthr)
+                e = evaluate(texts, labels, kinds, is_seed, r)
+                grid.append(
+                    {
+                        "threshold": thr,
+                        "containment_threshold": cthr,
+                        **{k: e[k] for k in ("precision", "recall", "ari", "seed_clusters", "siblings_merged")},
+                        "recall_subs_6-10": e["copy_recall_by_edit"].get("subs_6-10", {}).get("recall"),
+                        "recall_truncate50": e["copy_recall_by_edit"].get("truncate50", {}).get("recall"),
+                    }
+                )
+                print("sweep", json.dumps(grid[-1]))
+        report["sweep"] = grid
+
+    print(
+        f"pairwise precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
+        f"ARI {result['ari']:.4f}  (true pairs {result['true_pairs']:.0f})"
+    )
+    for k, v in result["copy_recall_by_edit"].items():
+        print(f"  copies with {k:<13} {v['found']:>6}/{v['copies']:<6} recall {v['recall']:.4f}")
+    print(f"seeds in {result['seed_clusters']} clusters (want 5); sibling pairs merged: {result['siblings_merged']}")
+    print(f"stage: {secs:.1f}s = {len(texts) / secs:,.0f} docs/s; steps {[s['secs'] for s in stats]}")
+    print(f"peak RSS: self {rss['self_mb']:.0f} MB, largest worker {rss['largest_child_mb']:.0f} MB")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Near-duplicate clustering through the real flow: copies join their original's cluster, across runs too."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import duckdb
+
+from tests.conftest import SEEDS
+
+
+def q(wh: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(wh / "newsetl.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def edited_copy(text: str, share: float, seed: int) -> str:
+    """Substitute `share` of the words and swap the footer, as a re-post would."""
+    rng = random.Random(seed)
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), int(len(words) * share)):
+        words[i] = rng.choice(["reportedly", "officials", "region", "meeting", "statement"])
+    return " ".join(words) + "\n\nFollow our live coverage for more updates on this story today.\n"
+
+
+def cluster_of(wh: Path, needle: str) -> tuple[str, str, str]:
+    rows = q(
+        wh,
+        "SELECT c.cluster_id, c.canonical_doc_id, c.method FROM dup_clusters c JOIN documents d USING (doc_id) "
+        "JOIN raw_documents r ON r.record_id = d.record_id JOIN source_files s ON s.file_id = r.file_id "
+        "WHERE s.path LIKE ?",
+        [f"%{needle}%"],
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_edited_and_truncated_copies_join_their_originals(tmp_path, seeds_copy, run_etl):
+    t004 = (SEEDS / "004_dd5b4a6056b2a50f.txt").read_text(encoding="utf-8")
+    t001 = (SEEDS / "001_d6b9f48a18224955.txt").read_text(encoding="utf-8")
+    (seeds_copy / "copy_edited_004.txt").write_text(edited_copy(t004, 0.05, 1), encoding="utf-8")
+    (seeds_copy / "copy_truncated_001.txt").write_text(t001[: len(t001) // 2], encoding="utf-8")
+    wh = tmp_path / "wh"
+    state, summary = run_etl([seeds_copy], wh)
+    assert state.is_completed(), state.message
+    assert q(wh, "SELECT count(*), count(DISTINCT cluster_id) FROM dup_clusters") == [(7, 5)]
+    c004, canon004, _ = cluster_of(wh, "/004_")
+    assert cluster_of(wh, "copy_edited_004")[:2] == (c004, canon004)
+    assert {cluster_of(wh, "/004_")[2], cluster_of(wh, "copy_edited_004")[2]} == {"exact", "near"}
+    # canonical rule: most words wins (the copy carries an extra footer line, so it is the longer one)
+    longest = q(
+        wh,
+        "SELECT doc_id FROM documents WHERE doc_id IN (SELECT doc_id FROM dup_clusters WHERE "
+        "cluster_id = ?) ORDER BY n_words DESC LIMIT 1",
+        [c004],
+    )[0][0]
+    assert canon004 == longest
+    c001, canon001, _ = cluster_of(wh, "/001_")
+    assert cluster_of(wh, "copy_truncated_001")[:2] == (c001, canon001)
+    assert cluster_of(wh, "copy_truncated_001")[2] in {"near", "contained"}
+    assert summary["counts"]["canonical_new"] == 5
+
+
+def test_near_copy_in_a_later_run_joins_the_old_cluster(tmp_path, seeds_copy, run_etl):
+    wh = tmp_path / "wh"
+    state, _ = run_etl([seeds_copy], wh)
+    assert state.is_completed(), state.message
+    old = cluster_of(wh, "/000_")
+    later = tmp_path / "later"
+    later.mkdir()
+    t000 = (SEEDS / "000_594bfe9a84f64134.txt").read_text(encoding="utf-8")
+    (later / "repost_000.txt").write_text(edited_copy(t000, 0.03, 7), encoding="utf-8")
+    state, summary = run_etl([later], wh)
+    assert state.is_completed(), state.message
+    assert summary["counts"]["documents_new"] == 1 and summary["counts"]["canonical_new"] == 0
+    assert cluster_of(wh, "repost_000")[:2] == old[:2]
+    assert cluster_of(wh, "/000_") == old  # the old canonical's row is untouched
