@@ -30,6 +30,42 @@ def _warehouse(value: str | None) -> Path:
         raise
 
 
+def runner_options(f: Any) -> Any:
+    f = click.option(
+        "--dask-address",
+        default=None,
+        metavar="ADDR",
+        help="Scheduler address of an existing Dask cluster (env NEWSETL_DASK_ADDRESS).",
+    )(f)
+    return click.option(
+        "--runner",
+        type=click.Choice(["thread", "dask"]),
+        default=None,
+        help="Task runner: thread (default) or dask (env NEWSETL_RUNNER).",
+    )(f)
+
+
+def _setup_logging(quiet: bool, json_logs: bool) -> None:
+    import logging
+    import os
+
+    if quiet:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from flows.config import prepare_prefect_env
+
+    prepare_prefect_env()
+    import prefect  # noqa: F401  (configures Prefect's logging)
+
+    if quiet:
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+    if json_logs:
+        from prefect.logging.formatters import JsonFormatter
+
+        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", ""):
+            for handler in logging.getLogger(name).handlers:
+                handler.setFormatter(JsonFormatter("default"))
+
+
 warehouse_option = click.option(
     "--warehouse",
     "warehouse",
@@ -62,7 +98,9 @@ def main() -> None:
     help="Records longer than this are quarantined as document_too_large (default 1,000,000).",
 )
 @click.option("--n-process", type=int, default=None, help="Processes for NER (default 1).")
-@click.option("--quiet", is_flag=True, help="Print only errors and the final line.")
+@click.option("--quiet", is_flag=True, help="Print only warnings, errors and the final line.")
+@click.option("--json-logs", is_flag=True, help="Log as JSON lines (for schedulers); the final summary too.")
+@runner_options
 def run(
     inputs: tuple[str, ...],
     warehouse: str | None,
@@ -70,6 +108,9 @@ def run(
     max_doc_chars: int | None,
     n_process: int | None,
     quiet: bool,
+    json_logs: bool,
+    runner: str | None,
+    dask_address: str | None,
 ) -> None:
     """Run the pipeline on the inputs and publish the warehouse."""
     try:
@@ -82,15 +123,14 @@ def run(
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
-    if quiet:
-        import logging
-        import os
+    _setup_logging(quiet, json_logs)
+    from flows.runners import configured_flow
 
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        logging.getLogger("prefect").setLevel(logging.WARNING)
-    from flows.etl import etl_flow
-
-    state = etl_flow(
+    try:
+        flow = configured_flow(runner, dask_address)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    state = flow(
         inputs=list(inputs) or None,
         warehouse=warehouse,
         batch_size=batch_size,
@@ -102,6 +142,9 @@ def run(
         _fail(state.message or f"run ended {state.name}")
     summary = state.result()
     counts = summary["counts"]
+    if json_logs:
+        click.echo(json.dumps({"event": "run_finished", **summary}, default=str))
+        return
     if not quiet:
         for key, value in counts.items():
             click.echo(f"  {key:<18} {value}")
@@ -129,6 +172,28 @@ def _render(cols: list[str], rows: list[tuple], fmt: str) -> str:
     out = [line(cols), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
+
+
+@main.command()
+@click.option("--cron", required=True, metavar="EXPR", help='Cron schedule, e.g. "0 * * * *" (hourly).')
+@click.option("--input", "inputs", multiple=True, metavar="PATH", help="Inputs for every scheduled run.")
+@warehouse_option
+@click.option("--name", default="newsetl-etl", show_default=True, help="Deployment name.")
+@runner_options
+def serve(
+    cron: str, inputs: tuple[str, ...], warehouse: str | None, name: str, runner: str | None, dask_address: str | None
+) -> None:
+    """Serve the etl flow on a cron schedule (Prefect serve; runs until stopped)."""
+    from flows.deploy import validate_cron
+    from flows.runners import configured_flow
+
+    try:
+        validate_cron(cron)
+        flow = configured_flow(runner, dask_address)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    params = {"inputs": list(inputs) or None, "warehouse": warehouse}
+    flow.serve(name=name, cron=cron, parameters={k: v for k, v in params.items() if v is not None})
 
 
 @main.command()

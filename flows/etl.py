@@ -19,6 +19,8 @@ from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 prepare_prefect_env()
 
 import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute  # noqa: E402
 from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.states import Failed  # noqa: E402
@@ -30,6 +32,7 @@ from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import IngestBatch, NormalizeBatch, detect_languages, ingest_files, normalize_records  # noqa: E402
 from warehouse import schema  # noqa: E402
+from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64
@@ -47,6 +50,39 @@ class RunSummary:
 
 def _batches(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)] or []
+
+
+def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> list:
+    """Results of mapped batch futures in submission order, logging progress (rate, ETA) as batches finish."""
+    from prefect.futures import as_completed
+
+    log = get_run_logger()
+    futures = list(futures)
+    index = {id(f): i for i, f in enumerate(futures)}
+    results: list = [None] * len(futures)
+    total, done, t0, last = sum(sizes), 0, time.perf_counter(), 0.0
+    for n, fut in enumerate(as_completed(futures), 1):
+        i = index[id(fut)]
+        results[i] = fut.result()
+        done += sizes[i]
+        now = time.perf_counter()
+        if len(futures) > 1 and (now - last > 2 or n == len(futures)):
+            last = now
+            rate = done / max(now - t0, 1e-9)
+            eta = (total - done) / rate if rate else 0
+            log.info(
+                "%s: %d/%d batches, %d/%d %s, %.0f %s/s, ETA %.0f s",
+                stage,
+                n,
+                len(futures),
+                done,
+                total,
+                unit,
+                rate,
+                unit,
+                eta,
+            )
+    return results
 
 
 # --- tasks ------------------------------------------------------------------------------------------------
@@ -78,19 +114,17 @@ def language_task(docs: list[dict]) -> list[dict]:
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def dedup_task(docs: list[dict], run_id: str) -> list[dict]:
-    """Exact duplicates are already one document (doc_id = text hash): each new document is its own cluster."""
-    return [
-        {
-            "doc_id": d["doc_id"],
-            "cluster_id": d["doc_id"],
-            "canonical_doc_id": d["doc_id"],
-            "method": "exact",
-            "similarity": 1.0,
-            "run_id": run_id,
-        }
-        for d in docs
-    ]
+def dedup_task(store: Store, docs: list[dict], n_jobs: int) -> NearDupResult:
+    """Near-duplicate clusters of the new documents against each other and every published one.
+
+    Exact duplicates are already one document (doc_id = text hash); this adds MinHash LSH + containment.
+    """
+    con = store.connect_published()
+    try:
+        new = pa.table({c: [d[c] for d in docs] for c in DOCUMENTS_INPUT_SCHEMA.names}, schema=DOCUMENTS_INPUT_SCHEMA)
+        return assign_near_duplicates(con, new, n_jobs=n_jobs)
+    finally:
+        con.close()
 
 
 @task(name="gate", task_run_name="gate-{stage}", cache_policy=NO_CACHE)
@@ -99,13 +133,18 @@ def gate_task(stage: str, rows: list[dict]) -> GateResult:
 
 
 @task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def write_task(store: Store, run_id: str, tables: dict[str, list[dict]]) -> list[Partition]:
+def write_task(store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table]) -> list[Partition]:
+    """One partition per table; Arrow tables from transforms get the run_id column stamped on."""
     keep = {"runs", "source_files", "dq_results"}  # written even when empty-handed: the run's own record
-    return [
-        store.write_partition(name, run_id, schema.to_table(name, rows))
-        for name, rows in tables.items()
-        if rows or name in keep
-    ]
+    parts = []
+    for name, rows in tables.items():
+        if isinstance(rows, pa.Table):
+            table = rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+        else:
+            table = schema.to_table(name, rows)
+        if table.num_rows or name in keep:
+            parts.append(store.write_partition(name, run_id, table))
+    return parts
 
 
 # --- the flow ---------------------------------------------------------------------------------------------
@@ -211,7 +250,9 @@ def _run(settings: Settings) -> RunSummary:
             new_files.append(f)
     paths = {f.file_id: f.path for f in new_files}
     ingested = IngestBatch()
-    for b in ingest_task.map(_batches(new_files, FILES_PER_BATCH), unmapped(settings.max_doc_chars)).result():
+    file_batches = _batches(new_files, FILES_PER_BATCH)
+    futures = ingest_task.map(file_batches, unmapped(settings.max_doc_chars))
+    for b in _gather(futures, "ingest", [len(x) for x in file_batches], "files"):
         ingested.records += b.records
         ingested.rejections += b.rejections
         ingested.n_records_by_file.update(b.n_records_by_file)
@@ -266,9 +307,9 @@ def _run(settings: Settings) -> RunSummary:
     # normalize + exact dedup ---------------------------------------------------------------------------
     t = time.perf_counter()
     norm = NormalizeBatch()
-    for b in normalize_task.map(
-        _batches(ingested.records, settings.batch_size), unmapped(paths), unmapped(started), unmapped(run_id)
-    ).result():
+    rec_batches = _batches(ingested.records, settings.batch_size)
+    futures = normalize_task.map(rec_batches, unmapped(paths), unmapped(started), unmapped(run_id))
+    for b in _gather(futures, "normalize", [len(x) for x in rec_batches], "records"):
         norm.docs += b.docs
         norm.boilerplate += b.boilerplate
         norm.rejections += b.rejections
@@ -292,14 +333,29 @@ def _run(settings: Settings) -> RunSummary:
 
     # language ------------------------------------------------------------------------------------------
     t = time.perf_counter()
-    new_docs = [d for b in language_task.map(_batches(new_docs, settings.batch_size)).result() for d in b]
+    doc_batches = _batches(new_docs, settings.batch_size)
+    new_docs = [
+        d for b in _gather(language_task.map(doc_batches), "language", [len(x) for x in doc_batches]) for d in b
+    ]
     new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
     run.seconds["language"] = time.perf_counter() - t
 
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
-    run.tables["dup_clusters"] = dedup_task(new_docs, run_id)
-    run.gate("dedup", run.tables["dup_clusters"])
+    if new_docs:
+        nd = dedup_task(store, new_docs, settings.n_process)
+        run.tables["dup_clusters"] = nd.dup_clusters
+        run.tables["doc_signatures"] = nd.doc_signatures
+        run.tables["shared_passages"] = nd.shared_passages
+        run.gate("dedup", nd.dup_clusters.to_pylist())
+        log.info(
+            "dedup: %d new document(s) in %d cluster(s); %s",
+            len(new_docs),
+            pa.compute.count_distinct(nd.dup_clusters.column("cluster_id")).as_py(),
+            json.dumps(nd.stats, default=str),
+        )
+    else:
+        log.info("dedup: nothing new to deduplicate")
     run.seconds["dedup"] = time.perf_counter() - t
 
     # load: write partitions, build the next catalog in staging, check it, publish atomically -------------
@@ -376,8 +432,21 @@ def _counts(run: _Run, files: list[InputFile], new_files: list[InputFile], known
         "documents_new": len(run.tables["documents"]),
         "documents_total": len(known_docs) + len(run.tables["documents"]),
         "boilerplate_lines": len(run.tables["boilerplate_lines"]),
-        "clusters_new": len({c["cluster_id"] for c in run.tables["dup_clusters"]}),
+        "near_duplicates": _count_where(run.tables["dup_clusters"], "method", ("near", "contained")),
+        "canonical_new": _canonical_new(run.tables["dup_clusters"]),
     }
+
+
+def _count_where(table: pa.Table | list, column: str, values: tuple[str, ...]) -> int:
+    if not isinstance(table, pa.Table) or not table.num_rows:
+        return 0
+    return int(pa.compute.sum(pa.compute.is_in(table.column(column), pa.array(values))).as_py() or 0)
+
+
+def _canonical_new(table: pa.Table | list) -> int:
+    if not isinstance(table, pa.Table) or not table.num_rows:
+        return 0
+    return int(pa.compute.sum(pa.compute.equal(table.column("doc_id"), table.column("canonical_doc_id"))).as_py())
 
 
 def counts_columns(counts: dict[str, int]) -> dict[str, int]:
