@@ -10,33 +10,9 @@ from pathlib import Path
 
 import click
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    from flows.cli import _fail as fail
-
-    fail(message, code)
-
-
-def _warehouse(value: str | None) -> Path:
-    from flows.config import ConfigError, resolve
-
-    try:
-        return resolve(warehouse=value).warehouse
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-        raise
-
-
-warehouse_option = click.option(
-    "--warehouse",
-    "warehouse",
-    metavar="DIR",
-    default=None,
-    help="Warehouse directory (env NEWSETL_WAREHOUSE, default ./warehouse).",
-)
+from flows.cli_common import EXIT_USAGE, warehouse_option
+from flows.cli_common import fail as _fail
+from flows.cli_common import warehouse_path as _warehouse
 
 
 @click.command()

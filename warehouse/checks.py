@@ -9,6 +9,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from warehouse.model_checks import MODEL_CHECKS
+
 CHECKS: dict[str, str] = {
     # every record is either mapped to a document or quarantined, never both, never neither
     "records_reconcile": """
@@ -44,6 +46,6 @@ CHECKS: dict[str, str] = {
 def run_checks(con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per check: check, failing (offending row count)."""
     rows = []
-    for name, sql in {**CHECKS, **(extra or {})}.items():
+    for name, sql in {**CHECKS, **MODEL_CHECKS, **(extra or {})}.items():
         rows.append({"check": name, "failing": int(con.execute(sql).fetchone()[0])})
     return pd.DataFrame(rows)

@@ -1,0 +1,44 @@
+-- mart_entities
+-- Grain: one row per resolved entity (stg_entities merges the per-run rows).
+-- Counts come from the mentions in canonical documents; first/last seen from those documents.
+CREATE OR REPLACE TABLE mart_entities AS
+WITH by_entity AS (
+    SELECT
+        m.entity_id,
+        count(*) AS n_mentions,
+        count(DISTINCT m.doc_id) AS n_documents,
+        min(d.published_at) AS first_published_at,
+        max(d.published_at) AS last_published_at,
+        min(d.first_seen) AS first_seen,
+        max(d.first_seen) AS last_seen
+    FROM stg_mentions AS m
+    JOIN stg_documents AS d ON d.doc_id = m.doc_id
+    GROUP BY m.entity_id
+)
+SELECT
+    e.entity_id,
+    e.name,
+    e.entity_type,
+    e.country_code,
+    e.aliases,
+    coalesce(b.n_mentions, 0) AS n_mentions,
+    coalesce(b.n_documents, 0) AS n_documents,
+    b.first_seen,
+    b.last_seen,
+    b.first_published_at,
+    b.last_published_at
+FROM stg_entities AS e
+LEFT JOIN by_entity AS b ON b.entity_id = e.entity_id
+ORDER BY n_mentions DESC, e.entity_id;
+COMMENT ON TABLE mart_entities IS 'One row per resolved entity: mentions, documents, first and last seen.';
+COMMENT ON COLUMN mart_entities.entity_id IS 'Entity identifier, deterministic across runs.';
+COMMENT ON COLUMN mart_entities.name IS 'Canonical display name.';
+COMMENT ON COLUMN mart_entities.entity_type IS 'PERSON, ORG, GPE, LOC, NORP, EVENT...';
+COMMENT ON COLUMN mart_entities.country_code IS 'ISO 3166-1 alpha-2 code when the entity is a country.';
+COMMENT ON COLUMN mart_entities.aliases IS 'Every surface form seen for the entity, sorted.';
+COMMENT ON COLUMN mart_entities.n_mentions IS 'Mentions in canonical documents.';
+COMMENT ON COLUMN mart_entities.n_documents IS 'Canonical documents mentioning the entity.';
+COMMENT ON COLUMN mart_entities.first_seen IS 'Earliest first_seen (UTC ingestion time) of a document mentioning the entity.';
+COMMENT ON COLUMN mart_entities.last_seen IS 'Latest first_seen (UTC ingestion time) of a document mentioning the entity.';
+COMMENT ON COLUMN mart_entities.first_published_at IS 'Earliest publication time of a document mentioning the entity (null when unknown).';
+COMMENT ON COLUMN mart_entities.last_published_at IS 'Latest publication time of a document mentioning the entity (null when unknown).';

@@ -1,0 +1,25 @@
+-- stg_entities: one row per entity (source: entities, which holds one row per entity per run that
+-- mentioned it). Runs are merged here: aliases unioned, mention counts summed, the first run's name kept.
+CREATE OR REPLACE VIEW stg_entities AS
+SELECT
+    entity_id,
+    arg_min(name, run_id) AS name,
+    arg_min("type", run_id) AS entity_type,
+    arg_min(country_code, run_id) FILTER (WHERE country_code IS NOT NULL) AS country_code,
+    list_sort(list_distinct(flatten(list(coalesce(aliases, []::VARCHAR[]))))) AS aliases,
+    CAST(sum(coalesce(mention_count, 0)) AS BIGINT) AS mention_count,
+    min(run_id) AS first_run_id,
+    max(run_id) AS last_run_id,
+    count(DISTINCT run_id) AS n_runs
+FROM entities
+GROUP BY entity_id;
+COMMENT ON VIEW stg_entities IS 'One row per resolved entity, merged over every run that mentioned it.';
+COMMENT ON COLUMN stg_entities.entity_id IS 'E + 16 hex of sha1(type|key): deterministic across runs.';
+COMMENT ON COLUMN stg_entities.name IS 'Canonical display name (as first resolved).';
+COMMENT ON COLUMN stg_entities.entity_type IS 'spaCy entity type: PERSON, ORG, GPE, LOC, NORP, EVENT...';
+COMMENT ON COLUMN stg_entities.country_code IS 'ISO 3166-1 alpha-2 code when the entity is a country (or its demonym).';
+COMMENT ON COLUMN stg_entities.aliases IS 'Every surface form seen for the entity, over all runs, sorted.';
+COMMENT ON COLUMN stg_entities.mention_count IS 'Mentions reported by the extract stage, summed over runs.';
+COMMENT ON COLUMN stg_entities.first_run_id IS 'First run that mentioned the entity.';
+COMMENT ON COLUMN stg_entities.last_run_id IS 'Latest run that mentioned the entity.';
+COMMENT ON COLUMN stg_entities.n_runs IS 'Runs that mentioned the entity.';
