@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
+from flows.cli_common import EXIT_USAGE, warehouse_option
+from flows.cli_common import fail as _fail
+from flows.cli_common import warehouse_path as _warehouse
 from flows.config import ConfigError, resolve
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    for line in str(message).splitlines() or ["failed"]:
-        click.echo(f"newsetl: error: {line}", err=True)
-    sys.exit(code)
-
-
-def _warehouse(value: str | None) -> Path:
-    try:
-        return resolve(warehouse=value).warehouse
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-        raise
 
 
 def runner_options(f: Any) -> Any:
@@ -66,13 +50,18 @@ def _setup_logging(quiet: bool, json_logs: bool) -> None:
                 handler.setFormatter(JsonFormatter("default"))
 
 
-warehouse_option = click.option(
-    "--warehouse",
-    "warehouse",
-    metavar="DIR",
-    default=None,
-    help="Warehouse directory (env NEWSETL_WAREHOUSE, default ./warehouse).",
-)
+def _check_not_busy(warehouse: str | None) -> None:
+    """Refuse at once, before Prefect starts, when another run holds the warehouse (the flow re-checks)."""
+    from warehouse.store import WarehouseBusy, writer_lock
+
+    root = _warehouse(warehouse)
+    if not root.exists():
+        return
+    try:
+        with writer_lock(root):
+            pass
+    except WarehouseBusy as exc:
+        _fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,6 +112,7 @@ def run(
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
+    _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
     from flows.runners import configured_flow
 
@@ -260,6 +250,12 @@ def validate(warehouse: str | None) -> None:
 
 def _entry(argv: list[str] | None = None) -> Any:
     return main(argv)
+
+
+from flows.cli_release import release, report  # noqa: E402
+
+main.add_command(release)
+main.add_command(report)
 
 
 if __name__ == "__main__":

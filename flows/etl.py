@@ -8,6 +8,8 @@ settings end the run as Failed with a one-line message and publish nothing.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -36,6 +38,13 @@ from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64
+KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection: SIGKILL the process group at a named point
+
+
+def _kill_point(name: str) -> None:
+    """Simulate a crash (power loss, OOM kill) at `name` when the crash test asks for it."""
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 @dataclass
@@ -296,6 +305,7 @@ def _run(settings: Settings) -> RunSummary:
     run.gate("source_files", run.tables["source_files"])
     run.gate("ingest", list(raw_rows.values()))
     run.seconds["ingest"] = time.perf_counter() - t
+    _kill_point("ingest")
     log.info(
         "ingest: %d file(s) new, %d unchanged, %d record(s), %d rejected",
         len(new_files),
@@ -390,14 +400,41 @@ def _run(settings: Settings) -> RunSummary:
         parts += write_task(store, run_id, {"dq_results": dq_rows, "runs": [runs_row]})
         if res.errors:
             raise GateFailed(res.errors, res.results)
+        _kill_point("load")
         staged = store.build_catalog(run_id, prior_parts + parts)
+        _kill_point("publish")
         store.publish(staged)
     except BaseException:
         store.discard(parts, staged)
         raise
     run.seconds["load"] = time.perf_counter() - t
     log.info("published run %s to %s: %s", run_id, store.root, json.dumps(counts))
-    return RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
+    summary = RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
+    _publish_artifact(summary, dq_rows, store.root)
+    return summary
+
+
+def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> None:
+    """Refresh the HTML run report (W/report/index.html) and publish a markdown summary linking it in Prefect.
+
+    Both are conveniences on top of a published run: a failure here is logged, never fails the run.
+    """
+    from prefect.artifacts import create_markdown_artifact
+
+    from warehouse.report import run_summary_markdown, write_report
+
+    log = get_run_logger()
+    try:
+        page, _ = write_report(root, root / "report", gx_docs=False)
+        report_url: str | None = page.resolve().as_uri()
+    except Exception as exc:  # the report reads the published warehouse; any failure is only a warning
+        log.warning("run report not written: %s", exc)
+        report_url = None
+    create_markdown_artifact(
+        key="newsetl-run-summary",
+        markdown=run_summary_markdown(asdict(summary), dq_rows, report_url=report_url),
+        description=f"newsetl run {summary.run_id}",
+    )
 
 
 def _apply_warnings(run: _Run, res: GateResult, docs: list[dict], raw_rows: dict[str, dict], stage: str) -> list[dict]:

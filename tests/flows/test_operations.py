@@ -1,0 +1,167 @@
+"""Operations: deployment + schedule, one writer, crash safety at every stage, identical re-runs and runners."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SEEDS
+from warehouse.fingerprint import table_fingerprints
+from warehouse.store import CATALOG, DATA
+
+
+def cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `newsetl ...` in its own process group (so a simulated crash takes its Prefect server down too)."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def catalog_digest(wh: Path) -> str:
+    return hashlib.sha256((wh / CATALOG).read_bytes()).hexdigest()
+
+
+def published_files(wh: Path) -> set[str]:
+    return {str(p.relative_to(wh)) for p in (wh / DATA).rglob("*.parquet")}
+
+
+def extra_input(tmp: Path) -> Path:
+    d = tmp / "extra"
+    d.mkdir()
+    (d / "new.jsonl").write_text(
+        '{"text": "The city council approved a new budget of $12 million on Tuesday, officials said. '
+        'More than 300 residents attended the meeting in the town hall.", "title": "Budget approved"}\n'
+        "{not json}\n",
+        encoding="utf-8",
+    )
+    return d
+
+
+def test_prefect_yaml_deployment_registers_with_schedule_and_runs(tmp_path, prefect_harness):
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.runner import Runner
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    (dep,) = spec["deployments"]
+    assert dep["schedules"][0]["cron"] == "0 * * * *"
+    flow = load_flow_from_entrypoint(str(ROOT / dep["entrypoint"]))
+    wh = tmp_path / "wh"
+    deployment = flow.to_deployment(
+        name=dep["name"], cron=dep["schedules"][0]["cron"], parameters={"inputs": [str(SEEDS)], "warehouse": str(wh)}
+    )
+    dep_id = deployment.apply()
+    with get_client(sync_client=True) as client:
+        stored = client.read_deployment(dep_id)
+        assert [s.schedule.cron for s in stored.schedules] == ["0 * * * *"]
+    flow_run = run_deployment(f"etl/{dep['name']}", timeout=0)
+    runner = Runner(query_seconds=1)
+    runner.add_deployment(deployment)
+    asyncio.run(runner.start(run_once=True))
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run.id).state
+    assert state.is_completed(), state
+    assert table_fingerprints(wh)["documents"].startswith("5:")
+
+
+def test_serve_rejects_a_bad_cron_with_one_line():
+    from click.testing import CliRunner
+
+    from flows.cli import main
+
+    res = CliRunner().invoke(main, ["serve", "--cron", "every hour"])
+    assert res.exit_code == 2
+    assert res.output.strip() == "newsetl: error: not a valid cron expression: 'every hour'"
+
+
+def test_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path, run_etl):
+    wh = tmp_path / "wh"
+    state, _ = run_etl([SEEDS], wh)
+    assert state.is_completed()
+    before = (catalog_digest(wh), published_files(wh))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from warehouse.store import writer_lock\n"
+            f"with writer_lock(Path({str(wh)!r})):\n    print('held', flush=True); time.sleep(600)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = cli("run", "--input", str(extra_input(tmp_path)), "--warehouse", str(wh), timeout=60)
+        assert res.returncode == 1
+        assert (
+            res.stderr.strip() == f"newsetl: error: another newsetl run (pid {holder.pid}) is writing to {wh}; "
+            "wait for it to finish"
+        )
+        assert (catalog_digest(wh), published_files(wh)) == before
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    state, summary = run_etl([tmp_path / "extra"], wh)  # the dead holder's lock is taken over
+    assert state.is_completed(), state.message
+    assert summary["counts"]["documents_new"] == 1
+
+
+def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_completes(tmp_path, run_etl):
+    reference = tmp_path / "reference"
+    extra = extra_input(tmp_path)
+    for inputs in ([SEEDS], [extra]):
+        state, _ = run_etl(inputs, reference)
+        assert state.is_completed()
+    expected = table_fingerprints(reference)
+
+    wh = tmp_path / "wh"
+    state, _ = run_etl([SEEDS], wh)
+    assert state.is_completed()
+    old = (catalog_digest(wh), published_files(wh), table_fingerprints(wh))
+    for point in ("ingest", "load", "publish"):
+        res = cli("run", "--input", str(extra), "--warehouse", str(wh), env={"NEWSETL_TEST_KILL_AT": point})
+        assert res.returncode == -signal.SIGKILL, (point, res.returncode, res.stderr[-500:])
+        assert (catalog_digest(wh), published_files(wh), table_fingerprints(wh)) == old, point
+    time.sleep(0.5)
+    state, _ = run_etl([extra], wh)  # recovers (removes the killed runs' leftovers) and completes
+    assert state.is_completed(), state.message
+    assert table_fingerprints(wh) == expected
+    assert not (wh / ".staging").exists() or not any((wh / ".staging").iterdir())
+    assert len(published_files(wh)) == len(published_files(reference))
+
+
+def test_same_input_gives_identical_tables(tmp_path, run_etl):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for wh in (a, b):
+        state, _ = run_etl([SEEDS], wh)
+        assert state.is_completed()
+    assert table_fingerprints(a) == table_fingerprints(b)
+
+
+@pytest.mark.slow
+def test_dask_runner_gives_the_same_tables(tmp_path, prefect_harness, run_etl):
+    from flows.runners import configured_flow
+
+    threads, dask = tmp_path / "threads", tmp_path / "dask"
+    state, _ = run_etl([SEEDS], threads)
+    assert state.is_completed()
+    state = configured_flow("dask")(inputs=[str(SEEDS)], warehouse=str(dask), return_state=True)
+    assert state.is_completed(), state.message
+    assert table_fingerprints(dask) == table_fingerprints(threads)
