@@ -7,6 +7,7 @@ process. The first record seen for a text owns the document; later records with 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,8 +16,22 @@ def doc_id_for(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Han ideographs, kana and bopomofo: written without spaces, so each character counts as one word (the usual
+# convention for CJK word counts). CJK and full-width punctuation separates words and is not counted.
+_CJK = (
+    "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+)
+_CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+_WORD = re.compile(f"[{_CJK}]|[^\\s{_CJK}{_CJK_PUNCT}]+")
+
+
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Whitespace-separated tokens; in CJK text each ideograph or kana is one word.
+
+    Equals len(text.split()) for text without CJK characters. (Thai, Lao, Khmer and Burmese also omit
+    spaces; they are not segmented and count low.)
+    """
+    return len(_WORD.findall(text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,16 @@ def detect_language(text: str, *, min_letters: int = MIN_LETTERS, min_prob: floa
         return LangResult(UND, 0.0)
     DetectorFactory.seed = SEED
     try:
-        best = detect_langs(sample)[0]
+        candidates = detect_langs(sample)
     except LangDetectException:
         return LangResult(UND, 0.0)
-    prob = min(max(float(best.prob), 0.0), 1.0)
-    code = best.lang.split("-")[0]  # zh-cn / zh-tw → zh
+    # zh-cn and zh-tw split the probability of Chinese between them: add them up before choosing
+    by_code: dict[str, float] = {}
+    for c in candidates:
+        code = c.lang.split("-")[0]
+        by_code[code] = by_code.get(code, 0.0) + float(c.prob)
+    code, prob = max(by_code.items(), key=lambda kv: kv[1])
+    prob = min(max(prob, 0.0), 1.0)
     if prob < min_prob:
         return LangResult(UND, prob)
     return LangResult(code, prob)

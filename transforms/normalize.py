@@ -35,12 +35,19 @@ class NormalizedDoc:
 
 
 def clean_unicode(text: str) -> str:
-    """ftfy repair, NFC, unify line breaks, drop invisible and control characters (keeps \\n and \\t)."""
-    text = repair_text(text)
-    text = unicodedata.normalize("NFC", text)
-    text = _LINE_BREAKS.sub("\n", text)
-    text = _INVISIBLE.sub("", text)
-    return _CONTROL.sub(" ", text)
+    """ftfy repair, NFC, unify line breaks, drop invisible and control characters (keeps \\n and \\t).
+
+    Dropping characters can make new mojibake adjacent ('\\x9dÂ€' → 'Â€', which ftfy then reads as '€'), so the
+    steps repeat until nothing changes: normalizing normalized text must change nothing.
+    """
+    for _ in range(MAX_FIXPOINT):
+        text = unicodedata.normalize("NFC", repair_text(text))
+        text = _LINE_BREAKS.sub("\n", text)
+        dropped = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
+        if dropped == text:
+            break
+        text = dropped
+    return text
 
 
 def split_lines(text: str) -> list[str]:
@@ -63,6 +70,11 @@ def normalize_document(
     """
     rules = rules or load_rules()
     lines = split_lines(clean_unicode(raw_text))
+    for _ in range(MAX_FIXPOINT):  # collapsing whitespace can expose mojibake ('Â\t0' → 'Â 0' → '\xa00')
+        again = split_lines(clean_unicode("\n".join(lines)))
+        if again == lines:
+            break
+        lines = again
     removed: list[RemovedLine] = []
     for _ in range(MAX_FIXPOINT):
         kept, gone = strip_lines(lines, rules, repeated)
@@ -124,10 +136,12 @@ def markdown_to_text(md: str) -> tuple[str, str | None]:
         m = _MD_HEADING.match(line)
         if m:
             line = m.group(1)
-            title = title or line or None
         line = _MD_IMAGE.sub("", line)
         line = _MD_LINK.sub(r"\1", line)
         line = _MD_QUOTE.sub("", _MD_LIST.sub("", line))
         line = _MD_EMPH.sub(r"\2", line)
-        out.append(_HTML_TAG.sub("", line))
+        line = _HTML_TAG.sub("", line)
+        if m and title is None:
+            title = line.strip() or None  # the heading as plain text, like the body
+        out.append(line)
     return "\n".join(out), title

@@ -3,6 +3,12 @@
 A reader never raises for bad content: a corrupt file yields a Rejection as its record 0, a bad record inside a
 good file yields a Rejection for that record and the good records are kept. Only the path is needed; HTML is
 parsed locally and nothing is fetched.
+
+Size limit: a record longer than `max_doc_chars` characters is rejected as document_too_large. Files that are one
+record (txt, md, html) are checked by their byte size BEFORE they are read or decoded, so a huge file never goes
+through decoding and mojibake repair: no encoding spends more than 4 bytes on a character, so more than
+4 x max_doc_chars bytes (plus a BOM) cannot be within the limit. HTML is mostly markup, so its bound is wider.
+JSON, CSV and Parquet fields are checked before repair.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +34,10 @@ from transforms.records import RawRecord, Rejection
 
 STAGE = "ingest"
 RAW_KEEP = 10_000  # characters of an unreadable record kept in raw_documents for inspection
+MAX_DOC_CHARS = 1_000_000  # default record size limit (flows/config.py passes the configured one)
+MAX_BYTES_PER_CHAR = 4  # UTF-8/16/32 never use more than 4 bytes for one character
+HTML_BYTES_PER_CHAR = 16  # an HTML page may be mostly markup; larger pages are not parsed
+PARQUET_BATCH_ROWS = 100  # rows materialized at once: bounds memory when every row is a large document
 TEXT_FIELDS = ("text", "body", "content")
 FORMATS = {
     ".txt": "txt",
@@ -70,24 +82,107 @@ def discover(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str, str
     """Expand files, directories (recursively, not following symlinked dirs) and globs.
 
     Returns (sorted unique file paths, problems) where a problem is (path, reason_code, detail) for an input
-    that matched nothing or cannot be listed. Hidden files and directories are skipped.
+    that matched nothing or cannot be listed, a file that is not a regular file (a FIFO or device would block or
+    never end), or a file name that is not valid UTF-8 (it could not be stored). Hidden files and directories are
+    skipped. `**` globs are expanded without following symlinked directories, like directories are.
     """
     found: set[str] = set()
     problems: list[tuple[str, str, str]] = []
+
+    def unlistable(err: OSError) -> None:
+        problems.append((str(err.filename), "unreadable_directory", f"{type(err).__name__}: {err.strerror or err}"))
+
     for spec in inputs:
-        matches = sorted(glob(spec, recursive=True)) if any(c in spec for c in "*?[") else [spec]
+        if "**" in spec:
+            matches = sorted(_expand_recursive_glob(spec, unlistable))
+        elif any(c in spec for c in "*?["):
+            matches = sorted(glob(spec))
+        else:
+            matches = [spec]
         if not matches:
             problems.append((spec, "input_not_found", f"no file matches {spec!r}"))
         for m in matches:
             if os.path.isdir(m):
-                for root, dirs, files in os.walk(m, followlinks=False, onerror=None):
-                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    found.update(os.path.join(root, f) for f in files if not f.startswith("."))
+                found.update(_walk_files(m, unlistable))
             elif os.path.lexists(m):
                 found.add(m)
             else:
                 problems.append((m, "input_not_found", f"no such file: {m}"))
-    return sorted(found), problems
+    files = []
+    for path in sorted(found):
+        problem = _not_a_file(path)
+        if problem:
+            problems.append(problem)
+        else:
+            files.append(path)
+    return files, problems
+
+
+def _walk_files(root: str, onerror: Callable[[OSError], None]) -> Iterator[str]:
+    for dirpath, dirs, files in os.walk(root, followlinks=False, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield from (os.path.join(dirpath, f) for f in files if not f.startswith("."))
+
+
+def _expand_recursive_glob(spec: str, onerror: Callable[[OSError], None]) -> Iterator[str]:
+    """Files matching a `**` glob. glob() follows symlinked directories, so a link loop repeats every file below
+    it up to 40 times (and two loops multiply): walk from the pattern's fixed prefix without following links."""
+    parts = spec.split("/")
+    first_magic = next(k for k, part in enumerate(parts) if any(c in part for c in "*?["))
+    root = "/".join(parts[:first_magic]) or ("/" if spec.startswith("/") else ".")
+    pattern = re.compile(_glob_regex(parts[first_magic:]))
+    prefix = "" if parts[:first_magic] else "./"
+    for path in _walk_files(root, onerror):
+        rel = path[len(root) :].lstrip("/") if root != "." else path.removeprefix(prefix)
+        if pattern.fullmatch(rel):
+            yield path if root != "." else rel
+
+
+def _glob_regex(parts: list[str]) -> str:
+    """Regex for the path below the fixed prefix: `**` spans directories, `*` and `?` stay within one name."""
+    out = []
+    for k, part in enumerate(parts):
+        last = k == len(parts) - 1
+        if part == "**":
+            out.append(".*" if last else "(?:[^/]*/)*")
+            continue
+        out.append(_name_regex(part) + ("" if last else "/"))
+    return "".join(out)
+
+
+def _name_regex(name: str) -> str:
+    out, i = [], 0
+    while i < len(name):
+        c = name[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in name[i + 2 :]:
+            end = name.index("]", i + 2)
+            body = name[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _not_a_file(path: str) -> tuple[str, str, str] | None:
+    """A problem for paths that must not be opened or stored as they are; None for a regular file."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return shown, "bad_file_name", "file name is not valid UTF-8; rename the file"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # dangling link, link loop or no permission: hash_file reports it as unreadable_file
+    if not stat.S_ISREG(mode):
+        return path, "not_a_regular_file", "not a regular file (FIFO, socket or device): not read"
+    return None
 
 
 def hash_file(path: str) -> InputFile:
@@ -101,16 +196,25 @@ def hash_file(path: str) -> InputFile:
     return InputFile(path=path, sha256=h.hexdigest(), bytes=size, format=detect_format(path))
 
 
-def read_file(f: InputFile) -> Iterator[Item]:
-    """Records of one file. Never raises: unreadable content is yielded as Rejections."""
+def read_file(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
+    """Records of one file. Never raises: unreadable content is yielded as Rejections.
+
+    A failure part-way through a file keeps the records already read and adds one Rejection after them (its
+    record_index follows the last one yielded, so record ids stay unique).
+    """
     reader = _READERS.get(f.format or "")
     if reader is None:
         yield _reject(f, 0, "unsupported_format", f"no reader for file extension of {Path(f.path).name!r}")
         return
+    next_index = 0
     try:
-        yield from reader(f)
+        for item in reader(f, max_doc_chars=max_doc_chars):
+            next_index = max(next_index, item.record_index + 1)
+            yield item
     except OSError as exc:
-        yield _reject(f, 0, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
+        yield _reject(f, next_index, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
+    except Exception as exc:  # a reader bug or a library choking on hostile content must not end the run
+        yield _reject(f, next_index, "read_error", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def _reject(f: InputFile, index: int, code: str, detail: str, raw: str | None = None) -> Rejection:
@@ -125,7 +229,13 @@ def _reject(f: InputFile, index: int, code: str, detail: str, raw: str | None = 
     )
 
 
-def _record(f: InputFile, index: int, text: str, encoding: str | None, **meta: str | None) -> Item:
+def _too_large(f: InputFile, index: int, n_chars: int, max_doc_chars: int, raw: str | None = None) -> Rejection:
+    return _reject(f, index, "document_too_large", f"{n_chars:,} characters > limit {max_doc_chars:,}", raw)
+
+
+def _record(f: InputFile, index: int, text: str, encoding: str | None, max_doc_chars: int, **meta: str | None) -> Item:
+    if len(text) > max_doc_chars:
+        return _too_large(f, index, len(text), max_doc_chars, text)
     if not text.strip():
         return _reject(f, index, "empty_text", "record has no text", text)
     return RawRecord(
@@ -147,7 +257,13 @@ def _clean_meta(value: object) -> str | None:
     return s[:2000] or None
 
 
-def _decode_file(f: InputFile) -> tuple[str, str] | Rejection:
+def _decode_file(f: InputFile, max_bytes: int | None = None) -> tuple[str, str] | Rejection:
+    """Decoded text and encoding of a whole file, or a Rejection. A file over `max_bytes` is not read at all."""
+    size = os.path.getsize(f.path)
+    if max_bytes is not None and size > max_bytes:
+        return _reject(
+            f, 0, "document_too_large", f"{size:,} bytes > {max_bytes:,}: cannot fit the character limit; not read"
+        )
     data = Path(f.path).read_bytes()
     if not data:
         return _reject(f, 0, "empty_file", "file is empty (0 bytes)")
@@ -158,34 +274,38 @@ def _decode_file(f: InputFile) -> tuple[str, str] | Rejection:
     return d.text, d.encoding
 
 
-def read_text(f: InputFile) -> Iterator[Item]:
+def _single_record_bytes(max_doc_chars: int) -> int:
+    return MAX_BYTES_PER_CHAR * max_doc_chars + 4  # + a UTF-32 BOM
+
+
+def read_text(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.txt: the whole file is one record."""
-    got = _decode_file(f)
+    got = _decode_file(f, _single_record_bytes(max_doc_chars))
     if isinstance(got, Rejection):
         yield got
         return
     text, enc = got
-    yield _record(f, 0, text, enc)
+    yield _record(f, 0, text, enc, max_doc_chars)
 
 
-def read_markdown(f: InputFile) -> Iterator[Item]:
+def read_markdown(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.md: one record; the first `# heading` becomes the title, markup is reduced to plain text."""
     from transforms.normalize import markdown_to_text
 
-    got = _decode_file(f)
+    got = _decode_file(f, _single_record_bytes(max_doc_chars))
     if isinstance(got, Rejection):
         yield got
         return
     text, enc = got
     plain, title = markdown_to_text(text)
-    yield _record(f, 0, plain, enc, title=title)
+    yield _record(f, 0, plain, enc, max_doc_chars, title=title)
 
 
-def read_html(f: InputFile) -> Iterator[Item]:
+def read_html(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.html: main text extracted locally by trafilatura (no fetching), with title, url and date."""
     import trafilatura
 
-    got = _decode_file(f)
+    got = _decode_file(f, HTML_BYTES_PER_CHAR * max_doc_chars)
     if isinstance(got, Rejection):
         yield got
         return
@@ -201,10 +321,10 @@ def read_html(f: InputFile) -> Iterator[Item]:
     if not text or not text.strip():
         yield _reject(f, 0, "html_no_main_text", "no main text found in HTML", html)
         return
-    yield _record(f, 0, text, enc, title=doc.title, url=doc.url, published_at=doc.date)
+    yield _record(f, 0, text, enc, max_doc_chars, title=doc.title, url=doc.url, published_at=doc.date)
 
 
-def _json_records(f: InputFile, lines: Iterable[bytes]) -> Iterator[Item]:
+def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int) -> Iterator[Item]:
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -220,36 +340,43 @@ def _json_records(f: InputFile, lines: Iterable[bytes]) -> Iterator[Item]:
         if text is None:
             yield _reject(f, i, "missing_text_field", f"line {i + 1}: no string 'text' field", str(obj))
             continue
+        if len(text) > max_doc_chars:  # before repair: ftfy on a huge field is the expensive part
+            yield _too_large(f, i, len(text), max_doc_chars, text)
+            continue
         yield _record(
             f,
             i,
             repair_text(text),
             "utf-8",
+            max_doc_chars,
             title=obj.get("title"),
             url=obj.get("url"),
             published_at=obj.get("published_at") or obj.get("date"),
         )
 
 
-def read_jsonl(f: InputFile) -> Iterator[Item]:
+def read_jsonl(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.jsonl: one JSON object per line with text, title, url, published_at."""
     with open(f.path, "rb") as fh:
-        yield from _json_records(f, fh)
+        yield from _json_records(f, fh, max_doc_chars)
 
 
-def read_jsonl_gz(f: InputFile) -> Iterator[Item]:
-    """.jsonl.gz: as .jsonl; a stream truncated or corrupt mid-way keeps the lines read before it."""
+def read_jsonl_gz(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
+    """.jsonl.gz: as .jsonl; a stream truncated (truncated_gzip) or corrupt (corrupt_gzip) mid-way keeps the
+    lines read before it."""
     n = 0
     try:
         with gzip.open(f.path, "rb") as fh:
-            for item in _json_records(f, fh):
+            for item in _json_records(f, fh, max_doc_chars):
                 n = item.record_index + 1
                 yield item
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        yield _reject(f, n, "truncated_gzip", f"gzip stream ends or breaks after {n} lines: {exc}"[:300])
+    except EOFError as exc:
+        yield _reject(f, n, "truncated_gzip", f"gzip stream ends early, after {n} lines: {exc}"[:300])
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        yield _reject(f, n, "corrupt_gzip", f"not gzip, or corrupt gzip data after {n} lines: {exc}"[:300])
 
 
-def read_csv(f: InputFile) -> Iterator[Item]:
+def read_csv(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.csv with a header row; needs a text column (text/body/content). Embedded newlines are fine."""
     got = _decode_file(f)
     if isinstance(got, Rejection):
@@ -279,6 +406,7 @@ def read_csv(f: InputFile) -> Iterator[Item]:
                 i,
                 text,
                 enc,
+                max_doc_chars,
                 title=row.get("title"),
                 url=row.get("url"),
                 published_at=row.get("published_at"),
@@ -287,7 +415,7 @@ def read_csv(f: InputFile) -> Iterator[Item]:
         yield _reject(f, i + 1, "malformed_csv", f"row {i + 2}: {exc}"[:300])
 
 
-def read_parquet(f: InputFile) -> Iterator[Item]:
+def read_parquet(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
     """.parquet with a string `text` column (and optional title, url, published_at)."""
     try:
         pf = pq.ParquetFile(f.path)
@@ -301,14 +429,20 @@ def read_parquet(f: InputFile) -> Iterator[Item]:
         return
     meta_cols = [c for c in ("title", "url", "published_at") if c in names]
     i = 0
-    for batch in pf.iter_batches(batch_size=1000, columns=[col, *meta_cols]):
-        for row in batch.to_pylist():
-            text = row[col]
-            if text is None:
-                yield _reject(f, i, "empty_text", "null text")
-            else:
-                yield _record(f, i, repair_text(text), "utf-8", **{c: row.get(c) for c in meta_cols})
-            i += 1
+    try:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[col, *meta_cols]):
+            for row in batch.to_pylist():
+                text = row[col]
+                if text is None:
+                    yield _reject(f, i, "empty_text", "null text")
+                elif len(text) > max_doc_chars:
+                    yield _too_large(f, i, len(text), max_doc_chars, text)
+                else:
+                    meta = {c: row.get(c) for c in meta_cols}
+                    yield _record(f, i, repair_text(text), "utf-8", max_doc_chars, **meta)
+                i += 1
+    except Exception as exc:  # corrupt pages after a readable footer: keep the rows read so far
+        yield _reject(f, i, "corrupt_parquet", f"row {i}: {type(exc).__name__}: {exc}"[:300])
 
 
 _READERS: dict[str, Callable[[InputFile], Iterator[Item]]] = {

@@ -32,18 +32,8 @@ def ingest_files(files: Sequence[InputFile], max_doc_chars: int = DEFAULT_MAX_DO
     out = IngestBatch()
     for f in files:
         n = 0
-        for item in read_file(f):
+        for item in read_file(f, max_doc_chars):  # the reader applies the limit, before decoding where it can
             n += 1
-            if isinstance(item, RawRecord) and len(item.text) > max_doc_chars:
-                item = Rejection(
-                    item.record_id,
-                    item.file_id,
-                    item.record_index,
-                    "ingest",
-                    "document_too_large",
-                    f"{len(item.text):,} characters > limit {max_doc_chars:,}",
-                    item.text[:10_000],
-                )
             (out.records if isinstance(item, RawRecord) else out.rejections).append(item)
         out.n_records_by_file[f.file_id] = n
     return out

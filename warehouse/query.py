@@ -2,11 +2,13 @@
 
 The catalog is opened read_only, file access is limited to the warehouse's data directory and then locked,
 extensions cannot be installed or loaded, and only query statements (SELECT, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE)
-are accepted, so a DROP, INSERT, COPY, ATTACH or INSTALL is refused before it runs.
+are accepted, so a DROP, INSERT, COPY, ATTACH or INSTALL is refused before it runs. EXPLAIN is checked on the
+statement it explains, because EXPLAIN ANALYZE executes it (an EXPLAIN ANALYZE COPY ... TO would write a file).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -15,6 +17,8 @@ from warehouse.schema import TABLES
 from warehouse.store import CATALOG, DATA, WarehouseError
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+# The EXPLAIN prefix of a statement: EXPLAIN [ANALYZE|ANALYSE] [(options)]. What follows must itself be allowed.
+_EXPLAIN_PREFIX = re.compile(r"\s*explain\s+(?:analy[sz]e\b\s*)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
 
 
 def open_read_only(root: Path) -> duckdb.DuckDBPyConnection:
@@ -45,6 +49,21 @@ def check_statements(sql: str) -> None:
         if st.type not in ALLOWED:
             kind = st.type.name
             raise WarehouseError(f"refused: {kind} statements are not allowed; the warehouse is read-only")
+        if st.type == duckdb.StatementType.EXPLAIN:
+            _check_explained(st.query)
+
+
+def _check_explained(query: str) -> None:
+    """EXPLAIN ANALYZE runs the statement it explains, so that statement must be a read-only query too."""
+    m = _EXPLAIN_PREFIX.match(query)
+    inner = query[m.end() :] if m else ""
+    try:
+        statements = duckdb.extract_statements(inner) if inner.strip() else []
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kind = statements[0].type.name if len(statements) == 1 else "unrecognized"
+        raise WarehouseError(f"refused: EXPLAIN of {kind} statements is not allowed; the warehouse is read-only")
 
 
 def run_query(root: Path, sql: str) -> tuple[list[str], list[tuple]]:
@@ -74,7 +93,8 @@ def table_summaries(root: Path, columns: bool = False) -> list[dict]:
         order = {name: i for i, name in enumerate(TABLES)}
         out = []
         for name, comment in sorted(objs, key=lambda o: (order.get(o[0], 99), o[0])):
-            n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            ident = '"' + name.replace('"', '""') + '"'
+            n = con.execute(f"SELECT count(*) FROM {ident}").fetchone()[0]
             item = {"table": name, "rows": n, "description": comment or ""}
             if columns:
                 item["columns"] = con.execute(

@@ -1,0 +1,59 @@
+"""detect_language: deterministic ISO 639-1 codes, 'und' when too short or unsure."""
+
+from __future__ import annotations
+
+import pytest
+
+from transforms.language import UND, detect_language
+
+SAMPLES = {
+    "en": "The city council met on Tuesday to discuss the new budget for public transport and schools.",
+    "fr": "Le conseil municipal s'est réuni mardi pour discuter du nouveau budget des transports et des écoles.",
+    "de": "Der Stadtrat hat sich am Dienstag getroffen, um über den neuen Haushalt für Verkehr und Schulen zu reden.",
+    "ru": "Городской совет собрался во вторник, чтобы обсудить новый бюджет на общественный транспорт и школы.",
+    "ar": "اجتمع مجلس المدينة يوم الثلاثاء لمناقشة الميزانية الجديدة للنقل العام والمدارس في المدينة.",
+    "zh": "叙利亚总统巴沙尔·阿萨德周四在莫斯科表示，大马士革欢迎俄罗斯提出的任何在叙利亚建立新军事基地或增加驻军人数"
+    "的建议。他说，俄罗斯在任何国家的军事存在都不应该是暂时的。",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SAMPLES))
+def test_detects_language(lang):
+    res = detect_language(SAMPLES[lang])
+    assert res.lang == lang
+    assert 0.8 <= res.prob <= 1.0
+
+
+def test_deterministic():
+    text = "Ja, nee, misschien. Het weer is goed vandaag en morgen ook."
+    assert len({detect_language(text) for _ in range(5)}) == 1
+
+
+@pytest.mark.parametrize("text", ["", "Hi there", "12345 67890 !!! ??? 2023-03-16 10:00", "\u200b" * 50])
+def test_too_short_is_und(text):
+    res = detect_language(text)
+    assert (res.lang, res.prob) == (UND, 0.0)
+
+
+def test_unsure_is_und_with_its_probability():
+    res = detect_language(SAMPLES["en"], min_prob=1.01)
+    assert res.lang == UND and 0.8 <= res.prob <= 1.0
+
+
+def test_zh_variants_collapse_to_zh(monkeypatch):
+    """langdetect may split Chinese between zh-cn and zh-tw; their probabilities add up before choosing."""
+    from langdetect.language import Language
+
+    from transforms import language
+
+    monkeypatch.setattr(
+        language, "detect_langs", lambda text: [Language("zh-cn", 0.5), Language("ko", 0.3), Language("zh-tw", 0.2)]
+    )
+    res = detect_language(SAMPLES["zh"], min_prob=0.6)
+    assert res.lang == "zh" and res.prob == pytest.approx(0.7)  # not zh-cn at 0.5
+    assert detect_language(SAMPLES["zh"]).lang == UND  # 0.7 < default 0.8
+
+
+def test_only_the_first_sample_chars_are_read():
+    text = SAMPLES["en"] * 40 + SAMPLES["ru"] * 400
+    assert detect_language(text).lang == "en"
