@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import ROOT, SEEDS
 from warehouse.fingerprint import table_fingerprints
-from warehouse.store import CATALOG, DATA
+from warehouse.store import CATALOG, DATA, Store
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -36,8 +36,14 @@ def catalog_digest(wh: Path) -> str:
     return hashlib.sha256((wh / CATALOG).read_bytes()).hexdigest()
 
 
-def published_files(wh: Path) -> set[str]:
+def data_files(wh: Path) -> set[str]:
+    """Every partition file on disk (listed by the catalog or not)."""
     return {str(p.relative_to(wh)) for p in (wh / DATA).rglob("*.parquet")}
+
+
+def listed_files(wh: Path) -> set[str]:
+    """The partition files the published catalog reads."""
+    return {str(Path(p.path).relative_to(wh)) for p in Store(wh).published_partitions()}
 
 
 def extra_input(tmp: Path) -> Path:
@@ -94,7 +100,7 @@ def test_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path, run_e
     wh = tmp_path / "wh"
     state, _ = run_etl([SEEDS], wh)
     assert state.is_completed()
-    before = (catalog_digest(wh), published_files(wh))
+    before = (catalog_digest(wh), data_files(wh))
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -114,7 +120,7 @@ def test_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path, run_e
             res.stderr.strip() == f"newsetl: error: another newsetl run (pid {holder.pid}) is writing to {wh}; "
             "wait for it to finish"
         )
-        assert (catalog_digest(wh), published_files(wh)) == before
+        assert (catalog_digest(wh), data_files(wh)) == before  # nothing touched at all
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -134,17 +140,19 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
     wh = tmp_path / "wh"
     state, _ = run_etl([SEEDS], wh)
     assert state.is_completed()
-    old = (catalog_digest(wh), published_files(wh), table_fingerprints(wh))
+    old = (catalog_digest(wh), listed_files(wh), table_fingerprints(wh))
     for point in ("ingest", "load", "publish"):
         res = cli("run", "--input", str(extra), "--warehouse", str(wh), env={"NEWSETL_TEST_KILL_AT": point})
         assert res.returncode == -signal.SIGKILL, (point, res.returncode, res.stderr[-500:])
-        assert (catalog_digest(wh), published_files(wh), table_fingerprints(wh)) == old, point
+        # readers still see exactly the old warehouse (a killed run's unlisted files wait for the next writer)
+        assert (catalog_digest(wh), listed_files(wh), table_fingerprints(wh)) == old, point
     time.sleep(0.5)
     state, _ = run_etl([extra], wh)  # recovers (removes the killed runs' leftovers) and completes
     assert state.is_completed(), state.message
     assert table_fingerprints(wh) == expected
     assert not (wh / ".staging").exists() or not any((wh / ".staging").iterdir())
-    assert len(published_files(wh)) == len(published_files(reference))
+    assert data_files(wh) == listed_files(wh)  # leftovers of the killed runs are gone
+    assert len(listed_files(wh)) == len(listed_files(reference))
 
 
 def test_same_input_gives_identical_tables(tmp_path, run_etl):
