@@ -32,7 +32,14 @@ from flows.version import code_version  # noqa: E402
 from transforms.documents import exact_dedup  # noqa: E402
 from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
-from transforms.stages import IngestBatch, NormalizeBatch, detect_languages, ingest_files, normalize_records  # noqa: E402
+from transforms.stages import (  # noqa: E402
+    IngestBatch,
+    NormalizeBatch,
+    detect_languages,
+    find_repeated_lines,
+    ingest_files,
+    normalize_records,
+)
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
@@ -113,8 +120,15 @@ def ingest_task(files: list[InputFile], max_doc_chars: int) -> IngestBatch:
 
 
 @task(name="normalize", cache_policy=NO_CACHE)
-def normalize_task(records: list, paths: dict[str, str], first_seen: datetime, run_id: str) -> NormalizeBatch:
-    return normalize_records(records, paths, first_seen, run_id)
+def normalize_task(
+    records: list, paths: dict[str, str], first_seen: datetime, run_id: str, repeated: dict[str, frozenset[str]]
+) -> NormalizeBatch:
+    return normalize_records(records, paths, first_seen, run_id, repeated)
+
+
+@task(name="repeated-lines", cache_policy=NO_CACHE)
+def repeated_lines_task(records: list, paths: dict[str, str]) -> dict[str, frozenset[str]]:
+    return find_repeated_lines(records, paths)
 
 
 @task(name="language", cache_policy=NO_CACHE)
@@ -318,7 +332,8 @@ def _run(settings: Settings) -> RunSummary:
     t = time.perf_counter()
     norm = NormalizeBatch()
     rec_batches = _batches(ingested.records, settings.batch_size)
-    futures = normalize_task.map(rec_batches, unmapped(paths), unmapped(started), unmapped(run_id))
+    repeated = repeated_lines_task(ingested.records, paths)
+    futures = normalize_task.map(rec_batches, unmapped(paths), unmapped(started), unmapped(run_id), unmapped(repeated))
     for b in _gather(futures, "normalize", [len(x) for x in rec_batches], "records"):
         norm.docs += b.docs
         norm.boilerplate += b.boilerplate

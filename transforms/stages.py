@@ -55,17 +55,26 @@ def source_of(record: RawRecord, path: str | None) -> str:
     return path or record.file_id
 
 
+def find_repeated_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Lines repeated across >= half of one source's records (source_of): computed once over the whole run, so
+    that a text normalizes the same whichever batch it lands in (its doc_id depends on it)."""
+    return repeated_lines((source_of(r, paths.get(r.file_id)), split_lines(clean_unicode(r.text))) for r in records)
+
+
 def normalize_records(
-    records: Sequence[RawRecord], paths: dict[str, str], first_seen: datetime, run_id: str
+    records: Sequence[RawRecord],
+    paths: dict[str, str],
+    first_seen: datetime,
+    run_id: str,
+    repeated: dict[str, frozenset[str]],
 ) -> NormalizeBatch:
     """Normalize each record into a document row (doc_id = sha256 of normalized text).
 
-    Lines repeated across >= half of one source's documents in the batch are removed as `repeated_line`.
+    `repeated` (from find_repeated_lines over the run) names each source's lines removed as `repeated_line`.
     A record whose text is empty after normalization is rejected (empty_after_normalize).
     """
     rules = load_rules()
     sources = [source_of(r, paths.get(r.file_id)) for r in records]
-    repeated = repeated_lines((s, split_lines(clean_unicode(r.text))) for s, r in zip(sources, records, strict=True))
     out = NormalizeBatch()
     for rec, source in zip(records, sources, strict=True):
         nd = normalize_document(

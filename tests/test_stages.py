@@ -1,0 +1,38 @@
+"""Batch-level stage functions: results must not depend on how records are split into batches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from transforms.records import RawRecord
+from transforms.stages import find_repeated_lines, normalize_records
+
+FOOTER = "Subscribe to the Daily Wire newsletter for more stories like this one"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _records() -> list[RawRecord]:
+    body = "The council met on Tuesday to discuss the budget for the coming year and approved it. "
+    recs = [
+        RawRecord(f"f:{i}", "f", i, f"Story {i}\n\n{body * 3}{i}\n\n{FOOTER}", url=f"https://wire.example/{i}")
+        for i in range(6)
+    ]
+    # an exact copy of record 0 arriving later, in what would be another batch
+    recs.append(RawRecord("f:6", "f", 6, recs[0].text, url="https://wire.example/0-copy"))
+    return recs
+
+
+def test_repeated_line_detected_across_the_whole_run():
+    repeated = find_repeated_lines(_records(), {})
+    assert repeated == {"wire.example": frozenset({FOOTER})}
+
+
+def test_normalization_does_not_depend_on_batches():
+    recs = _records()
+    repeated = find_repeated_lines(recs, {})
+    whole = normalize_records(recs, {}, NOW, "r", repeated)
+    split = [normalize_records(part, {}, NOW, "r", repeated) for part in (recs[:2], recs[2:5], recs[5:])]
+    assert [d["doc_id"] for d in whole.docs] == [d["doc_id"] for b in split for d in b.docs]
+    assert whole.docs[0]["doc_id"] == whole.docs[6]["doc_id"]  # the copy is the same document
+    assert all(FOOTER not in d["text"] for d in whole.docs)
+    assert {b["rule"] for b in whole.boilerplate} == {"repeated_line"}
