@@ -23,7 +23,7 @@ def runner_options(f: Any) -> Any:
     )(f)
     return click.option(
         "--runner",
-        type=click.Choice(["thread", "dask"]),
+        type=click.Choice(["thread", "process", "dask"]),
         default=None,
         help="Task runner: thread (default) or dask (env NEWSETL_RUNNER).",
     )(f)

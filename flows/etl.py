@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
@@ -148,6 +149,24 @@ def dedup_task(store: Store, docs: list[dict], n_jobs: int) -> NearDupResult:
         return assign_near_duplicates(con, new, n_jobs=n_jobs)
     finally:
         con.close()
+
+
+EXTRACT_CHUNK = 2000  # documents per extract task: each nlp.pipe call with n_process > 1 starts its workers
+
+
+@cache
+def _nlp() -> Any:
+    """The spaCy pipeline, loaded once per process (tok2vec + ner only)."""
+    from transforms.extract import load_nlp
+
+    return load_nlp()
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_task(docs: list[dict], n_process: int, known_entities: list[dict]) -> dict[str, list[dict]]:
+    from transforms.extract import extract_batch
+
+    return extract_batch(docs, _nlp(), n_process=n_process, known_entities=known_entities)
 
 
 @task(name="gate", task_run_name="gate-{stage}", cache_policy=NO_CACHE)
@@ -383,6 +402,22 @@ def _run(settings: Settings) -> RunSummary:
         log.info("dedup: nothing new to deduplicate")
     run.seconds["dedup"] = time.perf_counter() - t
 
+    # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
+    t = time.perf_counter()
+    canonical = set(_canonical_ids(run.tables["dup_clusters"]))
+    todo = [d for d in new_docs if d["doc_id"] in canonical]
+    if todo:
+        _extract(run, store, todo, settings.n_process)
+        log.info(
+            "extract: %d canonical document(s): %d mention(s), %d entit(ies), %d figure(s), %d date(s), %d quote(s)",
+            len(todo),
+            *(len(run.tables[k]) for k in EXTRACT_TABLES),
+        )
+    else:
+        log.info("extract: no new canonical documents: no NER work")
+    run.seconds["extract"] = time.perf_counter() - t
+    _kill_point("extract")
+
     # load: write partitions, build the next catalog in staging, check it, publish atomically -------------
     t = time.perf_counter()
     run.tables["documents"] = new_docs
@@ -450,6 +485,90 @@ def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> No
         markdown=run_summary_markdown(asdict(summary), dq_rows, report_url=report_url),
         description=f"newsetl run {summary.run_id}",
     )
+
+
+EXTRACT_TABLES = ("mentions", "entities", "figures", "dates", "quotes")
+
+
+def _canonical_ids(clusters: pa.Table | list) -> list[str]:
+    if not isinstance(clusters, pa.Table) or not clusters.num_rows:
+        return []
+    mask = pa.compute.equal(clusters.column("doc_id"), clusters.column("canonical_doc_id"))
+    return clusters.filter(mask).column("doc_id").to_pylist()
+
+
+def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
+    """Run NER + parsers over `docs` chunk by chunk, gate every extraction table, fill run.tables."""
+    from transforms.extract import merge_entities
+
+    con = store.connect_published()
+    try:
+        known = (
+            con.execute("SELECT entity_id, name, type, country_code, aliases, mention_count FROM entities")
+            .to_arrow_table()
+            .to_pylist()
+        )
+    finally:
+        con.close()
+    known = merge_entities(known)
+    out: dict[str, list[dict]] = {k: [] for k in (*EXTRACT_TABLES, "skipped")}
+    chunks = _batches(docs, EXTRACT_CHUNK)
+    t0 = time.perf_counter()
+    for i, chunk in enumerate(chunks, 1):
+        res = extract_task(chunk, n_process, known + out["entities"])
+        for k in out:
+            out[k] += res[k]
+        out["entities"] = merge_entities(out["entities"])
+        done = sum(len(c) for c in chunks[:i])
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        get_run_logger().info(
+            "extract: %d/%d docs, %.1f docs/s, ETA %.0f s", done, len(docs), rate, (len(docs) - done) / rate
+        )
+    counts: dict[str, dict[str, int]] = {}
+    for k in ("mentions", "figures", "dates", "quotes"):
+        rows = out[k]
+        for r in rows:
+            r["run_id"] = run.run_id
+            counts.setdefault(r["doc_id"], {}).setdefault(k, 0)
+            counts[r["doc_id"]][k] += 1
+        run.tables[k] = _gate_rows(run, f"extract_{k}", rows)
+    run.tables["entities"] = [{**e, "run_id": run.run_id} for e in out["entities"]]
+    run.gate("extract_entities", run.tables["entities"])
+    skipped = {s["doc_id"]: s["reason"] for s in out["skipped"]}
+    run.tables["extractions"] = [
+        {
+            "doc_id": d["doc_id"],
+            "status": "skipped" if d["doc_id"] in skipped else "extracted",
+            "reason": skipped.get(d["doc_id"]),
+            "run_id": run.run_id,
+            **{f"n_{k}": counts.get(d["doc_id"], {}).get(k, 0) for k in ("mentions", "figures", "dates", "quotes")},
+        }
+        for d in docs
+    ]
+
+
+def _gate_rows(run: _Run, suite: str, rows: list[dict]) -> list[dict]:
+    """Gate extraction rows; rows named by a warning go to quarantine (row key doc_id:start:end)."""
+    for r in rows:
+        r["row_key"] = f"{r['doc_id']}:{r['start']}:{r['end']}"
+    res = run.gate(suite, rows)
+    kept = []
+    for r in rows:
+        reason = res.warned_rows.get(r.pop("row_key"))
+        if reason is None:
+            kept.append(r)
+        else:
+            run.tables["quarantine"].append(
+                {
+                    "run_id": run.run_id,
+                    "stage": "extract",
+                    "source_ref": f"{suite}:{r['doc_id']}:{r['start']}",
+                    "record_id": None,
+                    "reason_code": reason,
+                    "detail": f"{suite} row failed a warning check",
+                }
+            )
+    return kept
 
 
 def _apply_warnings(run: _Run, res: GateResult, docs: list[dict], raw_rows: dict[str, dict], stage: str) -> list[dict]:

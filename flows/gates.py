@@ -96,7 +96,7 @@ def run_gate(stage: str, df: pd.DataFrame) -> GateResult:
         n_bad = int(result.get("unexpected_count") or 0)
         out.results.append(
             {
-                "stage": stage,
+                "stage": spec["meta"].get("stage", stage),
                 "suite": spec["name"],
                 "expectation": cfg.type,
                 "column_name": column,

@@ -8,18 +8,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
-RUNNERS = ("thread", "dask")
+RUNNERS = ("thread", "process", "dask")
 
 
 def task_runner(name: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
-    """`thread` → ThreadPoolTaskRunner; `dask` → DaskTaskRunner on `address`, or a new local cluster of
-    `workers` single-threaded processes (default 2: one per core here)."""
+    """`thread` → ThreadPoolTaskRunner; `process` → ProcessPoolTaskRunner of `workers` processes (default 2: one
+    per core here); `dask` → DaskTaskRunner on `address`, or a new local cluster of `workers` single-threaded
+    processes."""
     name = name or os.environ.get("NEWSETL_RUNNER", "thread")
     address = address or os.environ.get("NEWSETL_DASK_ADDRESS") or None
     if name == "thread":
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner()
+    if name == "process":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=workers or int(os.environ.get("NEWSETL_WORKERS", "2")))
     if name == "dask":
         from prefect_dask import DaskTaskRunner
 

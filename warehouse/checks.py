@@ -43,6 +43,31 @@ CHECKS: dict[str, str] = {
 }
 
 
+def _offsets_slice_back(table: str, surface: str) -> str:
+    return f"""
+        SELECT count(*) FROM {table} x JOIN documents d USING (doc_id)
+        WHERE x.start < 0 OR x."end" > length(d.text)
+           OR substring(d.text, x.start + 1, x."end" - x.start) IS DISTINCT FROM x.{surface}"""
+
+
+# Extraction rows: offsets index documents.text (`substring(text, start+1, end-start) = surface`), values are
+# finite, every mention's entity exists, and only canonical documents are extracted.
+CHECKS |= {
+    "mentions_offsets": _offsets_slice_back("mentions", "surface"),
+    "figures_offsets": _offsets_slice_back("figures", "surface"),
+    "dates_offsets": _offsets_slice_back("dates", "surface"),
+    "quotes_offsets": _offsets_slice_back("quotes", "text"),
+    "figures_values_finite": """
+        SELECT count(*) FROM figures
+        WHERE NOT isfinite(value) OR (value_max IS NOT NULL AND NOT isfinite(value_max))""",
+    "mentions_entity_exists": """
+        SELECT count(*) FROM mentions m WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.entity_id = m.entity_id)""",
+    "extractions_one_per_document": "SELECT count(*) - count(DISTINCT doc_id) FROM extractions",
+    "extractions_only_canonical": """
+        SELECT count(*) FROM extractions x JOIN dup_clusters c USING (doc_id) WHERE c.canonical_doc_id <> x.doc_id""",
+}
+
+
 def run_checks(con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per check: check, failing (offending row count)."""
     rows = []

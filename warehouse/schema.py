@@ -191,6 +191,19 @@ QUOTES = pa.schema(
     ]
 )
 
+EXTRACTIONS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("status", pa.string()),  # extracted | skipped
+        ("reason", pa.string()),  # why skipped (non_english, empty_text, extract_error: ...)
+        ("n_mentions", pa.int64()),
+        ("n_figures", pa.int64()),
+        ("n_dates", pa.int64()),
+        ("n_quotes", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
 SHARED_PASSAGES = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -241,6 +254,10 @@ TABLES: dict[str, tuple[pa.Schema, str]] = {
         "One row per paragraph a document shares verbatim with another, otherwise different, document.",
     ),
     "doc_signatures": (DOC_SIGNATURES, "One row per document: MinHash signature, LSH bands, paragraph hashes."),
+    "extractions": (
+        EXTRACTIONS,
+        "One row per canonical document sent to extraction: extracted or skipped (with the reason), row counts.",
+    ),
     "entities": (ENTITIES, "One row per canonical entity per run that mentioned it (the entities view merges runs)."),
     "mentions": (MENTIONS, "One row per entity mention: offsets into documents.text, label, sentence, entity."),
     "figures": (FIGURES, "One row per number expression: value, range, unit, kind, qualifier, what it counts."),

@@ -106,10 +106,41 @@ def test_titles_and_dates(seed_run):
     assert pub == "2022-02-26"
 
 
+def test_extraction_on_the_seeds(seed_run):
+    wh, _ = seed_run
+    assert q(wh, "SELECT status, count(*) FROM extractions GROUP BY 1") == [("extracted", 5)]
+    (doc_id,) = q(wh, "SELECT doc_id FROM documents WHERE text LIKE 'The office of Syrian President%'")[0]
+    assad = q(
+        wh,
+        "SELECT DISTINCT entity_id FROM mentions WHERE doc_id = ? AND surface IN ('Assad', 'Bashar al-Assad', "
+        "'al-Assad', 'Al-Assad')",
+        [doc_id],
+    )
+    assert len(assad) == 1
+    assert q(
+        wh,
+        "SELECT value, kind, qualifier, subject FROM figures WHERE doc_id = ? AND surface LIKE '%580,000%'",
+        [doc_id],
+    ) == [(580000.0, "count", "at least", "people")]
+    assert q(wh, "SELECT name, country_code FROM mart_entities WHERE name IN ('Russia', 'Syria') ORDER BY 1") == [
+        ("Russia", "RU"),
+        ("Syria", "SY"),
+    ]
+    # every extracted row slices back to its surface (also a warehouse gate)
+    assert (
+        q(
+            wh,
+            "SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) "
+            'WHERE substring(d.text, m.start + 1, m."end" - m.start) <> m.surface',
+        )[0][0]
+        == 0
+    )
+
+
 def test_quality_results_recorded(seed_run):
     wh, _ = seed_run
     stages = {r[0] for r in q(wh, "SELECT DISTINCT stage FROM dq_results")}
-    assert {"ingest", "normalize", "language", "dedup", "warehouse"} <= stages
+    assert {"ingest", "normalize", "language", "dedup", "extract", "warehouse"} <= stages
     assert q(wh, "SELECT count(*) FROM dq_results WHERE NOT success AND severity = 'error'")[0][0] == 0
 
 
@@ -122,3 +153,5 @@ def test_rerun_same_input_is_a_no_op(seed_run, run_etl):
     assert summary["counts"]["files_new"] == 0 and summary["counts"]["documents_new"] == 0
     assert q(wh, "SELECT count(*) FROM documents")[0][0] == before
     assert q(wh, "SELECT count(*) FROM runs")[0][0] == 2
+    assert summary["seconds"]["extract"] < 1  # no NER work: nothing new to extract
+    assert q(wh, "SELECT count(*) FROM extractions")[0][0] == 5

@@ -141,7 +141,7 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
     state, _ = run_etl([SEEDS], wh)
     assert state.is_completed()
     old = (catalog_digest(wh), listed_files(wh), table_fingerprints(wh))
-    for point in ("ingest", "load", "publish"):
+    for point in ("ingest", "extract", "load", "publish"):
         res = cli("run", "--input", str(extra), "--warehouse", str(wh), env={"NEWSETL_TEST_KILL_AT": point})
         assert res.returncode == -signal.SIGKILL, (point, res.returncode, res.stderr[-500:])
         # readers still see exactly the old warehouse (a killed run's unlisted files wait for the next writer)
