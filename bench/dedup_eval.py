@@ -11,6 +11,14 @@ Runs ``warehouse.neardup.assign_near_duplicates`` on an in-memory DuckDB (one ru
 incremental second run over the last 20 %), and prints pairwise precision/recall, the adjusted Rand index,
 recall per edit type, the seed check, throughput and peak RSS. Results go to bench/results/dedup_eval.json.
 
+The stage runs in a fresh child process that only reads the corpus table (Arrow IPC) and runs
+``assign_near_duplicates``, so its peak RSS (sampled with psutil, process plus sketch workers) is the stage's
+own, apart from the bench's copies of the corpus. Reported per step: sketch (signatures, bands, paragraph
+hashes), candidates (DuckDB band join), fetch_prior, verify, cluster, passages; 'core' is signatures + LSH +
+clustering (the issue's target), wall and CPU seconds. A same-run baseline times datasketch MinHash (128
+permutations) and ``dedup.sketch`` in one process on a sample of the same texts, so the ratio does not
+depend on the machine's load.
+
     .venv/bin/python bench/dedup_eval.py                  # 10,000 documents
     .venv/bin/python bench/dedup_eval.py --docs 100000    # the throughput target (about 2-3 minutes)
     .venv/bin/python bench/dedup_eval.py --docs 5000 --sweep   # precision/recall per threshold
@@ -19,19 +27,25 @@ recall per edit type, the seed check, throughput and peak RSS. Results go to ben
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
 import json
+import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import psutil
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,16 +349,126 @@ def pair_scores(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def _peak_rss_mb() -> dict[str, float]:
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"self_mb": self_kb / 1024, "largest_child_mb": child_kb / 1024}
+class RssSampler:
+    """Peak resident memory of this process and of this process plus its children (the sketch workers),
+    sampled every ``interval`` seconds in a background thread (psutil)."""
+
+    def __init__(self, interval: float = 0.05):
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak_self = self.peak_total = self.peak_children = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        own = self.proc.memory_info().rss
+        total = own
+        for child in self.proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+        self.peak_self = max(self.peak_self, own)
+        self.peak_total = max(self.peak_total, total)
+        self.peak_children = max(self.peak_children, total - own)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> RssSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
 
 
-def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict], list[dict], float]:
-    """Run the stage over the corpus (``runs`` == 2: first 80 %, then the rest incrementally)."""
+def _mb(n_bytes: float) -> float:
+    return round(n_bytes / 2**20, 1)
+
+
+def _cpu_secs() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def stage_child(in_path: Path, out_path: Path, runs: int, n_jobs: int, threshold: float, containment: float) -> None:
+    """Run the stage alone in this (fresh) process: read the corpus table, run, write clusters and a report.
+
+    Peak RSS here is the stage's own: the interpreter and imports, its input table (what the flow holds
+    anyway) and the stage's working memory, plus the sketch worker processes; none of the bench's corpus
+    copies (generator state, Python lists, labels) live in this process.
+    """
+    from transforms import dedup
+
+    proc = psutil.Process()
+    rss_imports = proc.memory_info().rss
+    with pa.OSFile(str(in_path)) as f:  # read into memory (not a lazily paged map), as the flow holds it
+        table = pa.ipc.open_file(f).read_all()
+    rss_input = proc.memory_info().rss
     con = duckdb.connect()
     neardup.empty_state(con)
+    n = table.num_rows
+    cuts = [0, n] if runs == 1 else [0, int(n * 0.8), n]
+    parts: list[pa.Table] = []
+    stats: list[dict] = []
+    wall = 0.0
+    cpu = 0.0
+    with RssSampler() as rss:
+        for r, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+            part = table.slice(lo, hi - lo)
+            c0, t = _cpu_secs(), time.perf_counter()
+            res = neardup.assign_near_duplicates(
+                con, part, n_jobs=n_jobs, threshold=threshold, containment_threshold=containment
+            )
+            wall += time.perf_counter() - t
+            cpu += _cpu_secs() - c0  # workers' CPU is counted only once they exit: see below
+            stats.append(res.stats)
+            parts.append(res.dup_clusters.select(["doc_id", "cluster_id", "method"]))
+            if r + 1 < len(cuts) - 1:  # publish for the next (incremental) run, as the store would
+                for name, tbl in (
+                    ("documents", part),
+                    ("dup_clusters", res.dup_clusters),
+                    ("doc_signatures", res.doc_signatures),
+                    ("shared_passages", res.shared_passages),
+                ):
+                    con.register("_rows", tbl)
+                    con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+                    con.unregister("_rows")
+            del res
+    c0 = _cpu_secs()
+    dedup._close_pool()  # reap the workers so that their CPU time and ru_maxrss are reported
+    worker_cpu = _cpu_secs() - c0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = {
+        "wall_secs": wall,
+        "cpu_secs": cpu + worker_cpu,
+        "rss_mb": {
+            "after_imports": _mb(rss_imports),
+            "after_input_table": _mb(rss_input),
+            "input_table_arrow": _mb(table.nbytes),
+            "peak_stage_process": _mb(rss.peak_self),
+            "peak_stage_process_plus_workers": _mb(rss.peak_total),
+            "stage_working_set": _mb(rss.peak_total - rss_input),
+            "ru_maxrss_stage_process": _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+            "peak_workers_sum": _mb(rss.peak_children),
+            # ru_maxrss of a spawned worker counts the parent's pages between fork and exec: not its own size
+            "ru_maxrss_largest_worker_unreliable": _mb(kids.ru_maxrss * 1024),
+        },
+        "stage_stats": stats,
+    }
+    with pa.ipc.new_file(str(out_path), parts[0].schema) as w:
+        for p in parts:
+            w.write_table(p)
+    out_path.with_suffix(".json").write_text(json.dumps(report, default=str))
+
+
+def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict], list[dict], dict]:
+    """Run the stage over the corpus in a child process (``runs`` == 2: first 80 %, then the rest
+    incrementally); returns (dup_clusters rows in corpus order, stage stats per run, the child's report)."""
     ids = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
     table = pa.table(
         {
@@ -356,29 +480,56 @@ def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict
             ),
         }
     )
-    cuts = [0, len(texts)] if runs == 1 else [0, int(len(texts) * 0.8), len(texts)]
-    rows: list[dict] = []
-    stats: list[dict] = []
-    secs = 0.0
-    for lo, hi in itertools.pairwise(cuts):
-        part = table.slice(lo, hi - lo)
-        t = time.perf_counter()
-        res = neardup.assign_near_duplicates(con, part, n_jobs=n_jobs, **kw)
-        secs += time.perf_counter() - t
-        stats.append(res.stats)
-        rows.extend(res.dup_clusters.to_pylist())
-        for name, tbl in (
-            ("documents", part),
-            ("dup_clusters", res.dup_clusters),
-            ("doc_signatures", res.doc_signatures),
-            ("shared_passages", res.shared_passages),
-        ):
-            con.register("_rows", tbl)
-            con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
-            con.unregister("_rows")
-    stats[-1]["shared_passage_rows_total"] = con.execute("SELECT count(*) FROM shared_passages").fetchall()[0][0]
+    with tempfile.TemporaryDirectory(prefix="dedup_eval_") as tmp:
+        in_path, out_path = Path(tmp) / "corpus.arrow", Path(tmp) / "clusters.arrow"
+        with pa.ipc.new_file(str(in_path), table.schema) as w:
+            w.write_table(table)
+        del table
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--stage-child", str(in_path), str(out_path)]
+        cmd += ["--runs", str(runs), "--jobs", str(n_jobs)]
+        cmd += ["--threshold", str(kw["threshold"]), "--containment", str(kw["containment_threshold"])]
+        subprocess.run(cmd, check=True)
+        rows = pa.ipc.open_file(str(out_path)).read_all().to_pylist()
+        report = json.loads(out_path.with_suffix(".json").read_text())
     by_id = {r["doc_id"]: r for r in rows}
-    return [by_id[i] for i in ids], stats, secs
+    return [by_id[i] for i in ids], report["stage_stats"], report
+
+
+def baseline(texts: list[str], n_sample: int) -> dict:
+    """Same-run reference on an evenly spaced sample of the texts, one process each: datasketch MinHash
+    (128 permutations, sha1 per 5-word shingle, the library's default) vs ``dedup.sketch`` with n_jobs=1.
+    Both include tokenizing; the ratio is robust to machine load, the absolute numbers are not."""
+    from datasketch import MinHash
+
+    from transforms import dedup
+
+    idx = np.linspace(0, len(texts) - 1, min(n_sample, len(texts))).astype(int)
+    sample = [texts[i] for i in idx]
+    out: dict = {"sample_docs": len(sample)}
+    dedup.sketch(sample[:50])  # warm-up (import-time tables)
+
+    def timed(fn) -> tuple[float, float]:
+        c, t = time.process_time(), time.perf_counter()
+        fn()
+        return time.perf_counter() - t, time.process_time() - c
+
+    def ds() -> None:
+        for text in sample:
+            w = dedup.tokens(text)
+            sh = {" ".join(w[i : i + 5]) for i in range(max(1, len(w) - 4))}
+            m = MinHash(num_perm=128, seed=1)
+            m.update_batch([s.encode("utf-8") for s in sh])
+
+    for name, fn in (
+        ("datasketch", ds),
+        ("ours_1job", lambda: dedup.sketch(sample, n_jobs=1)),
+        ("ours_1job_with_passages", lambda: dedup.sketch(sample, n_jobs=1, with_passages=True)),
+    ):
+        wall, cpu = timed(fn)
+        out[name] = {"wall_secs": wall, "cpu_secs": cpu, "docs_per_sec": len(sample) / wall}
+        out[name]["docs_per_cpu_sec"] = len(sample) / cpu
+    out["speedup_vs_datasketch"] = out["datasketch"]["wall_secs"] / out["ours_1job"]["wall_secs"]
+    return out
 
 
 def evaluate(texts, labels, kinds, is_seed, rows) -> dict:
@@ -412,6 +563,20 @@ def evaluate(texts, labels, kinds, is_seed, rows) -> dict:
     }
 
 
+def _loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def _steps(stats: list[dict], n_docs: int) -> dict:
+    """Seconds and docs/s per step, summed over runs; 'core' = sketch + candidates + verify + cluster."""
+    secs: dict[str, float] = {}
+    for st in stats:
+        for k, v in st["secs"].items():
+            secs[k] = secs.get(k, 0.0) + v
+    secs["core"] = sum(secs.get(k, 0.0) for k in ("sketch", "candidates", "fetch_prior", "verify", "cluster"))
+    return {k: {"secs": round(v, 3), "docs_per_sec": round(n_docs / v) if v else None} for k, v in secs.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=10_000)
@@ -421,23 +586,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=neardup.DEFAULT_THRESHOLD)
     ap.add_argument("--containment", type=float, default=neardup.DEFAULT_CONTAINMENT_THRESHOLD)
     ap.add_argument("--sweep", action="store_true", help="also score a grid of thresholds")
+    ap.add_argument("--baseline-docs", type=int, default=2000, help="sample size of the datasketch baseline")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--stage-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.stage_child:
+        stage_child(*args.stage_child, args.runs, args.jobs, args.threshold, args.containment)
+        return 0
 
+    load_start = _loadavg()
     t = time.perf_counter()
     texts, labels, kinds, is_seed = build_corpus(args.docs, args.seed)
     gen_secs = time.perf_counter() - t
     words = sum(t.count(" ") + 1 for t in texts)
     print(
         f"corpus: {len(texts)} docs, {len(set(labels))} true clusters, {words / len(texts):.0f} words/doc, "
-        f"generated in {gen_secs:.1f}s"
+        f"{sum(map(len, texts)) / 2**20:.0f} MB of text, generated in {gen_secs:.1f}s"
     )
+    bench_rss_corpus = psutil.Process().memory_info().rss
 
-    rows, stats, secs = run_stage(
+    rows, stats, child = run_stage(
         texts, args.runs, args.jobs, threshold=args.threshold, containment_threshold=args.containment
     )
+    load_stage = _loadavg()
     result = evaluate(texts, labels, kinds, is_seed, rows)
-    rss = _peak_rss_mb()
+    base = baseline(texts, args.baseline_docs)
+    load_end = _loadavg()
+    secs = child["wall_secs"]
+    steps = _steps(stats, len(texts))
     report = {
         "docs": len(texts),
         "seed": args.seed,
@@ -448,10 +624,21 @@ def main(argv: list[str] | None = None) -> int:
         "scheme": neardup.DedupParams().scheme,
         "stage_secs": secs,
         "docs_per_sec": len(texts) / secs,
-        "peak_rss_mb": rss,
+        "stage_cpu_secs": child["cpu_secs"],
+        "docs_per_cpu_sec": len(texts) / child["cpu_secs"],
+        "steps": steps,
+        "core_docs_per_sec": steps["core"]["docs_per_sec"],
+        "stage_rss_mb": child["rss_mb"],
+        "bench_rss_mb": {
+            "after_corpus_generation": _mb(bench_rss_corpus),
+            "peak_bench_process": _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+            "note": "the bench process (generator, Python lists, labels); the stage ran in a child process",
+        },
+        "baseline": base,
+        "loadavg": {"start": load_start, "after_stage": load_stage, "end": load_end},
         "stage_stats": stats,
         **result,
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
     if args.sweep:
         grid = []
@@ -478,8 +665,29 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in result["copy_recall_by_edit"].items():
         print(f"  copies with {k:<13} {v['found']:>6}/{v['copies']:<6} recall {v['recall']:.4f}")
     print(f"seeds in {result['seed_clusters']} clusters (want 5); sibling pairs merged: {result['siblings_merged']}")
-    print(f"stage: {secs:.1f}s = {len(texts) / secs:,.0f} docs/s; steps {[s['secs'] for s in stats]}")
-    print(f"peak RSS: self {rss['self_mb']:.0f} MB, largest worker {rss['largest_child_mb']:.0f} MB")
+    print(
+        f"stage (child process, {args.jobs} jobs): {secs:.1f}s wall = {len(texts) / secs:,.0f} docs/s; "
+        f"{child['cpu_secs']:.1f}s CPU (all processes) = {len(texts) / child['cpu_secs']:,.0f} docs per CPU-second"
+    )
+    for k, v in steps.items():
+        print(f"  {k:<12} {v['secs']:>8.2f}s  {v['docs_per_sec'] or 0:>9,} docs/s")
+    m = child["rss_mb"]
+    print(
+        f"stage peak RSS: {m['peak_stage_process_plus_workers']:.0f} MB (process + workers; process alone "
+        f"{m['peak_stage_process']:.0f} MB); of which interpreter+imports {m['after_imports']:.0f} MB, input table "
+        f"{m['after_input_table'] - m['after_imports']:.0f} MB; stage working set {m['stage_working_set']:.0f} MB; "
+        f"workers together at most {m['peak_workers_sum']:.0f} MB"
+    )
+    print(
+        f"bench process (corpus generation, not the stage): {report['bench_rss_mb']['after_corpus_generation']:.0f} MB"
+        f" after generating, peak {report['bench_rss_mb']['peak_bench_process']:.0f} MB"
+    )
+    print(
+        f"baseline on {base['sample_docs']} docs, 1 process: datasketch {base['datasketch']['docs_per_sec']:,.0f} "
+        f"docs/s, ours {base['ours_1job']['docs_per_sec']:,.0f} docs/s (x{base['speedup_vs_datasketch']:.1f}), "
+        f"ours with passages {base['ours_1job_with_passages']['docs_per_sec']:,.0f} docs/s"
+    )
+    print(f"load average: start {load_start}, after stage {load_stage}, end {load_end}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {args.out}")

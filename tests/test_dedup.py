@@ -143,3 +143,49 @@ def test_passages_offsets_and_hash():
     other = dedup.passages(f"Different intro paragraph.\n{quote.upper()}\n")
     assert other[0].passage_hash == p.passage_hash
     assert dedup.passages("x" * 79) == []
+
+
+def test_vectorised_token_hashes_match_the_regex_tokenizer():
+    rng = np.random.default_rng(11)
+    alphabet = [*"abc XYZ_09 .,\n\t-'", *"\u00e9\u0301\u200b\u00adßİ𝒜𝟘中文١ﬁⅫ²\ufeff\u2019«"]
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 60)))) for _ in range(400)]
+    texts += ["", "  ", "one", BASE, "Café CAFE café"]
+    h, counts = dedup._word_hashes(texts)
+    assert counts.tolist() == [len(dedup.tokens(t)) for t in texts]
+    seen: dict[str, int] = {}
+    for tok, x in zip([w for t in texts for w in dedup.tokens(t)], h.tolist(), strict=True):
+        assert seen.setdefault(tok, x) == x  # a token hashes the same wherever it occurs
+    assert len(set(seen.values())) == len(seen)  # and distinct tokens differently
+
+
+def test_sketch_streams_batches_uses_a_pool_and_returns_passages():
+    texts = [_words(40 + 13 * i, seed=i) + "\n" + "p" * 90 + f" {i % 3}" for i in range(60)] + ["", "a b"]
+    one = dedup.sketch(texts, chunk_size=1000, with_passages=True)
+    streamed = dedup.sketch(iter([texts[:25], texts[25:]]), chunk_size=10, n_jobs=2, with_passages=True)
+    for field in ("sig", "head", "n_shingles", "passage_hash", "passage_start", "passage_end", "passage_offsets"):
+        assert np.array_equal(getattr(one, field), getattr(streamed, field)), field
+    for i, text in enumerate(texts):
+        lo, hi = one.passage_offsets[i : i + 2]
+        got = zip(one.passage_hash[lo:hi], one.passage_start[lo:hi], one.passage_end[lo:hi], strict=True)
+        assert [(p.passage_hash, p.start, p.end) for p in dedup.passages(text)] == [tuple(map(int, g)) for g in got]
+    assert one.n_shingles.tolist()[-2:] == [0, 1]
+    assert [len(dedup.shingles(t)) for t in texts] == one.n_shingles.tolist()
+
+
+def test_one_permutation_estimate_is_unbiased_on_many_pairs():
+    # pairs of texts with known exact Jaccard from 0.1 to 0.9, short (densified bins) and long
+    rng = np.random.default_rng(5)
+    errors = []
+    for i in range(120):
+        n = int(rng.choice([30, 120, 600]))
+        base = _words(n, seed=100 + i).split()
+        rate = rng.uniform(0.02, 0.4)
+        edited = " ".join(w if rng.random() > rate else f"x{j}" for j, w in enumerate(base))
+        sig = dedup.signatures([" ".join(base), edited])
+        exact = dedup.jaccard(dedup.shingles(" ".join(base)), dedup.shingles(edited))
+        errors.append(dedup.estimated_jaccard(sig[0], sig[1]) - exact)
+    errors = np.array(errors)
+    assert abs(errors.mean()) < 0.01  # unbiased
+    assert errors.std() < 0.05  # about sqrt(J (1 - J) / 128)
+    # the seed changes the sketch
+    assert not np.array_equal(dedup.signatures([BASE], seed=1), dedup.signatures([BASE], seed=2))

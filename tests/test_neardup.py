@@ -194,3 +194,8 @@ def test_empty_input_and_empty_texts(con):
     # texts without words are never banded: each is its own cluster
     assert res.dup_clusters.column("method").to_pylist() == ["exact"] * 3
     assert res.stats["candidate_pairs"] == 0
+
+
+def test_scheme_names_the_signature_algorithm():
+    # v2 (one permutation hashing) signatures are not comparable with v1: the scheme check refuses mixing
+    assert neardup.DedupParams().scheme.startswith("minhash-v2-oph:")

@@ -1,29 +1,38 @@
 """Near-duplicate primitives: word shingles, MinHash signatures, LSH bands, containment, passages, clusters.
 
-Pure and deterministic across processes and machines: every hash is blake2b or fixed 64-bit arithmetic, never
-Python's salted ``hash()``; permutations come from ``numpy.random.default_rng(seed)`` (PCG64 is stable).
+Pure and deterministic across processes and machines: every hash is blake2b or fixed 64-bit arithmetic
+(splitmix64, polynomial hashing modulo 2**64), never Python's salted ``hash()``.
 The DuckDB part (band join, incremental state) lives in ``warehouse/neardup.py``.
 
 Text model
     Tokens are ``\\w+`` runs of the NFKC-normalized, case-folded text with combining marks and zero-width
     characters removed, so punctuation, case, accents, whitespace and invisible noise do not change shingles.
     A shingle is ``k`` consecutive tokens hashed to uint64 (a text shorter than ``k`` tokens has one shingle).
+    Tokenizing and hashing run vectorised over a batch of texts (one code point array per batch, numpy).
 
-MinHash
-    Permutation ``i`` maps a shingle hash ``x`` to ``((a_i * x + b_i) mod 2**64) >> 32`` (multiply-shift,
-    ``a_i`` odd); the signature is the per-permutation minimum, uint32. A text without tokens gets the
-    all-ones signature and ``n_shingles == 0``; callers must not band it (see ``is_empty``).
+MinHash (scheme ``minhash-v2``: one permutation hashing)
+    Every shingle hash is re-keyed with the seed (splitmix64) and falls into one of ``num_perm`` bins by its
+    high 32 bits; the signature value of a bin is the minimum low 32 bits of its hashes, uint32. Empty bins
+    are filled by optimal densification (``_densify``), so the fraction of equal values of two signatures is
+    an unbiased estimate of their Jaccard similarity, as with ``num_perm`` independent permutations, at the
+    cost of one hash per shingle instead of ``num_perm``. A text without tokens gets the all-ones signature
+    and ``n_shingles == 0``; callers must not band it (see ``is_empty``).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import re
+import sys
 import unicodedata
-from collections.abc import Hashable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from typing import TypeVar, overload
 
 import numpy as np
@@ -33,6 +42,7 @@ MAX_U32 = np.uint32(0xFFFFFFFF)
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant, combines token hashes into a shingle hash
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_POLY = np.uint64(0xD6E8FEB86659FD93)  # odd multiplier of the polynomial token hash
 
 _TOKEN_RE = re.compile(r"\w+")
 # Combining marks, zero-width chars, soft hyphen, BOM: invisible noise that must not split or change words.
@@ -57,80 +67,160 @@ def hash64(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-class _TokenHashCache(dict):
-    """token -> hash64(token), filled on first use; per process, cleared when it grows past a bound."""
-
-    limit = 2_000_000
-
-    def __missing__(self, token: str) -> int:
-        if len(self) >= self.limit:
-            self.clear()
-        h = self[token] = hash64(token)
-        return h
-
-
-_TOKEN_HASHES = _TokenHashCache()
+def _normalize(text: str) -> str:
+    """The text the tokens are read from: NFKC without marks and invisible noise, case-folded."""
+    if not text.isascii():
+        text = _NOISE_RE.sub("", unicodedata.normalize("NFKD", text))
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
 
 
 def tokens(text: str) -> list[str]:
     """Word tokens of ``text``: case-folded, accent-, punctuation- and invisible-noise-insensitive."""
-    if not text.isascii():
-        text = _NOISE_RE.sub("", unicodedata.normalize("NFKD", text))
-        text = unicodedata.normalize("NFKC", text)
-    return _TOKEN_RE.findall(text.casefold())
+    return _TOKEN_RE.findall(_normalize(text))
 
 
-def _shingle_hashes(words: Sequence[str], k: int) -> np.ndarray:
-    """uint64 hashes of the k-word windows of ``words`` in text order (duplicates kept)."""
-    n = len(words)
+# Bytes that are part of a word in the byte stream built by ``_word_hashes``: ASCII ``\\w`` ([0-9a-z_] after
+# case folding, A-Z kept for safety) and every byte of a multi-byte UTF-8 sequence (see ``_word_hashes``).
+_WORD_BYTE = np.array([chr(c).isalnum() or c == 0x5F if c < 0x80 else True for c in range(256)], dtype=bool)
+_MASK64 = (1 << 64) - 1
+
+
+def _ascii_words(text: str) -> str:
+    """``text`` normalized for ``_word_hashes``: as is when ASCII, else its tokens joined by spaces."""
+    if text.isascii():
+        return text.casefold()
+    return " ".join(tokens(text))
+
+
+def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the word tokens (``tokens``) of ``texts``, vectorised over the whole batch.
+
+    Returns (uint64 token hashes of all texts in order, int64 number of tokens per text). A token's hash is
+    ``splitmix64(sum(byte_i * P**i) + len)`` over its UTF-8 bytes (i from 0, modulo 2**64): a pure function of
+    the token, the same in every process and batch. The batch is one UTF-8 byte array: ASCII texts as they
+    are (a token is a run of ASCII word bytes), other texts as their regex tokens joined by spaces (so every
+    non-ASCII byte is inside a token); "\\n" separates texts. Per-token sums come from one prefix sum:
+    ``S[e] - S[s-1] = P**s * hash``, and P is odd, hence invertible modulo 2**64.
+    """
+    n = len(texts)
     if n == 0:
-        return np.empty(0, dtype=U64)
-    w = np.fromiter(map(_TOKEN_HASHES.__getitem__, words), dtype=U64, count=n)
-    if n < k:
-        k = n
-    m = n - k + 1
-    h = w[:m].copy()
-    for j in range(1, k):
-        h *= _MIX
-        h += w[j : j + m]
-    return _splitmix(h ^ U64(k))
+        return np.empty(0, dtype=U64), np.zeros(0, dtype=np.int64)
+    norm = [_ascii_words(t) for t in texts]
+    data = "\n".join(norm).encode("utf-8")
+    lens = np.fromiter(map(len, norm), dtype=np.int64, count=n)
+    if not data.isascii():
+        lens = np.fromiter((len(t.encode("utf-8")) for t in norm), dtype=np.int64, count=n)
+    del norm
+    ends = np.cumsum(lens + 1) - 1  # byte position of the "\n" after each text
+    buf = np.frombuffer(data, dtype=np.uint8)
+    mask = np.zeros(len(buf) + 2, dtype=np.int8)
+    mask[1:-1] = _WORD_BYTE[buf]
+    edges = np.diff(mask)
+    starts = np.flatnonzero(edges == 1)  # first byte of each token
+    stops = np.flatnonzero(edges == -1)  # one past its last byte
+    del mask, edges
+    if len(starts) == 0:
+        return np.empty(0, dtype=U64), np.zeros(n, dtype=np.int64)
+    pw, inv = _powers(len(buf) + 1)
+    prefix = np.zeros(len(buf) + 1, dtype=U64)
+    np.cumsum(buf * pw[: len(buf)], out=prefix[1:])  # prefix[i] = sum of byte_j * P**j for j < i
+    poly = (prefix[stops] - prefix[starts]) * inv[starts]
+    del prefix
+    h = _splitmix(poly + (stops - starts).astype(U64))
+    doc = np.searchsorted(ends, starts)  # text of each token
+    return h, np.bincount(doc, minlength=n).astype(np.int64)
+
+
+_POWERS = (np.ones(1, dtype=U64), np.ones(1, dtype=U64))
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``P**i``, ``P**-i``) modulo 2**64 for i < n, uint64 (cached, grown on demand)."""
+    global _POWERS
+    if len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]), 1 << 16)
+        out = []
+        for base in (int(_POLY), pow(int(_POLY), -1, 1 << 64)):
+            p = np.full(size, base, dtype=U64)
+            p[0] = 1
+            out.append(np.cumprod(p, dtype=U64))
+        _POWERS = (out[0], out[1])
+    return _POWERS[0][:n], _POWERS[1][:n]
+
+
+def _shingles_batch(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 hashes of the ``k``-word windows of each text, in text order with duplicates kept.
+
+    Returns (values of all texts concatenated, int64 offsets of length len(texts) + 1). A text with fewer than
+    ``k`` (but at least one) tokens has one shingle of all its tokens; a text without tokens has none.
+    """
+    w, n_tok = _word_hashes(texts)
+    n = len(n_tok)
+    tok_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_tok, out=tok_off[1:])
+    n_sh = np.where(n_tok >= k, n_tok - k + 1, np.minimum(n_tok, 1))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_sh, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=U64)
+    m = len(w) - k + 1
+    if m > 0:
+        h = w[:m].copy()
+        for j in range(1, k):
+            h *= _MIX
+            h += w[j : j + m]
+        full = np.flatnonzero(n_tok >= k)
+        # window j of such a text i sits at out[offsets[i] + j] and starts at token tok_off[i] + j
+        out_idx = np.flatnonzero(np.repeat(n_tok >= k, n_sh))
+        src = out_idx + np.repeat(tok_off[full] - offsets[full], n_sh[full])
+        out[out_idx] = _splitmix(h[src] ^ U64(k))
+    for i in np.flatnonzero((n_tok > 0) & (n_tok < k)):  # short texts: one shingle of all their tokens
+        ws = [int(x) for x in w[tok_off[i] : tok_off[i + 1]]]
+        h1 = ws[0]
+        for x in ws[1:]:
+            h1 = (h1 * int(_MIX) + x) & 0xFFFFFFFFFFFFFFFF
+        out[offsets[i]] = _splitmix(np.array([h1 ^ len(ws)], dtype=U64))[0]
+    return out, offsets
 
 
 def shingles(text: str, k: int = 5) -> np.ndarray:
     """Sorted distinct uint64 hashes of the word ``k``-shingles of ``text`` (empty if it has no words)."""
-    return np.unique(_shingle_hashes(tokens(text), k))
+    return np.unique(_shingles_batch([text], k)[0])
 
 
-# --- minhash
-def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) uint64 coefficients of ``num_perm`` multiply-shift permutations; ``a`` is odd."""
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 2**64, size=num_perm, dtype=U64, endpoint=False) | U64(1)
-    b = rng.integers(0, 2**64, size=num_perm, dtype=U64, endpoint=False)
-    return a, b
+# --- minhash (one permutation hashing with optimal densification)
+def _bins(h: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin of each hash among ``n_bins`` (multiply-shift range reduction of the high 32 bits), int64."""
+    return (((h >> U64(32)) * U64(n_bins)) >> U64(32)).astype(np.int64)
 
 
-def _minhash_segments(values: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-segment MinHash: ``values`` concatenated shingle hashes, segment i begins at ``starts[i]``.
+def _oph(values: np.ndarray, row: np.ndarray, n_rows: int, n_bins: int) -> np.ndarray:
+    """(n_rows, n_bins) uint32: per row and bin the minimum low 32 bits of the hashes falling in that bin."""
+    out = np.full(n_rows * n_bins, MAX_U32, dtype=np.uint32)
+    if len(values):
+        np.minimum.at(out, row * n_bins + _bins(values, n_bins), (values & U64(0xFFFFFFFF)).astype(np.uint32))
+    return out.reshape(n_rows, n_bins)
 
-    Segments must be non-empty. Works in blocks of shingles to bound memory (num_perm x block uint64).
+
+def _densify(sig: np.ndarray, seed: int) -> np.ndarray:
+    """Fill empty bins (all ones) of rows that have at least one value, in place (optimal densification).
+
+    An empty bin ``j`` takes the value of bin ``probe(j, t)`` for the first ``t = 1, 2, ...`` whose bin was
+    filled by the row's own hashes. The probe sequence depends only on (seed, j, t), so two rows agree on a
+    densified bin exactly as often as on a real one: the estimator stays unbiased (Shrivastava, ICML 2017).
     """
-    n_seg, num_perm = len(starts), len(a)
-    out = np.empty((n_seg, num_perm), dtype=U64)
-    block = max(1, (1 << 22) // num_perm)  # ~32 MB of uint64 per block
-    bounds = np.append(starts, len(values))
-    seg = 0
-    while seg < n_seg:
-        # take whole segments until the block is full (at least one segment)
-        stop = int(np.searchsorted(bounds, bounds[seg] + block, side="right")) - 1
-        stop = min(max(stop, seg + 1), n_seg)
-        lo, hi = int(bounds[seg]), int(bounds[stop])
-        # (num_perm, block) layout: reduceat along contiguous rows is ~3x faster than along axis 0
-        m = np.multiply.outer(a, values[lo:hi])
-        m += b[:, None]
-        out[seg:stop] = np.minimum.reduceat(m, bounds[seg:stop] - lo, axis=1).T
-        seg = stop
-    return (out >> U64(32)).astype(np.uint32)
+    n_bins = sig.shape[1]
+    filled = sig != MAX_U32
+    rows, cols = np.nonzero(~filled & filled.any(axis=1)[:, None])
+    salt = _splitmix(np.array([seed + 0x5EED], dtype=U64))[0]
+    t = 0
+    while len(rows):
+        t += 1
+        probe = _bins(_splitmix((cols.astype(U64) + U64(1)) * _MIX + (U64(t) ^ salt)), n_bins)
+        ok = filled[rows, probe]
+        sig[rows[ok], cols[ok]] = sig[rows[ok], probe[ok]]
+        rows, cols = rows[~ok], cols[~ok]
+    return sig
 
 
 @dataclass(frozen=True)
@@ -138,58 +228,104 @@ class Sketch:
     """MinHash sketches of a batch of texts, one row per text.
 
     sig: (n, num_perm) uint32 over all shingles; head: (n, head_perm) uint32 over the shingles of the first
-    ``head_words`` words (the first ``head_perm`` permutations), for finding truncated copies and excerpts of
-    the beginning; n_shingles: distinct shingles per text (0 = no words, never banded).
+    ``head_words`` words, for finding truncated copies and excerpts of the beginning; n_shingles: distinct
+    shingles per text (0 = no words, never banded). With ``passages=True`` also the paragraphs of every text
+    (``passages``): hashes, starts and ends concatenated, text ``i`` owning ``passage_offsets[i]:[i+1]``.
     """
 
     sig: np.ndarray
     head: np.ndarray
     n_shingles: np.ndarray
+    passage_hash: np.ndarray | None = None
+    passage_start: np.ndarray | None = None
+    passage_end: np.ndarray | None = None
+    passage_offsets: np.ndarray | None = None
 
 
-def _gather_minhash(
-    values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
-    """MinHash of the segments ``values[starts[i] : starts[i] + lengths[i]]`` (all lengths > 0)."""
-    offsets = np.cumsum(lengths) - lengths
-    sel = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-    return _minhash_segments(values[sel], offsets, a, b)
-
-
-def _sketch_chunk(args: tuple[Sequence[str], int, int, int, int, int]) -> Sketch:
-    texts, k, num_perm, seed, head_words, head_perm = args
-    a, b = permutations(num_perm, seed)
+def _sketch_chunk(args: tuple) -> Sketch:
+    texts, k, num_perm, seed, head_words, head_perm, with_passages = args
     n = len(texts)
-    parts: list[np.ndarray] = []
-    starts = np.zeros(n, dtype=np.int64)
-    head_len = np.zeros(n, dtype=np.int64)
-    tail_len = np.zeros(n, dtype=np.int64)
+    values, offsets = _shingles_batch(texts, k)
+    counts = np.diff(offsets)
     n_sh = np.zeros(n, dtype=np.int32)
-    pos = 0
+    for i in np.flatnonzero(counts):  # distinct count: a small sort per text beats any global unique
+        seg = np.sort(values[offsets[i] : offsets[i + 1]])
+        n_sh[i] = 1 + np.count_nonzero(seg[1:] != seg[:-1])
+    # the seed re-keys every shingle hash, so different seeds give independent sketches
+    values = _splitmix(values ^ _splitmix(np.array([seed], dtype=U64))[0])
+    row = np.repeat(np.arange(n, dtype=np.int64), counts)
+    sig = _densify(_oph(values, row, n, num_perm), seed)
+    n_head = np.minimum(counts, max(1, head_words - k + 1))
+    in_head = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1], counts) < np.repeat(n_head, counts)
+    head = _densify(_oph(values[in_head], row[in_head], n, head_perm), seed + 1)
+    if not with_passages:
+        return Sketch(sig=sig, head=head, n_shingles=n_sh)
+    p_hash: list[int] = []
+    p_start: list[int] = []
+    p_end: list[int] = []
+    p_off = np.zeros(n + 1, dtype=np.int64)
     for i, text in enumerate(texts):
-        h = _shingle_hashes(tokens(text), k)
-        n_sh[i] = len(np.unique(h))
-        nh = min(len(h), max(1, head_words - k + 1))
-        starts[i], head_len[i], tail_len[i] = pos, nh, len(h) - nh
-        parts.append(h)
-        pos += len(h)
-    values = np.concatenate(parts) if parts else np.empty(0, dtype=U64)
-    sig = np.full((n, num_perm), MAX_U32, dtype=np.uint32)
-    head = np.full((n, head_perm), MAX_U32, dtype=np.uint32)
-    idx = np.flatnonzero(head_len > 0)
-    if len(idx):
-        head_sig = _gather_minhash(values, starts[idx], head_len[idx], a, b)
-        head[idx] = head_sig[:, :head_perm]
-        sig[idx] = head_sig
-        t_idx = np.flatnonzero(tail_len > 0)
-        if len(t_idx):
-            tail_sig = _gather_minhash(values, starts[t_idx] + head_len[t_idx], tail_len[t_idx], a, b)
-            sig[t_idx] = np.minimum(sig[t_idx], tail_sig)
-    return Sketch(sig=sig, head=head, n_shingles=n_sh)
+        for p in passages(text):
+            p_hash.append(p.passage_hash)
+            p_start.append(p.start)
+            p_end.append(p.end)
+        p_off[i + 1] = len(p_hash)
+    return Sketch(
+        sig=sig,
+        head=head,
+        n_shingles=n_sh,
+        passage_hash=np.array(p_hash, dtype=U64),
+        passage_start=np.array(p_start, dtype=np.int32),
+        passage_end=np.array(p_end, dtype=np.int32),
+        passage_offsets=p_off,
+    )
+
+
+_POOL: Pool | None = None
+_POOL_SIZE = 0
+
+
+@contextlib.contextmanager
+def _workers_skip_main() -> Iterator[None]:
+    """While spawning workers, make them skip re-importing the parent's ``__main__`` script.
+
+    A spawned worker normally re-runs the main script's imports (for the flow, the CLI and Prefect: seconds
+    of CPU and ~100 MB per worker); ``_sketch_chunk`` lives in this module, so the workers do not need it.
+    A ``__main__`` spec named "__main__" is what ``multiprocessing.spawn`` skips.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield  # run with -m: the workers import the module by name, as multiprocessing does
+        return
+    main.__spec__ = ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
+def _pool(n_jobs: int) -> Pool:
+    """A persistent pool of ``n_jobs`` spawned workers (started once per process, closed at exit)."""
+    global _POOL, _POOL_SIZE
+    if _POOL is None or n_jobs != _POOL_SIZE:
+        _close_pool()
+        with _workers_skip_main():
+            _POOL = get_context("spawn").Pool(n_jobs)  # spawns all workers now, inside the context
+        _POOL_SIZE = n_jobs
+    return _POOL
+
+
+@atexit.register
+def _close_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.close()
+        _POOL.join()
+        _POOL = None
 
 
 def sketch(
-    texts: Sequence[str],
+    texts: Sequence[str] | Iterable[Sequence[str]],
     *,
     k: int = 5,
     num_perm: int = 128,
@@ -197,29 +333,61 @@ def sketch(
     head_words: int = 100,
     head_perm: int = 16,
     n_jobs: int = 1,
-    chunk_size: int = 2000,
+    chunk_size: int = 500,
+    with_passages: bool = False,
 ) -> Sketch:
     """Full and head MinHash sketches of ``texts`` (see ``Sketch``); ``n_jobs > 1`` uses a process pool.
 
-    The result does not depend on ``n_jobs`` or ``chunk_size``.
+    ``texts`` is a sequence of strings, or an iterable of batches (sequences of strings) so that a caller can
+    stream a large corpus without holding it as Python strings at once; at most ``2 * n_jobs`` chunks are in
+    flight. The result does not depend on ``n_jobs``, ``chunk_size`` or the batching.
     """
     if head_perm > num_perm:
         raise ValueError("head_perm must be <= num_perm")
-    texts = list(texts)
-    jobs = [
-        (texts[i : i + chunk_size], k, num_perm, seed, head_words, head_perm) for i in range(0, len(texts), chunk_size)
-    ]
-    if not jobs:
-        jobs = [([], k, num_perm, seed, head_words, head_perm)]
-    if n_jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_sketch_chunk, jobs))
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not a string")
+    batches = [texts] if isinstance(texts, Sequence) and (not texts or isinstance(texts[0], str)) else texts
+
+    def chunks() -> Iterator[tuple]:
+        for batch in batches:
+            for i in range(0, len(batch), chunk_size):
+                yield (list(batch[i : i + chunk_size]), k, num_perm, seed, head_words, head_perm, with_passages)
+
+    results: list[Sketch] = []
+    if n_jobs > 1:
+        pending: deque = deque()
+        pool = None
+        for job in chunks():
+            if pool is None and len(job[0]) < chunk_size and not pending:
+                results.append(_sketch_chunk(job))  # a single small batch: not worth the pool
+                continue
+            pool = pool or _pool(n_jobs)
+            pending.append(pool.apply_async(_sketch_chunk, (job,)))
+            while len(pending) >= 2 * n_jobs:
+                results.append(pending.popleft().get())
+        results.extend(f.get() for f in pending)
     else:
-        results = [_sketch_chunk(j) for j in jobs]
+        results = [_sketch_chunk(job) for job in chunks()]
+    if not results:
+        results = [_sketch_chunk(([], k, num_perm, seed, head_words, head_perm, with_passages))]
+    cat = np.concatenate
+    if not with_passages:
+        return Sketch(
+            sig=cat([r.sig for r in results]),
+            head=cat([r.head for r in results]),
+            n_shingles=cat([r.n_shingles for r in results]),
+        )
+    p_counts = cat([np.diff(r.passage_offsets) for r in results])
+    p_off = np.zeros(len(p_counts) + 1, dtype=np.int64)
+    np.cumsum(p_counts, out=p_off[1:])
     return Sketch(
-        sig=np.concatenate([r.sig for r in results]),
-        head=np.concatenate([r.head for r in results]),
-        n_shingles=np.concatenate([r.n_shingles for r in results]),
+        sig=cat([r.sig for r in results]),
+        head=cat([r.head for r in results]),
+        n_shingles=cat([r.n_shingles for r in results]),
+        passage_hash=cat([r.passage_hash for r in results]),
+        passage_start=cat([r.passage_start for r in results]),
+        passage_end=cat([r.passage_end for r in results]),
+        passage_offsets=p_off,
     )
 
 

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms import dedup
 from warehouse import schema
@@ -78,8 +80,10 @@ class DedupParams:
 
     @property
     def scheme(self) -> str:
+        """v2: one permutation hashing with densification over vectorised token hashes (``transforms.dedup``);
+        v1 signatures (128 multiply-shift permutations) are not comparable and are refused."""
         return (
-            f"minhash-v1:k{self.k}:p{self.num_perm}:s{self.seed}:b{self.bands}x{self.rows}"
+            f"minhash-v2-oph:k{self.k}:p{self.num_perm}:s{self.seed}:b{self.bands}x{self.rows}"
             f":h{self.head_words}:{self.head_bands}x{self.head_rows}"
         )
 
@@ -124,19 +128,34 @@ def empty_state(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # --- sketches of the new documents
+SKETCH_BATCH = 5_000  # texts converted from Arrow to Python strings at a time (streamed to the sketch workers)
+
+
+def _text_batches(texts: pa.ChunkedArray | pa.Array, order: np.ndarray) -> Iterator[list[str]]:
+    """The texts in ``order``, a batch of Python strings at a time (never the whole corpus at once)."""
+    for i in range(0, len(order), SKETCH_BATCH):
+        yield [t or "" for t in texts.take(pa.array(order[i : i + SKETCH_BATCH])).to_pylist()]
+
+
+def _list_array(offsets: np.ndarray, values: np.ndarray, value_type: pa.DataType) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values, value_type))
+
+
 def _sketch_table(
-    doc_ids: list[str], texts: list[str], params: DedupParams, n_jobs: int
-) -> tuple[pa.Table, dedup.Sketch]:
+    doc_ids: pa.Array, texts: pa.ChunkedArray | pa.Array, order: np.ndarray, params: DedupParams, n_jobs: int
+) -> tuple[pa.Table, dedup.Sketch, np.ndarray]:
+    """``doc_signatures`` rows of the new documents (in ``order``), their sketch and (n, bands) band hashes."""
     sk = dedup.sketch(
-        texts,
+        _text_batches(texts, order),
         k=params.k,
         num_perm=params.num_perm,
         seed=params.seed,
         head_words=params.head_words,
         head_perm=params.head_perm,
         n_jobs=n_jobs,
+        with_passages=True,
     )
-    n = len(doc_ids)
+    n = len(order)
     bands = np.concatenate(
         [
             dedup.band_hashes(sk.sig, params.bands, params.rows, salt=0),
@@ -144,36 +163,25 @@ def _sketch_table(
         ],
         axis=1,
     )
-    n_bands = np.where(sk.n_shingles > 0, bands.shape[1], 0)
-    band_offsets = np.concatenate([[0], np.cumsum(n_bands)]).astype(np.int32)
-    band_values = bands[sk.n_shingles > 0].ravel()
-    sig_offsets = np.arange(0, (n + 1) * params.num_perm, params.num_perm, dtype=np.int32)
-
-    p_hash: list[int] = []
-    p_start: list[int] = []
-    p_end: list[int] = []
-    p_offsets = [0]
-    for text in texts:
-        for p in dedup.passages(text):
-            p_hash.append(p.passage_hash)
-            p_start.append(p.start)
-            p_end.append(p.end)
-        p_offsets.append(len(p_hash))
-    po = pa.array(p_offsets, pa.int32())
+    has = sk.n_shingles > 0
+    band_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(has, bands.shape[1], 0), out=band_offsets[1:])
+    sig_offsets = np.arange(0, (n + 1) * params.num_perm, params.num_perm, dtype=np.int64)
+    po = sk.passage_offsets
     table = pa.table(
         {
-            "doc_id": pa.array(doc_ids, pa.string()),
+            "doc_id": doc_ids,
             "scheme": pa.array([params.scheme] * n, pa.string()),
             "n_shingles": pa.array(sk.n_shingles, pa.int32()),
-            "minhash": pa.ListArray.from_arrays(pa.array(sig_offsets), pa.array(sk.sig.ravel())),
-            "bands": pa.ListArray.from_arrays(pa.array(band_offsets), pa.array(band_values, pa.uint64())),
-            "passage_hashes": pa.ListArray.from_arrays(po, pa.array(p_hash, pa.uint64())),
-            "passage_starts": pa.ListArray.from_arrays(po, pa.array(p_start, pa.int32())),
-            "passage_ends": pa.ListArray.from_arrays(po, pa.array(p_end, pa.int32())),
+            "minhash": _list_array(sig_offsets, sk.sig.ravel(), pa.uint32()),
+            "bands": _list_array(band_offsets, bands[has].ravel(), pa.uint64()),
+            "passage_hashes": _list_array(po, sk.passage_hash, pa.uint64()),
+            "passage_starts": _list_array(po, sk.passage_start, pa.int32()),
+            "passage_ends": _list_array(po, sk.passage_end, pa.int32()),
         },
         schema=DOC_SIGNATURES_SCHEMA,
     )
-    return table, sk
+    return table, sk, bands
 
 
 def _check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams) -> None:
@@ -190,6 +198,15 @@ def _check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams) -> None:
 def _minhash_matrix(col: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     return arr.flatten().to_numpy(zero_copy_only=False).astype(np.uint32).reshape(-1, num_perm)
+
+
+def _np(col: pa.ChunkedArray | pa.Array, dtype: type, fill: int = 0) -> np.ndarray:
+    return pc.fill_null(col, fill).to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Labels (smallest node of the component) of nodes 0..n-1 linked by the edges ``a[i] - b[i]``."""
+    return dedup.connected_components(n, zip(a.tolist(), b.tolist(), strict=True))
 
 
 # --- the stage
@@ -209,43 +226,49 @@ def assign_near_duplicates(
     ``doc_signatures`` for the prior published state (possibly empty; ``empty_state`` creates them).
     ``new_docs`` has doc_id, text, n_words, first_seen; none of its doc_ids is in the prior state.
     Returns rows for the new documents only, sorted by doc_id; the same inputs give the same rows.
+
+    Memory: the texts are never all converted to Python strings at once (``SKETCH_BATCH`` at a time) and the
+    table is not copied; documents are integers (their rank by doc_id) in the band join and verification.
     """
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    new_docs = new_docs.sort_by("doc_id")
-    doc_ids: list[str] = new_docs.column("doc_id").to_pylist()
-    texts: list[str] = [t or "" for t in new_docs.column("text").to_pylist()]
-    n_words = [int(x or 0) for x in new_docs.column("n_words").to_pylist()]
-    first_seen = new_docs.column("first_seen").to_pylist()
-    n = len(doc_ids)
-    pos = {d: i for i, d in enumerate(doc_ids)}
-    if len(pos) != n:
+    n = new_docs.num_rows
+    order = pc.sort_indices(new_docs.column("doc_id")).to_numpy()
+    doc_ids = new_docs.column("doc_id").take(pa.array(order)).combine_chunks()
+    if n and pc.count_distinct(doc_ids).as_py() != n:
         raise ValueError("new_docs has duplicate doc_id values")
+    text_col = new_docs.column("text")
+    n_words = _np(new_docs.column("n_words").take(pa.array(order)), np.int64)
+    fs_col = new_docs.column("first_seen").take(pa.array(order))
+    fs_null = fs_col.is_null().to_numpy(zero_copy_only=False).astype(bool)
+    first_seen = _np(fs_col.cast(pa.int64()), np.int64)
     _check_scheme(con, params)
 
-    sig_table, sk = _sketch_table(doc_ids, texts, params, n_jobs)
+    sig_table, sk, bands = _sketch_table(doc_ids, text_col, order, params, n_jobs)
     secs["sketch"] = time.perf_counter() - t0
 
     # --- candidates: pairs sharing a band hash (band index is mixed into the hash), at least one side new
     t = time.perf_counter()
-    con.register("_nd_new", sig_table)
+    has = np.flatnonzero(sk.n_shingles > 0)
+    band_rows = pa.table({"i": np.repeat(has.astype(np.int32), bands.shape[1]), "h": bands[has].ravel()})
+    con.register("_nd_nb", band_rows)
     try:
-        cand = con.sql(
+        new_pairs = con.sql(
+            "SELECT DISTINCT a.i AS a, b.i AS b FROM _nd_nb a JOIN _nd_nb b ON a.h = b.h AND a.i < b.i"
+        ).to_arrow_table()
+        old_pairs = con.sql(
             """
-            WITH nb AS (SELECT doc_id, unnest(bands) AS h FROM _nd_new),
-                 ob AS (SELECT doc_id, unnest(bands) AS h FROM doc_signatures)
-            SELECT DISTINCT a.doc_id AS a, b.doc_id AS b, false AS b_old
-              FROM nb a JOIN nb b ON a.h = b.h AND a.doc_id < b.doc_id
-            UNION ALL
-            SELECT DISTINCT a.doc_id, b.doc_id, true FROM nb a JOIN ob b ON a.h = b.h
+            WITH ob AS (SELECT doc_id, unnest(bands) AS h FROM doc_signatures)
+            SELECT DISTINCT n.i AS a, ob.doc_id AS b FROM _nd_nb n JOIN ob USING (h)
             """
         ).to_arrow_table()
+        del band_rows
         secs["candidates"] = time.perf_counter() - t
 
         # --- earlier documents involved: their signatures, clusters and the canonicals of those clusters
         t = time.perf_counter()
-        old_ids = sorted(set(cand.filter(cand.column("b_old")).column("b").to_pylist()))
-        con.register("_nd_old_ids", pa.table({"doc_id": pa.array(old_ids, pa.string())}))
+        old_ids = pc.unique(old_pairs.column("b")).sort() if old_pairs.num_rows else pa.array([], pa.string())
+        con.register("_nd_old_ids", pa.table({"doc_id": old_ids}))
         old = con.execute(
             """
             SELECT o.doc_id, c.cluster_id, c.canonical_doc_id, k.n_words AS canon_words,
@@ -258,7 +281,7 @@ def assign_near_duplicates(
         ).fetchall()
         old_cluster = {r[0]: r[1] for r in old}
         cluster_info = {r[1]: (r[2], r[3], r[4]) for r in old}  # cluster -> (canonical, words, first_seen)
-        need_sig = sorted(set(old_ids) | {v[0] for v in cluster_info.values()})
+        need_sig = sorted(set(old_cluster) | {v[0] for v in cluster_info.values()})
         con.register("_nd_need", pa.table({"doc_id": pa.array(need_sig, pa.string())}))
         osig = con.sql(
             """
@@ -269,127 +292,119 @@ def assign_near_duplicates(
             """
         ).to_arrow_table()
     finally:
-        for name in ("_nd_new", "_nd_old_ids", "_nd_need"):
+        for name in ("_nd_nb", "_nd_old_ids", "_nd_need"):
             with contextlib.suppress(Exception):
                 con.unregister(name)
     o_ids: list[str] = osig.column("doc_id").to_pylist()
-    o_pos = {d: i for i, d in enumerate(o_ids)}
+    o_pos = {d: n + i for i, d in enumerate(o_ids)}  # earlier documents are nodes n, n+1, ... below
+    # one signature matrix for new (rows 0..n-1) and the earlier documents involved (rows n..)
     o_sig = _minhash_matrix(osig.column("minhash"), params.num_perm) if o_ids else None
-    o_nsh = osig.column("n_shingles").to_numpy(zero_copy_only=False)
-    o_text = osig.column("text").to_pylist()
+    all_sig = sk.sig if o_sig is None else np.concatenate([sk.sig, o_sig])
+    all_nsh = np.concatenate([sk.n_shingles.astype(np.int64), _np(osig.column("n_shingles"), np.int64)])
+    o_text = osig.column("text")
     secs["fetch_prior"] = time.perf_counter() - t
 
     # --- verify candidates
     t = time.perf_counter()
+    shingle_cache: dict[int, np.ndarray] = {}
 
-    def side(ids: list[str], is_old: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
-        if isinstance(is_old, bool):
-            is_old = np.full(len(ids), is_old)
-        sig = np.empty((len(ids), params.num_perm), dtype=np.uint32)
-        nsh = np.empty(len(ids), dtype=np.int64)
-        for i, (d, o) in enumerate(zip(ids, is_old, strict=True)):
-            if o and d not in o_pos:  # earlier doc without a signature row: compares as empty
-                sig[i], nsh[i] = dedup.MAX_U32, 0
-            elif o:
-                sig[i], nsh[i] = o_sig[o_pos[d]], o_nsh[o_pos[d]]
-            else:
-                sig[i], nsh[i] = sk.sig[pos[d]], sk.n_shingles[pos[d]]
-        return sig, nsh
+    def exact_shingles(i: int) -> np.ndarray:
+        if i not in shingle_cache:
+            text = text_col[int(order[i])].as_py() if i < n else o_text[i - n].as_py()
+            shingle_cache[i] = dedup.shingles(text or "", params.k)
+        return shingle_cache[i]
 
-    text_of = {**dict(zip(o_ids, o_text, strict=True)), **dict(zip(doc_ids, texts, strict=True))}
-    shingle_cache: dict[str, np.ndarray] = {}
-
-    def exact_shingles(d: str) -> np.ndarray:
-        if d not in shingle_cache:
-            shingle_cache[d] = dedup.shingles(text_of.get(d) or "", params.k)
-        return shingle_cache[d]
-
-    def similarity(a_ids: list[str], b_ids: list[str], b_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(estimated Jaccard, overlap coefficient or -1 when not plausible) for aligned id lists."""
-        jac = np.zeros(len(a_ids))
-        ovl = np.full(len(a_ids), -1.0)
-        for s in range(0, len(a_ids), 50_000):  # bound the (m, num_perm) gathers
-            sa, na = side(a_ids[s : s + 50_000], False)
-            sb, nb = side(b_ids[s : s + 50_000], b_old[s : s + 50_000])
-            j = dedup.estimated_jaccard(sa, sb)
+    def similarity(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(estimated Jaccard, overlap coefficient or -1 when not plausible) of aligned node index arrays."""
+        jac = np.zeros(len(a))
+        ovl = np.full(len(a), -1.0)
+        for s in range(0, len(a), 50_000):  # bound the (m, num_perm) gathers
+            sa, sb = a[s : s + 50_000], b[s : s + 50_000]
+            j = dedup.estimated_jaccard(all_sig[sa], all_sig[sb])
             jac[s : s + len(j)] = j
+            na, nb = all_nsh[sa], all_nsh[sb]
             c_est = dedup.containment_from_jaccard(j, na, nb)
-            plausible = (j < threshold) & (c_est >= containment_threshold - CONTAINMENT_SLACK)
-            plausible &= (na > 0) & (nb > 0)
+            plausible = (j < threshold) & (c_est >= containment_threshold - CONTAINMENT_SLACK) & (na > 0) & (nb > 0)
             for i in np.flatnonzero(plausible):
-                ovl[s + i] = dedup.containment(exact_shingles(a_ids[s + i]), exact_shingles(b_ids[s + i]))
+                ovl[s + i] = dedup.containment(exact_shingles(int(sa[i])), exact_shingles(int(sb[i])))
         return jac, ovl
 
-    ca: list[str] = cand.column("a").to_pylist()
-    cb: list[str] = cand.column("b").to_pylist()
-    c_old = cand.column("b_old").to_numpy(zero_copy_only=False).astype(bool)
+    ca_new = _np(new_pairs.column("a"), np.int64)
+    cb_new = _np(new_pairs.column("b"), np.int64)
     # earlier docs without a cluster row or signature cannot be linked (inconsistent prior state): skip them
-    keep = [not o or (b in old_cluster and b in o_pos) for b, o in zip(cb, c_old, strict=True)]
-    ca = [x for x, k in zip(ca, keep, strict=True) if k]
-    cb = [x for x, k in zip(cb, keep, strict=True) if k]
-    c_old = c_old[np.array(keep, dtype=bool)] if len(keep) else c_old
-    jac, ovl = similarity(ca, cb, c_old)
+    ob = old_pairs.column("b").to_pylist()
+    keep = np.array([d in old_cluster and d in o_pos for d in ob], dtype=bool)
+    ca_old = _np(old_pairs.column("a"), np.int64)[keep]
+    cb_old = np.array([o_pos[d] for d, k in zip(ob, keep, strict=True) if k], dtype=np.int64)
+    ca = np.concatenate([ca_new, ca_old])
+    cb = np.concatenate([cb_new, cb_old])
+    # the order of candidate pairs does not matter below; sort for reproducible statistics and debugging
+    srt = np.lexsort((cb, ca))
+    ca, cb = ca[srt], cb[srt]
+    jac, ovl = similarity(ca, cb)
     linked = (jac >= threshold) | (ovl >= containment_threshold)
     secs["verify"] = time.perf_counter() - t
 
-    # --- components over new docs and earlier clusters (earlier clusters are single nodes)
+    # --- components over new docs and earlier clusters (each earlier cluster is one node: n + its index)
     t = time.perf_counter()
-    edges = []
-    for a, b, o in zip(
-        np.array(ca, dtype=object)[linked], np.array(cb, dtype=object)[linked], c_old[linked], strict=True
-    ):
-        edges.append((("n", a), ("o", old_cluster[b]) if o else ("n", b)))
-    comp = dedup.connected_components([("n", d) for d in doc_ids], edges)
-    members: dict[tuple, list] = {}
-    for node, root in comp.items():
-        members.setdefault(root, []).append(node)
+    old_clusters = sorted(cluster_info)
+    o_cluster_node = {c: n + i for i, c in enumerate(old_clusters)}
+    node_of_old = np.full(len(o_ids), -1, dtype=np.int64)
+    for i, d in enumerate(o_ids):
+        if d in old_cluster:
+            node_of_old[i] = o_cluster_node[old_cluster[d]]
+    la, lb = ca[linked], cb[linked]
+    lb = np.where(lb < n, lb, node_of_old[np.maximum(lb - n, 0)] if len(o_ids) else lb)
+    full_labels = _union_find(n + len(old_clusters), la, lb)  # a label is the smallest node of its component
+    labels = full_labels[:n]
 
-    canonical: dict[str, tuple[str, str, bool]] = {}  # new doc -> (cluster_id, canonical, canonical is old)
-    for nodes in members.values():
-        new_in = [d for kind, d in nodes if kind == "n"]
-        old_in = [c for kind, c in nodes if kind == "o"]
-        if old_in:
-            best = min(old_in, key=lambda c: dedup.canonical_key(*cluster_info[c][1:], cluster_info[c][0]))
-            target = (best, cluster_info[best][0], True)
-        else:
-            best_doc = min(new_in, key=lambda d: dedup.canonical_key(n_words[pos[d]], first_seen[pos[d]], d))
-            target = (best_doc, best_doc, False)
-        for d in new_in:
-            canonical[d] = target
+    # canonical of each component of new docs only: most words, earliest first_seen (missing last), doc_id
+    rank = np.lexsort((np.arange(n), first_seen, fs_null, -n_words, labels))  # grouped by label, best first
+    best_new = np.empty(n + len(old_clusters), dtype=np.int64)
+    lab_sorted = labels[rank]
+    head = np.ones(n, dtype=bool)
+    head[1:] = lab_sorted[1:] != lab_sorted[:-1]
+    best_new[lab_sorted[head]] = rank[head]
+    canon = best_new[labels]  # new-doc index of the canonical; replaced below for components with earlier clusters
+    canon_old = np.zeros(n, dtype=bool)
+    cluster_str = doc_ids.take(pa.array(canon)).to_pylist()
+    canon_str = list(cluster_str)
+    if old_clusters:
+        comp_old: dict[int, list[str]] = {}  # component label -> earlier clusters in it
+        for c in old_clusters:
+            comp_old.setdefault(int(full_labels[o_cluster_node[c]]), []).append(c)
+        for i in range(n):
+            cl = comp_old.get(int(labels[i]))
+            if cl:
+                best = min(cl, key=lambda c: dedup.canonical_key(*cluster_info[c][1:], cluster_info[c][0]))
+                cluster_str[i], canon_str[i] = best, cluster_info[best][0]
+                canon_old[i] = True
+                canon[i] = o_pos.get(cluster_info[best][0], -1)
 
     # similarity of every new doc to its canonical
-    non_canon = [d for d in doc_ids if canonical[d][1] != d]
-    j_c, o_c = similarity(
-        non_canon,
-        [canonical[d][1] for d in non_canon],
-        np.array([canonical[d][2] for d in non_canon], dtype=bool),
-    )
-    sim_of = {d: (j, o) for d, j, o in zip(non_canon, j_c, o_c, strict=True)}
-    methods, sims, cluster_ids, canon_ids = [], [], [], []
-    for d in doc_ids:
-        cid, can, _ = canonical[d]
-        cluster_ids.append(cid)
-        canon_ids.append(can)
-        if can == d:
-            methods.append("exact")
-            sims.append(1.0)
-            continue
-        j, o = sim_of[d]
-        if j >= threshold:
-            methods.append("near")
-            sims.append(float(j))
-        elif o >= containment_threshold:
-            methods.append("contained")
-            sims.append(float(o))
-        else:
-            methods.append("near")
-            sims.append(float(j))
+    idx = np.arange(n)
+    is_canon = ~canon_old & (canon == idx)
+    nc = np.flatnonzero(~is_canon)
+    target = canon[nc]
+    missing = target < 0  # earlier canonical without a signature row: compares as empty
+    j_c = np.zeros(len(nc))
+    o_c = np.full(len(nc), -1.0)
+    if len(nc):
+        ok = np.flatnonzero(~missing)
+        j_ok, o_ok = similarity(nc[ok], target[ok])
+        j_c[ok], o_c[ok] = j_ok, o_ok
+    method = np.full(n, "exact", dtype=object)
+    sims = np.ones(n)
+    near = j_c >= threshold
+    cont = ~near & (o_c >= containment_threshold)
+    method[nc] = np.where(cont, "contained", "near")
+    sims[nc] = np.where(cont, o_c, j_c)
     clusters = pa.table(
         {
             "doc_id": doc_ids,
-            "cluster_id": cluster_ids,
-            "canonical_doc_id": canon_ids,
-            "method": methods,
+            "cluster_id": pa.array(cluster_str, pa.string()),
+            "canonical_doc_id": pa.array(canon_str, pa.string()),
+            "method": pa.array(method.tolist(), pa.string()),
             "similarity": pa.array(sims, pa.float64()),
         },
         schema=DUP_CLUSTERS_SCHEMA,
@@ -397,7 +412,7 @@ def assign_near_duplicates(
     secs["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    shared = _shared_passages(con, sig_table, dict(zip(doc_ids, cluster_ids, strict=True)), max_passage_docs)
+    shared = _shared_passages(con, doc_ids, clusters.column("cluster_id"), sk, max_passage_docs)
     secs["passages"] = time.perf_counter() - t
     secs["total"] = time.perf_counter() - t0
     stats = {
@@ -406,8 +421,8 @@ def assign_near_duplicates(
         "verified_pairs": int(linked.sum()),
         "containment_checks": int((ovl >= 0).sum()),
         "contained_pairs": int(((jac < threshold) & (ovl >= containment_threshold)).sum()),
-        "new_clusters": sum(1 for d in doc_ids if canonical[d][1] == d),
-        "joined_prior_clusters": sum(1 for d in doc_ids if canonical[d][2]),
+        "new_clusters": int(is_canon.sum()),
+        "joined_prior_clusters": int(canon_old.sum()),
         "shared_passage_rows": shared.num_rows,
         "threshold": threshold,
         "containment_threshold": containment_threshold,
@@ -418,45 +433,112 @@ def assign_near_duplicates(
 
 
 def _shared_passages(
-    con: duckdb.DuckDBPyConnection, sig_table: pa.Table, new_cluster: dict[str, str], max_docs: int
+    con: duckdb.DuckDBPyConnection,
+    doc_ids: pa.Array,
+    cluster_ids: pa.ChunkedArray,
+    sk: dedup.Sketch,
+    max_docs: int,
 ) -> pa.Table:
     """Rows for paragraphs that a new document shares with another document of a different cluster.
 
     Both directions are emitted (for a pair with an earlier document the earlier side's row is new too).
-    Paragraphs found in more than ``max_docs`` documents are skipped as boilerplate.
+    Paragraphs found in more than ``max_docs`` documents are skipped as boilerplate. New documents are
+    integers (their rank by doc_id) in the joins; doc_id strings are attached to the final rows only.
     """
-    con.register("_nd_new", sig_table)
+    n = len(doc_ids)
+    counts = np.diff(sk.passage_offsets)
+    new_p = pa.table(
+        {
+            "i": pa.array(np.repeat(np.arange(n, dtype=np.int32), counts)),
+            "h": pa.array(sk.passage_hash, pa.uint64()),
+            "s": pa.array(sk.passage_start, pa.int32()),
+            "e": pa.array(sk.passage_end, pa.int32()),
+        }
+    )
+    con.register("_nd_np", new_p)
     try:
-        rows = con.execute(
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _nd_hot AS
+            WITH nh AS (SELECT h, count(DISTINCT i) AS k FROM _nd_np GROUP BY h),
+                 oh AS (SELECT h, count(DISTINCT doc_id) AS k
+                          FROM (SELECT doc_id, unnest(passage_hashes) AS h FROM doc_signatures)
+                         WHERE h IN (SELECT h FROM nh) GROUP BY h)
+            SELECT h FROM nh LEFT JOIN oh USING (h) WHERE nh.k + coalesce(oh.k, 0) BETWEEN 2 AND {int(max_docs)}
             """
-            WITH np AS (SELECT doc_id, unnest(passage_hashes) AS h, unnest(passage_starts) AS s,
-                               unnest(passage_ends) AS e FROM _nd_new),
-                 op AS (SELECT doc_id, unnest(passage_hashes) AS h, unnest(passage_starts) AS s,
-                               unnest(passage_ends) AS e FROM doc_signatures),
-                 allp AS (SELECT *, false AS old FROM np UNION ALL SELECT *, true FROM op),
-                 hot AS (SELECT h FROM allp WHERE h IN (SELECT h FROM np)
-                          GROUP BY h HAVING count(DISTINCT doc_id) BETWEEN 2 AND ?)
-            SELECT a.doc_id, b.doc_id AS other, a.h, a.s, a.e, b.s AS os, b.e AS oe, b.old,
-                   c.cluster_id AS other_cluster
-              FROM np a JOIN hot USING (h) JOIN allp b ON b.h = a.h AND b.doc_id <> a.doc_id
-              LEFT JOIN dup_clusters c ON b.old AND c.doc_id = b.doc_id
-             ORDER BY a.doc_id, b.doc_id, a.s, b.s
-            """,
-            [max_docs],
-        ).fetchall()
+        )
+        nn = con.sql(
+            """
+            SELECT a.i, b.i AS j, a.h, a.s, a.e, b.s AS os, b.e AS oe
+              FROM _nd_np a JOIN _nd_hot USING (h) JOIN _nd_np b ON b.h = a.h AND b.i <> a.i
+            """
+        ).to_arrow_table()
+        no = con.sql(
+            """
+            WITH op AS (SELECT doc_id, unnest(passage_hashes) AS h, unnest(passage_starts) AS s,
+                               unnest(passage_ends) AS e FROM doc_signatures)
+            SELECT a.i, o.doc_id AS other, a.h, a.s, a.e, o.s AS os, o.e AS oe, c.cluster_id AS other_cluster
+              FROM _nd_np a JOIN _nd_hot USING (h) JOIN op o ON o.h = a.h
+              LEFT JOIN dup_clusters c ON c.doc_id = o.doc_id
+            """
+        ).to_arrow_table()
     finally:
-        con.unregister("_nd_new")
-    out: list[tuple] = []
-    for d, other, h, s, e, os_, oe, old, other_cluster in rows:
-        oc = other_cluster if old else new_cluster.get(other)
-        if oc == new_cluster[d]:
-            continue  # duplicates of each other: not a passage shared between different articles
-        out.append((d, other, h, s, e, e - s, os_, oe))
-        if old:
-            out.append((other, d, h, os_, oe, oe - os_, s, e))
-    out.sort(key=lambda r: (r[0], r[1], r[3], r[6]))
-    cols = list(zip(*out, strict=True)) if out else [[] for _ in SHARED_PASSAGES_SCHEMA]
-    return pa.table(
-        {f.name: pa.array(list(c), f.type) for f, c in zip(SHARED_PASSAGES_SCHEMA, cols, strict=True)},
+        con.unregister("_nd_np")
+        con.execute("DROP TABLE IF EXISTS _nd_hot")
+
+    # new-new: both directions come out of the join; drop pairs within one cluster (duplicates of each other)
+    codes = pc.dictionary_encode(cluster_ids).combine_chunks().indices.to_numpy()
+    i, j = _np(nn.column("i"), np.int64), _np(nn.column("j"), np.int64)
+    cols = {k: _np(nn.column(k), t) for k, t in (("h", np.uint64), ("s", np.int32), ("e", np.int32))}
+    cols |= {k: _np(nn.column(k), np.int32) for k in ("os", "oe")}
+    keep = codes[i] != codes[j]
+    i, j = i[keep], j[keep]
+    cols = {k: v[keep] for k, v in cols.items()}
+    # order of the rows: doc_id, other_doc_id, start, other_start (ranks order like the doc_id strings)
+    o = np.lexsort((cols["oe"], cols["e"], cols["h"], cols["os"], cols["s"], j, i))
+    out = pa.table(
+        {
+            "doc_id": doc_ids.take(pa.array(i[o])),
+            "other_doc_id": doc_ids.take(pa.array(j[o])),
+            "passage_hash": pa.array(cols["h"][o], pa.uint64()),
+            "start": pa.array(cols["s"][o], pa.int32()),
+            "end": pa.array(cols["e"][o], pa.int32()),
+            "n_chars": pa.array((cols["e"] - cols["s"])[o], pa.int32()),
+            "other_start": pa.array(cols["os"][o], pa.int32()),
+            "other_end": pa.array(cols["oe"][o], pa.int32()),
+        },
         schema=SHARED_PASSAGES_SCHEMA,
     )
+    if no.num_rows == 0:
+        return out
+    # new-earlier: keep pairs in different clusters, emit the row of each side
+    a = no.column("i").combine_chunks()
+    a_ids, a_cluster = doc_ids.take(a), cluster_ids.take(a)
+    keep = pc.fill_null(pc.not_equal(a_cluster, no.column("other_cluster")), True)
+    no, a_ids = no.filter(keep), a_ids.filter(keep)
+    fwd = pa.table(
+        {
+            "doc_id": a_ids,
+            "other_doc_id": no.column("other"),
+            "passage_hash": no.column("h"),
+            "start": no.column("s"),
+            "end": no.column("e"),
+            "n_chars": pc.subtract(no.column("e"), no.column("s")),
+            "other_start": no.column("os"),
+            "other_end": no.column("oe"),
+        }
+    ).cast(SHARED_PASSAGES_SCHEMA)
+    back = pa.table(
+        {
+            "doc_id": no.column("other"),
+            "other_doc_id": a_ids,
+            "passage_hash": no.column("h"),
+            "start": no.column("os"),
+            "end": no.column("oe"),
+            "n_chars": pc.subtract(no.column("oe"), no.column("os")),
+            "other_start": no.column("s"),
+            "other_end": no.column("e"),
+        }
+    ).cast(SHARED_PASSAGES_SCHEMA)
+    keys = ["doc_id", "other_doc_id", "start", "other_start", "passage_hash", "end", "other_end"]
+    return pa.concat_tables([out, fwd, back]).sort_by([(k, "ascending") for k in keys]).combine_chunks()
