@@ -86,7 +86,12 @@ def main() -> None:
     default=None,
     help="Records longer than this are quarantined as document_too_large (default 1,000,000).",
 )
-@click.option("--n-process", type=int, default=None, help="Processes for NER (default 1).")
+@click.option(
+    "--n-process",
+    type=int,
+    default=None,
+    help="Processes for NER and near-dup signatures (env NEWSETL_N_PROCESS, default 2).",
+)
 @click.option("--quiet", is_flag=True, help="Print only warnings, errors and the final line.")
 @click.option("--json-logs", is_flag=True, help="Log as JSON lines (for schedulers); the final summary too.")
 @runner_options

@@ -15,7 +15,7 @@ DEFAULTS = {
     "inputs": "seeds",
     "batch_size": "500",
     "max_doc_chars": "1000000",
-    "n_process": "1",
+    "n_process": str(min(os.cpu_count() or 1, 2)),  # both cores here; more rarely pays for NER workers
 }
 
 PREFECT_OFFLINE = {

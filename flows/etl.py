@@ -152,6 +152,8 @@ def dedup_task(store: Store, docs: list[dict], n_jobs: int) -> NearDupResult:
 
 
 EXTRACT_CHUNK = 2000  # documents per extract task: each nlp.pipe call with n_process > 1 starts its workers
+MIN_DOCS_FOR_POOL = 2000  # near-dup signatures use a process pool only for this many new documents
+MIN_DOCS_PER_PROCESS = 100  # below this a chunk runs NER in-process: starting a worker + model costs ~3 s
 
 
 @cache
@@ -387,7 +389,7 @@ def _run(settings: Settings) -> RunSummary:
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
     if new_docs:
-        nd = dedup_task(store, new_docs, settings.n_process)
+        nd = dedup_task(store, new_docs, settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1)
         run.tables["dup_clusters"] = nd.dup_clusters
         run.tables["doc_signatures"] = nd.doc_signatures
         run.tables["shared_passages"] = nd.shared_passages
@@ -438,7 +440,7 @@ def _run(settings: Settings) -> RunSummary:
             }
         ),
         "code_version": code_version(),
-        "counts": json.dumps(counts),
+        "counts": json.dumps({**counts, "seconds": {k: round(v, 3) for k, v in run.seconds.items()}}),
         **counts_columns(counts),
     }
     dq_rows = run.tables.pop("dq_results")
@@ -515,7 +517,8 @@ def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
     chunks = _batches(docs, EXTRACT_CHUNK)
     t0 = time.perf_counter()
     for i, chunk in enumerate(chunks, 1):
-        res = extract_task(chunk, n_process, known + out["entities"])
+        procs = max(1, min(n_process, len(chunk) // MIN_DOCS_PER_PROCESS))
+        res = extract_task(chunk, procs, known + out["entities"])
         for k in out:
             out[k] += res[k]
         out["entities"] = merge_entities(out["entities"])

@@ -143,6 +143,9 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
         "mart_entities_mentions_add_up": 1,
         "mart_figures_figure_id_unique": 1,
         "mart_figures_one_per_figure": 1,
+        # the warehouse-level checks see them too: E9 is no entity, and "Nobody" is not the text at d1[0:5]
+        "mentions_entity_exists": 1,
+        "mentions_offsets": 1,
     }
 
 
