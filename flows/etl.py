@@ -178,12 +178,14 @@ def gate_task(stage: str, rows: list[dict]) -> GateResult:
 
 @task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def write_task(store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table]) -> list[Partition]:
-    """One partition per table; Arrow tables from transforms get the run_id column stamped on."""
+    """One partition per table; Arrow tables from transforms get the run_id column stamped on if they lack it."""
     keep = {"runs", "source_files", "dq_results"}  # written even when empty-handed: the run's own record
     parts = []
     for name, rows in tables.items():
         if isinstance(rows, pa.Table):
-            table = rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+            table = rows
+            if "run_id" not in table.column_names:
+                table = table.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
         else:
             table = schema.to_table(name, rows)
         if table.num_rows or name in keep:
@@ -490,6 +492,7 @@ def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> No
 
 
 EXTRACT_TABLES = ("mentions", "entities", "figures", "dates", "quotes")
+ROW_TABLES = ("mentions", "figures", "dates", "quotes")  # extraction tables with offsets into documents.text
 
 
 def _canonical_ids(clusters: pa.Table | list) -> list[str]:
@@ -513,38 +516,40 @@ def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
     finally:
         con.close()
     known = merge_entities(known)
-    out: dict[str, list[dict]] = {k: [] for k in (*EXTRACT_TABLES, "skipped")}
+    entities: list[dict] = []
+    skipped: dict[str, str] = {}
+    counts: dict[str, dict[str, int]] = {}
+    parts: dict[str, list[pa.Table]] = {k: [] for k in ROW_TABLES}
     chunks = _batches(docs, EXTRACT_CHUNK)
-    t0 = time.perf_counter()
-    for i, chunk in enumerate(chunks, 1):
+    t0, done = time.perf_counter(), 0
+    for chunk in chunks:
         procs = max(1, min(n_process, len(chunk) // MIN_DOCS_PER_PROCESS))
-        res = extract_task(chunk, procs, known + out["entities"])
-        for k in out:
-            out[k] += res[k]
-        out["entities"] = merge_entities(out["entities"])
-        done = sum(len(c) for c in chunks[:i])
+        res = extract_task(chunk, procs, known + entities)
+        entities = merge_entities(entities + res["entities"])
+        skipped.update((s["doc_id"], s["reason"]) for s in res["skipped"])
+        # gate and pack each chunk at once: rows as dicts would hold ~1 KB each for the whole run
+        for k in ROW_TABLES:
+            for r in res[k]:
+                r["run_id"] = run.run_id
+                per_doc = counts.setdefault(r["doc_id"], {})
+                per_doc[k] = per_doc.get(k, 0) + 1
+            parts[k].append(schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k])))
+        done += len(chunk)
         rate = done / max(time.perf_counter() - t0, 1e-9)
         get_run_logger().info(
             "extract: %d/%d docs, %.1f docs/s, ETA %.0f s", done, len(docs), rate, (len(docs) - done) / rate
         )
-    counts: dict[str, dict[str, int]] = {}
-    for k in ("mentions", "figures", "dates", "quotes"):
-        rows = out[k]
-        for r in rows:
-            r["run_id"] = run.run_id
-            counts.setdefault(r["doc_id"], {}).setdefault(k, 0)
-            counts[r["doc_id"]][k] += 1
-        run.tables[k] = _gate_rows(run, f"extract_{k}", rows)
-    run.tables["entities"] = [{**e, "run_id": run.run_id} for e in out["entities"]]
+    for k in ROW_TABLES:
+        run.tables[k] = pa.concat_tables(parts[k])
+    run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities]
     run.gate("extract_entities", run.tables["entities"])
-    skipped = {s["doc_id"]: s["reason"] for s in out["skipped"]}
     run.tables["extractions"] = [
         {
             "doc_id": d["doc_id"],
             "status": "skipped" if d["doc_id"] in skipped else "extracted",
             "reason": skipped.get(d["doc_id"]),
             "run_id": run.run_id,
-            **{f"n_{k}": counts.get(d["doc_id"], {}).get(k, 0) for k in ("mentions", "figures", "dates", "quotes")},
+            **{f"n_{k}": counts.get(d["doc_id"], {}).get(k, 0) for k in ROW_TABLES},
         }
         for d in docs
     ]
