@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 
 
+def q(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of `sql` against a published warehouse, opened read-only with plain DuckDB."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     from prefect.testing.utilities import prefect_test_harness

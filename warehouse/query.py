@@ -31,6 +31,7 @@ def open_read_only(root: Path) -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     data = str((root / DATA).resolve()) + "/"
+    con.execute("SET TimeZone = 'UTC'")  # timestamps print in UTC, as they are stored
     con.execute("SET allowed_directories = [?]", [data])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

@@ -18,7 +18,6 @@ built beside the target and renamed into place, so a half-written release is nev
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -36,7 +35,8 @@ import pyarrow.parquet as pq
 from flows.version import code_version
 from warehouse.checks import run_checks
 from warehouse.model_checks import MODEL_CHECKS
-from warehouse.store import CATALOG, DATA
+from warehouse.query import open_read_only
+from warehouse.store import WarehouseError, sha256_file
 
 FORMAT = "newsetl-release/1"
 MANIFEST = "manifest.json"
@@ -112,19 +112,11 @@ def check_version(version: str) -> str:
 
 # --- reading the warehouse --------------------------------------------------------------------------------
 def connect_read_only(root: Path) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to the published catalog, UTC session, no file access outside the data dir."""
-    cat = root / CATALOG
-    if not cat.exists():
-        raise ReleaseError(f"no warehouse at {root} (run `newsetl run` first)")
-    con = duckdb.connect(
-        str(cat),
-        read_only=True,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET allowed_directories = [?]", [str((root / DATA).resolve()) + "/"])
-    con.execute("SET enable_external_access = false")
-    return con
+    """The read-only connection of `newsetl query` (warehouse/query.py); ReleaseError when there is none."""
+    try:
+        return open_read_only(root)
+    except WarehouseError as exc:
+        raise ReleaseError(str(exc)) from None
 
 
 def relation_docs(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, dict[str, str]]:
@@ -164,14 +156,6 @@ def quality_results(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _type_str(t: pa.DataType) -> str:
     """Arrow type as text, ignoring list child names (DuckDB says 'l', Parquet round trips say 'element')."""
     if pa.types.is_list(t) or pa.types.is_large_list(t):

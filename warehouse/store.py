@@ -154,7 +154,7 @@ class Store:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
         _fsync(tmp)
         os.replace(tmp, path)
-        return Partition(table_name, run_id, str(path), table.num_rows, path.stat().st_size, _sha256(path))
+        return Partition(table_name, run_id, str(path), table.num_rows, path.stat().st_size, sha256_file(path))
 
     def check_partitions(self, partitions: list[Partition]) -> list[dict]:
         """Cross-table checks (warehouse/checks.py) over exactly these partitions, with the models built."""
@@ -242,7 +242,8 @@ def build_models(con: duckdb.DuckDBPyConnection) -> list[str]:
     return done
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):

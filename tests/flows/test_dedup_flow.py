@@ -5,17 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import duckdb
-
-from tests.conftest import SEEDS
-
-
-def q(wh: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(wh / "newsetl.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+from tests.conftest import SEEDS, q
 
 
 def edited_copy(text: str, share: float, seed: int) -> str:

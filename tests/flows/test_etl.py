@@ -5,20 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, q
 
 QUOTE = re.compile(r"[\"“]([^\"“”\n]{20,}?)[\"”]")  # quotes within one paragraph
-
-
-def q(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,13 @@ import resource
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 from make_hostile import DOC, build
 
+from tests.conftest import q
 from warehouse.query import run_query
 
 MAX_RSS_BYTES = 2 * 1024**3
-
-
-def q(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
