@@ -57,3 +57,23 @@ def test_zh_variants_collapse_to_zh(monkeypatch):
 def test_only_the_first_sample_chars_are_read():
     text = SAMPLES["en"] * 40 + SAMPLES["ru"] * 400
     assert detect_language(text).lang == "en"
+
+
+def test_concurrent_first_use_gives_the_same_labels_as_sequential():
+    """Batches run on a thread pool: langdetect's lazy profile loading must not race (it mislabelled half a run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import langdetect.detector_factory as factory
+
+    texts = [
+        "The council approved the new budget on Tuesday after a long debate among its members and residents.",
+        "Le conseil municipal a approuvé le nouveau budget mardi après un long débat entre ses membres.",
+        "Der Stadtrat hat am Dienstag nach einer langen Debatte den neuen Haushalt für das Jahr beschlossen.",
+        "El consejo aprobó el nuevo presupuesto el martes tras un largo debate entre sus miembros y vecinos.",
+    ] * 8
+    expected = [detect_language(t).lang for t in texts]
+    assert expected[:4] == ["en", "fr", "de", "es"]
+    for _ in range(3):
+        factory._factory = None  # first use again, now from 8 threads at once
+        with ThreadPoolExecutor(8) as pool:
+            assert [r.lang for r in pool.map(detect_language, texts)] == expected

@@ -7,9 +7,11 @@ unsure. Only the first `SAMPLE_CHARS` characters are read: enough for a stable a
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 SEED = 0
@@ -26,11 +28,23 @@ class LangResult:
     prob: float
 
 
+_INIT_LOCK = threading.Lock()
+
+
+def _ensure_profiles() -> None:
+    """Load langdetect's profiles once, under a lock. Its own lazy init publishes the factory before the profiles
+    are loaded, so a second thread (batches run on a thread pool) would detect against a half-loaded set: seen as
+    half of a 10k run labelled und/pl/af instead of en."""
+    with _INIT_LOCK:
+        init_factory()
+
+
 def detect_language(text: str, *, min_letters: int = MIN_LETTERS, min_prob: float = MIN_PROB) -> LangResult:
     """Language of `text` as (ISO 639-1 code | 'und', probability in [0, 1])."""
     sample = text[:SAMPLE_CHARS]
     if len(_LETTER.findall(sample)) < min_letters:
         return LangResult(UND, 0.0)
+    _ensure_profiles()
     DetectorFactory.seed = SEED
     try:
         candidates = detect_langs(sample)
