@@ -66,14 +66,19 @@ class RunSummary:
 
 
 def _batches(items: list, size: int) -> list[list]:
-    return [items[i : i + size] for i in range(0, len(items), size)] or []
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _log_progress(stage: str, done: int, total: int, t0: float, unit: str = "docs", extra: str = "") -> None:
+    rate = done / max(time.perf_counter() - t0, 1e-9)
+    eta = (total - done) / rate if rate else 0.0
+    get_run_logger().info("%s: %s%d/%d %s, %.1f %s/s, ETA %.0f s", stage, extra, done, total, unit, rate, unit, eta)
 
 
 def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> list:
     """Results of mapped batch futures in submission order, logging progress (rate, ETA) as batches finish."""
     from prefect.futures import as_completed
 
-    log = get_run_logger()
     futures = list(futures)
     index = {id(f): i for i, f in enumerate(futures)}
     results: list = [None] * len(futures)
@@ -82,23 +87,9 @@ def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> l
         i = index[id(fut)]
         results[i] = fut.result()
         done += sizes[i]
-        now = time.perf_counter()
-        if len(futures) > 1 and (now - last > 2 or n == len(futures)):
-            last = now
-            rate = done / max(now - t0, 1e-9)
-            eta = (total - done) / rate if rate else 0
-            log.info(
-                "%s: %d/%d batches, %d/%d %s, %.0f %s/s, ETA %.0f s",
-                stage,
-                n,
-                len(futures),
-                done,
-                total,
-                unit,
-                rate,
-                unit,
-                eta,
-            )
+        if len(futures) > 1 and (time.perf_counter() - last > 2 or n == len(futures)):
+            last = time.perf_counter()
+            _log_progress(stage, done, total, t0, unit, extra=f"{n}/{len(futures)} batches, ")
     return results
 
 
@@ -227,7 +218,7 @@ class _Run:
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        self.tables: dict[str, list[dict]] = {name: [] for name in schema.TABLES if name != "runs"}
+        self.tables: dict[str, list[dict] | pa.Table] = {name: [] for name in schema.TABLES if name != "runs"}
         self.seconds: dict[str, float] = {}
 
     def quarantine(self, rej: Rejection, source_ref: str) -> None:
@@ -446,9 +437,10 @@ def _run(settings: Settings) -> RunSummary:
         **counts_columns(counts),
     }
     dq_rows = run.tables.pop("dq_results")
-    parts = write_task(store, run_id, run.tables)
+    parts: list[Partition] = []
     staged = None
     try:
+        parts += write_task(store, run_id, run.tables)
         res = gate_task("warehouse", store.check_partitions(prior_parts + parts))
         dq_rows += [{**r, "run_id": run_id} for r in res.results]
         parts += write_task(store, run_id, {"dq_results": dq_rows, "runs": [runs_row]})
@@ -535,10 +527,7 @@ def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
                 per_doc[k] = per_doc.get(k, 0) + 1
             parts[k].append(schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k])))
         done += len(chunk)
-        rate = done / max(time.perf_counter() - t0, 1e-9)
-        get_run_logger().info(
-            "extract: %d/%d docs, %.1f docs/s, ETA %.0f s", done, len(docs), rate, (len(docs) - done) / rate
-        )
+        _log_progress("extract", done, len(docs), t0)
     for k in ROW_TABLES:
         run.tables[k] = pa.concat_tables(parts[k])
     run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities]

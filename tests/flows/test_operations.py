@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, q
 from warehouse.fingerprint import table_fingerprints
 from warehouse.store import CATALOG, DATA, Store
 
@@ -173,3 +173,49 @@ def test_dask_runner_gives_the_same_tables(tmp_path, prefect_harness, run_etl):
     state = configured_flow("dask")(inputs=[str(SEEDS)], warehouse=str(dask), return_state=True)
     assert state.is_completed(), state.message
     assert table_fingerprints(dask) == table_fingerprints(threads)
+
+
+def test_retries_only_on_io_tasks():
+    from flows import etl
+
+    io_tasks = (etl.discover_task, etl.ingest_task, etl.write_task)
+    compute = (etl.normalize_task, etl.language_task, etl.dedup_task, etl.extract_task, etl.gate_task)
+    assert all(t.retries == 2 and t.retry_delay_seconds == [1, 5] for t in io_tasks)
+    assert all(not t.retries for t in compute)
+
+
+def test_a_changed_file_is_ingested_as_a_new_version(tmp_path, seeds_copy, run_etl):
+    wh = tmp_path / "wh"
+    state, _ = run_etl([seeds_copy], wh)
+    assert state.is_completed()
+    seed = seeds_copy / "002_141b38bf1068f277.txt"
+    seed.write_text(seed.read_text(encoding="utf-8") + "\nA new paragraph was added to this article later on.\n")
+    state, summary = run_etl([seeds_copy], wh)
+    assert state.is_completed(), state.message
+    assert summary["counts"]["files_new"] == 1 and summary["counts"]["files_skipped"] == 4
+    assert summary["counts"]["documents_new"] == 1
+    rows = q(wh, "SELECT status, count(DISTINCT sha256) FROM source_files WHERE path LIKE '%002_%' GROUP BY 1")
+    assert sorted(rows) == [("ingested", 2)]
+    assert q(wh, "SELECT count(*) FROM extractions")[0][0] == 6  # only the new version was extracted
+
+
+def test_json_logs_carry_progress_and_the_summary(tmp_path):
+    import json
+
+    wh = tmp_path / "wh"
+    res = cli("run", "--input", str(SEEDS), "--warehouse", str(wh), "--json-logs", "--batch-size", "2")
+    assert res.returncode == 0, res.stderr[-800:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["event"] == "run_finished" and summary["counts"]["documents_new"] == 5
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    messages = [r.get("message", "") for r in records]
+    progress = [m for m in messages if m.startswith("normalize: ") and "batches" in m]
+    assert progress and "records/s" in progress[-1] and "ETA" in progress[-1], messages[:20]
+    assert "3/3 batches, 5/5 records" in progress[-1]
+
+
+def test_quiet_prints_only_the_final_line(tmp_path):
+    res = cli("run", "--input", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet")
+    assert res.returncode == 0, res.stderr[-800:]
+    assert len(res.stdout.strip().splitlines()) == 1 and res.stdout.startswith("run ")
+    assert "INFO" not in res.stderr
