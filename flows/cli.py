@@ -30,24 +30,13 @@ def runner_options(f: Any) -> Any:
 
 
 def _setup_logging(quiet: bool, json_logs: bool) -> None:
-    import logging
+    """Prefect reads these when it configures logging at the first run: set them before it is imported."""
     import os
 
     if quiet:
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-    from flows.config import prepare_prefect_env
-
-    prepare_prefect_env()
-    import prefect  # noqa: F401  (configures Prefect's logging)
-
-    if quiet:
-        logging.getLogger("prefect").setLevel(logging.WARNING)
     if json_logs:
-        from prefect.logging.formatters import JsonFormatter
-
-        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", ""):
-            for handler in logging.getLogger(name).handlers:
-                handler.setFormatter(JsonFormatter("default"))
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER"] = "json"
 
 
 def _check_not_busy(warehouse: str | None) -> None:

@@ -72,7 +72,7 @@ def _batches(items: list, size: int) -> list[list]:
 def _log_progress(stage: str, done: int, total: int, t0: float, unit: str = "docs", extra: str = "") -> None:
     rate = done / max(time.perf_counter() - t0, 1e-9)
     eta = (total - done) / rate if rate else 0.0
-    get_run_logger().info("%s: %s%d/%d %s, %.1f %s/s, ETA %.0f s", stage, extra, done, total, unit, rate, unit, eta)
+    get_run_logger().info(f"{stage}: {extra}{done}/{total} {unit}, {rate:.1f} {unit}/s, ETA {eta:.0f} s")
 
 
 def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> list:
@@ -249,7 +249,7 @@ def _run(settings: Settings) -> RunSummary:
     store = Store(settings.warehouse)
     leftovers = store.recover()
     if leftovers:
-        log.warning("recovered from an unfinished run: removed %d leftover file(s)", len(leftovers))
+        log.warning(f"recovered from an unfinished run: removed {len(leftovers)} leftover file(s)")
     prior = store.connect_published()
     known_shas = {
         r[0] for r in prior.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
@@ -335,11 +335,8 @@ def _run(settings: Settings) -> RunSummary:
     run.seconds["ingest"] = time.perf_counter() - t
     _kill_point("ingest")
     log.info(
-        "ingest: %d file(s) new, %d unchanged, %d record(s), %d rejected",
-        len(new_files),
-        len(files) - len(new_files),
-        len(raw_rows),
-        len(ingested.rejections),
+        f"ingest: {len(new_files)} file(s) new, {len(files) - len(new_files)} unchanged, {len(raw_rows)} record(s), "
+        f"{len(ingested.rejections)} rejected"
     )
 
     # normalize + exact dedup ---------------------------------------------------------------------------
@@ -364,10 +361,8 @@ def _run(settings: Settings) -> RunSummary:
     new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, raw_rows, "normalize")
     run.seconds["normalize"] = time.perf_counter() - t
     log.info(
-        "normalize: %d record(s) → %d new document(s), %d boilerplate line(s) removed",
-        len(norm.docs),
-        len(new_docs),
-        len(run.tables["boilerplate_lines"]),
+        f"normalize: {len(norm.docs)} record(s) → {len(new_docs)} new document(s), "
+        f"{len(run.tables['boilerplate_lines'])} boilerplate line(s) removed"
     )
 
     # language ------------------------------------------------------------------------------------------
@@ -387,14 +382,12 @@ def _run(settings: Settings) -> RunSummary:
         run.tables["doc_signatures"] = nd.doc_signatures
         run.tables["shared_passages"] = nd.shared_passages
         run.gate("dedup", nd.dup_clusters.to_pylist())
+        n_clusters = pa.compute.count_distinct(nd.dup_clusters.column("cluster_id")).as_py()
         log.info(
-            "dedup: %d new document(s) in %d cluster(s); %s",
-            len(new_docs),
-            pa.compute.count_distinct(nd.dup_clusters.column("cluster_id")).as_py(),
-            json.dumps(nd.stats, default=str),
+            f"dedup: {len(new_docs)} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
     else:
-        log.info("dedup: nothing new to deduplicate")
+        log.info("dedup: nothing new: no dedup work")
     run.seconds["dedup"] = time.perf_counter() - t
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
@@ -403,11 +396,8 @@ def _run(settings: Settings) -> RunSummary:
     todo = [d for d in new_docs if d["doc_id"] in canonical]
     if todo:
         _extract(run, store, todo, settings.n_process)
-        log.info(
-            "extract: %d canonical document(s): %d mention(s), %d entit(ies), %d figure(s), %d date(s), %d quote(s)",
-            len(todo),
-            *(len(run.tables[k]) for k in EXTRACT_TABLES),
-        )
+        found = ", ".join(f"{len(run.tables[k])} {k}" for k in EXTRACT_TABLES)
+        log.info(f"extract: {len(todo)} canonical document(s): {found}")
     else:
         log.info("extract: no new canonical documents: no NER work")
     run.seconds["extract"] = time.perf_counter() - t
@@ -454,7 +444,7 @@ def _run(settings: Settings) -> RunSummary:
         store.discard(parts, staged)
         raise
     run.seconds["load"] = time.perf_counter() - t
-    log.info("published run %s to %s: %s", run_id, store.root, json.dumps(counts))
+    log.info(f"published run {run_id} to {store.root}: {json.dumps(counts)}")
     summary = RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
     _publish_artifact(summary, dq_rows, store.root)
     return summary
@@ -474,7 +464,7 @@ def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> No
         page, _ = write_report(root, root / "report", gx_docs=False)
         report_url: str | None = page.resolve().as_uri()
     except Exception as exc:  # the report reads the published warehouse; any failure is only a warning
-        log.warning("run report not written: %s", exc)
+        log.warning(f"run report not written: {exc}")
         report_url = None
     create_markdown_artifact(
         key="newsetl-run-summary",
@@ -500,11 +490,8 @@ def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
 
     con = store.connect_published()
     try:
-        known = (
-            con.execute("SELECT entity_id, name, type, country_code, aliases, mention_count FROM entities")
-            .to_arrow_table()
-            .to_pylist()
-        )
+        known = con.sql("SELECT entity_id, name, type, country_code, aliases, mention_count FROM entities")
+        known = known.to_arrow_table().to_pylist()
     finally:
         con.close()
     known = merge_entities(known)
