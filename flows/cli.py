@@ -242,10 +242,6 @@ def validate(warehouse: str | None) -> None:
         _fail("\n".join(errors))
 
 
-def _entry(argv: list[str] | None = None) -> Any:
-    return main(argv)
-
-
 from flows.cli_release import release, report  # noqa: E402
 
 main.add_command(release)

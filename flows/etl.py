@@ -129,12 +129,12 @@ def language_task(docs: list[dict]) -> list[dict]:
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def dedup_task(store: Store, docs: list[dict], n_jobs: int) -> NearDupResult:
+def dedup_task(store: Store, prior: list[Partition], docs: list[dict], n_jobs: int) -> NearDupResult:
     """Near-duplicate clusters of the new documents against each other and every published one.
 
     Exact duplicates are already one document (doc_id = text hash); this adds MinHash LSH + containment.
     """
-    con = store.connect_published()
+    con = store.connect_published(prior)
     try:
         new = pa.table({c: [d[c] for d in docs] for c in DOCUMENTS_INPUT_SCHEMA.names}, schema=DOCUMENTS_INPUT_SCHEMA)
         return assign_near_duplicates(con, new, n_jobs=n_jobs)
@@ -250,12 +250,12 @@ def _run(settings: Settings) -> RunSummary:
     leftovers = store.recover()
     if leftovers:
         log.warning(f"recovered from an unfinished run: removed {len(leftovers)} leftover file(s)")
-    prior = store.connect_published()
+    prior_parts = store.published_partitions()  # fixed for the whole run: we hold the writer lock
+    prior = store.connect_published(prior_parts)
     known_shas = {
         r[0] for r in prior.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
     }
     known_docs = {r[0] for r in prior.execute("SELECT doc_id FROM documents").fetchall()}
-    prior_parts = store.published_partitions()
     prior.close()
 
     # discover + ingest -------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def _run(settings: Settings) -> RunSummary:
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
     if new_docs:
-        nd = dedup_task(store, new_docs, settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1)
+        nd = dedup_task(store, prior_parts, new_docs, settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1)
         run.tables["dup_clusters"] = nd.dup_clusters
         run.tables["doc_signatures"] = nd.doc_signatures
         run.tables["shared_passages"] = nd.shared_passages
@@ -395,7 +395,7 @@ def _run(settings: Settings) -> RunSummary:
     canonical = set(_canonical_ids(run.tables["dup_clusters"]))
     todo = [d for d in new_docs if d["doc_id"] in canonical]
     if todo:
-        _extract(run, store, todo, settings.n_process)
+        _extract(run, store, prior_parts, todo, settings.n_process)
         found = ", ".join(f"{len(run.tables[k])} {k}" for k in EXTRACT_TABLES)
         log.info(f"extract: {len(todo)} canonical document(s): {found}")
     else:
@@ -484,11 +484,11 @@ def _canonical_ids(clusters: pa.Table | list) -> list[str]:
     return clusters.filter(mask).column("doc_id").to_pylist()
 
 
-def _extract(run: _Run, store: Store, docs: list[dict], n_process: int) -> None:
+def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], n_process: int) -> None:
     """Run NER + parsers over `docs` chunk by chunk, gate every extraction table, fill run.tables."""
     from transforms.extract import merge_entities
 
-    con = store.connect_published()
+    con = store.connect_published(prior)
     try:
         known = con.sql("SELECT entity_id, name, type, country_code, aliases, mention_count FROM entities")
         known = known.to_arrow_table().to_pylist()

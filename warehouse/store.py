@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,13 +118,10 @@ class Store:
             con.close()
         return [Partition(*r) for r in rows]
 
-    def connect_published(self, extra: Mapping[str, list[Partition]] | None = None) -> duckdb.DuckDBPyConnection:
-        """In-memory connection with a view per table over the published partitions (plus `extra`)."""
+    def connect_published(self, partitions: list[Partition] | None = None) -> duckdb.DuckDBPyConnection:
+        """In-memory connection with a view per table over `partitions` (default: the published ones)."""
         con = duckdb.connect()
-        parts = self.published_partitions()
-        for p in (p for ps in (extra or {}).values() for p in ps):
-            parts.append(p)
-        create_table_views(con, parts)
+        create_table_views(con, self.published_partitions() if partitions is None else partitions)
         return con
 
     # -- cleaning up after killed runs ---------------------------------------------------------------
