@@ -3,7 +3,8 @@
 Layout of a warehouse directory W:
     W/newsetl.duckdb              the published catalog: one view per table over its Parquet partitions,
                                   the `_partitions` ledger, and the SQL models. Replaced only by os.replace.
-    W/data/<table>/<run_id>.parquet   immutable partitions (zstd), one per table per run
+    W/data/<table>/<run_id>[-<part>].parquet   immutable partitions (zstd), one per table per run or, for
+                                  tables written chunk by chunk, several
     W/.staging/                   catalogs being built; anything here belongs to an unfinished run
     W/.newsetl.lock               flock held by the one writer (released by the OS if the process dies)
 
@@ -38,6 +39,14 @@ PARTITIONS_DDL = (
     "CREATE TABLE _partitions (table_name VARCHAR, run_id VARCHAR, path VARCHAR, n_rows BIGINT, "
     "bytes BIGINT, sha256 VARCHAR)"
 )
+# Tables every run writes about itself. A run that adds partitions to these only (a no-op run: nothing new
+# ingested) leaves every data table and SQL model as published, so its catalog is the published one plus
+# these partitions, and the cross-table checks (which read data tables only) cannot change.
+BOOKKEEPING = frozenset({"runs", "source_files", "dq_results"})
+# DuckDB's default memory limit is 80% of RAM; the writer's model builds and checks stay within this
+# (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse.
+MEMORY_LIMIT_ENV = "NEWSETL_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class WarehouseBusy(RuntimeError):
@@ -120,7 +129,7 @@ class Store:
 
     def connect_published(self, partitions: list[Partition] | None = None) -> duckdb.DuckDBPyConnection:
         """In-memory connection with a view per table over `partitions` (default: the published ones)."""
-        con = duckdb.connect()
+        con = self.connect()
         create_table_views(con, self.published_partitions() if partitions is None else partitions)
         return con
 
@@ -140,27 +149,74 @@ class Store:
         return removed
 
     # -- writing --------------------------------------------------------------------------------------
-    def write_partition(self, table_name: str, run_id: str, table: pa.Table) -> Partition:
-        """Write `table` (cast to the table's schema) as an immutable zstd Parquet partition."""
+    def write_partition(self, table_name: str, run_id: str, table: pa.Table, part: int | None = None) -> Partition:
+        """Write `table` (cast to the table's schema) as an immutable zstd Parquet partition: one file per table
+        per run, or several (`part` 0, 1, ...) when a stage writes its rows chunk by chunk."""
         schema = TABLES[table_name][0] if table_name in TABLES else table.schema
         table = table.select(schema.names).cast(schema)
         folder = self.data / table_name
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{run_id}.parquet"
+        path = folder / (f"{run_id}.parquet" if part is None else f"{run_id}-{part:05d}.parquet")
         tmp = path.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)
         _fsync(tmp)
         os.replace(tmp, path)
         return Partition(table_name, run_id, str(path), table.num_rows, path.stat().st_size, sha256_file(path))
 
-    def check_partitions(self, partitions: list[Partition]) -> list[dict]:
-        """Cross-table checks (warehouse/checks.py) over exactly these partitions, with the models built."""
+    def connect(self, database: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """A writer-side DuckDB connection (in memory by default) with a bounded memory limit that spills to
+        W/.staging/tmp; NEWSETL_DUCKDB_MEMORY_LIMIT overrides the limit (a DuckDB size such as 2GB)."""
+        spill = self.staging / "tmp"
+        spill.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(database) if database else ":memory:")
+        con.execute("SET memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT])
+        con.execute("SET temp_directory = ?", [str(spill)])
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+    def stage_catalog(self, run_id: str, prior: list[Partition], new: list[Partition]) -> tuple[Path, bool]:
+        """Build the next catalog in staging (not yet visible) listing `prior` + `new` partitions.
+
+        Returns (path, rebuilt). When `new` only touches BOOKKEEPING tables and a catalog is published, the
+        published catalog is copied and the new partitions added (`rebuilt` False: models and checks stand as
+        published). Otherwise the catalog is built from scratch with every SQL model (`rebuilt` True).
+        """
+        published = catalog_path(self.root)
+        if published.exists() and {p.table_name for p in new} <= BOOKKEEPING:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            path = self.staging / f"{run_id}.duckdb"
+            shutil.copyfile(published, path)
+            self.add_partitions(path, new)
+            return path, False
+        return self.build_catalog(run_id, prior + new), True
+
+    def add_partitions(self, staged_catalog: Path, new: list[Partition]) -> None:
+        """List `new` partitions in a staged catalog and re-point the views of their tables."""
+        if not new:
+            return
+        con = self.connect(staged_catalog)
+        try:
+            con.executemany(
+                "INSERT INTO _partitions VALUES (?, ?, ?, ?, ?, ?)",
+                [(p.table_name, p.run_id, p.path, p.n_rows, p.bytes, p.sha256) for p in new],
+            )
+            names = sorted({p.table_name for p in new})
+            rows = con.execute(
+                "SELECT table_name, run_id, path, n_rows, bytes, sha256 FROM _partitions "
+                "WHERE list_contains(?, table_name) ORDER BY table_name, run_id",
+                [names],
+            ).fetchall()
+            create_table_views(con, [Partition(*r) for r in rows], only=names)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+    def check_catalog(self, staged_catalog: Path) -> list[dict]:
+        """Cross-table and model checks (warehouse/checks.py) on a staged catalog, before it is published."""
         from warehouse.checks import run_checks
 
-        con = duckdb.connect()
+        con = self.connect(staged_catalog)
         try:
-            create_table_views(con, partitions)
-            build_models(con)
             return run_checks(con).to_dict("records")
         finally:
             con.close()
@@ -171,7 +227,7 @@ class Store:
         path = self.staging / f"{run_id}.duckdb"
         if path.exists():
             path.unlink()
-        con = duckdb.connect(str(path))
+        con = self.connect(path)
         try:
             con.execute(PARTITIONS_DDL)
             con.executemany(
@@ -191,6 +247,7 @@ class Store:
         _fsync(staged_catalog)
         os.replace(staged_catalog, catalog_path(self.root))
         _fsync_dir(self.root)
+        shutil.rmtree(self.staging, ignore_errors=True)  # DuckDB spill files; nothing else lives here now
 
     def discard(self, partitions: list[Partition], staged_catalog: Path | None = None) -> None:
         """Remove what an aborted run wrote; the published catalog never listed it."""
@@ -198,14 +255,18 @@ class Store:
             Path(p.path).unlink(missing_ok=True)
         if staged_catalog is not None:
             staged_catalog.unlink(missing_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def create_table_views(con: duckdb.DuckDBPyConnection, partitions: list[Partition]) -> None:
-    """One view per known table over its partitions; a table without partitions is an empty typed view."""
+def create_table_views(
+    con: duckdb.DuckDBPyConnection, partitions: list[Partition], only: list[str] | None = None
+) -> None:
+    """One view per known table (or per table in `only`) over its partitions; a table without partitions is an
+    empty typed view."""
     by_table: dict[str, list[str]] = {}
     for p in partitions:
         by_table.setdefault(p.table_name, []).append(p.path)
-    names = list(TABLES) + sorted(set(by_table) - set(TABLES))
+    names = list(TABLES) + sorted(set(by_table) - set(TABLES)) if only is None else only
     for name in names:
         paths = by_table.get(name)
         if paths:

@@ -146,3 +146,11 @@ def test_rerun_same_input_is_a_no_op(seed_run, run_etl):
     assert q(wh, "SELECT count(*) FROM runs")[0][0] == 2
     assert summary["seconds"]["extract"] < 1  # no NER work: nothing new to extract
     assert q(wh, "SELECT count(*) FROM extractions")[0][0] == 5
+    # only the run's own bookkeeping was added to the published catalog: models and checks stand as published
+    run_id = summary["run_id"]
+    own = q(wh, "SELECT table_name FROM _partitions WHERE run_id = ? ORDER BY 1", [run_id])
+    assert [r[0] for r in own] == ["dq_results", "runs", "source_files"]
+    assert q(wh, "SELECT count(*) FROM dq_results WHERE run_id = ? AND stage = 'warehouse'", [run_id])[0][0] == 0
+    assert q(wh, "SELECT count(*) FROM mart_documents")[0][0] == 5
+    assert q(wh, "SELECT count(*) FROM stg_runs")[0][0] == 2
+    assert q(wh, "SELECT count(*) FROM source_files WHERE run_id = ? AND status = 'unchanged'", [run_id])[0][0] == 6
