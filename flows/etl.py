@@ -27,6 +27,7 @@ import pyarrow.compute  # noqa: E402
 from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.states import Failed  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows.gates import GateFailed, GateResult, run_gate  # noqa: E402
 from flows.version import code_version  # noqa: E402
@@ -41,6 +42,7 @@ from transforms.stages import (  # noqa: E402
     ingest_files,
     normalize_records,
 )
+from transforms.workers import run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
@@ -94,6 +96,8 @@ def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> l
 
 
 # --- tasks ------------------------------------------------------------------------------------------------
+# Batches go into tasks wrapped in prefect's `quote`: Prefect otherwise walks every element of a task's
+# arguments (to find futures), which took ~11 s per call for 60k extraction rows.
 @task(name="discover", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def discover_task(inputs: list[str]) -> tuple[list[InputFile], list[tuple[str, str, str]]]:
     paths, problems = discover(inputs)
@@ -113,9 +117,14 @@ def ingest_task(files: list[InputFile], max_doc_chars: int) -> IngestBatch:
 
 @task(name="normalize", cache_policy=NO_CACHE)
 def normalize_task(
-    records: list, paths: dict[str, str], first_seen: datetime, run_id: str, repeated: dict[str, frozenset[str]]
+    records: list,
+    paths: dict[str, str],
+    first_seen: datetime,
+    run_id: str,
+    repeated: dict[str, frozenset[str]],
+    n_jobs: int,
 ) -> NormalizeBatch:
-    return normalize_records(records, paths, first_seen, run_id, repeated)
+    return run_batch(normalize_records, records, paths, first_seen, run_id, repeated, n_jobs=n_jobs)
 
 
 @task(name="repeated-lines", cache_policy=NO_CACHE)
@@ -124,8 +133,8 @@ def repeated_lines_task(records: list, paths: dict[str, str]) -> dict[str, froze
 
 
 @task(name="language", cache_policy=NO_CACHE)
-def language_task(docs: list[dict]) -> list[dict]:
-    return detect_languages(docs)
+def language_task(docs: list[dict], n_jobs: int) -> list[dict]:
+    return run_batch(detect_languages, docs, n_jobs=n_jobs)
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
@@ -143,7 +152,7 @@ def dedup_task(store: Store, prior: list[Partition], docs: list[dict], n_jobs: i
 
 
 EXTRACT_CHUNK = 2000  # documents per extract task: each nlp.pipe call with n_process > 1 starts its workers
-MIN_DOCS_FOR_POOL = 2000  # near-dup signatures use a process pool only for this many new documents
+MIN_DOCS_FOR_POOL = 1000  # normalize, language and near-dup batches go to worker processes from this many docs
 MIN_DOCS_PER_PROCESS = 100  # below this a chunk runs NER in-process: starting a worker + model costs ~3 s
 
 
@@ -234,7 +243,7 @@ class _Run:
         )
 
     def gate(self, stage: str, rows: list[dict]) -> GateResult:
-        res = gate_task(stage, rows)
+        res = gate_task(stage, quote(rows))
         self.tables["dq_results"].extend({**r, "run_id": self.run_id} for r in res.results)
         if res.errors:
             raise GateFailed(res.errors, res.results)
@@ -288,7 +297,7 @@ def _run(settings: Settings) -> RunSummary:
     paths = {f.file_id: f.path for f in new_files}
     ingested = IngestBatch()
     file_batches = _batches(new_files, FILES_PER_BATCH)
-    futures = ingest_task.map(file_batches, unmapped(settings.max_doc_chars))
+    futures = ingest_task.map([quote(b) for b in file_batches], unmapped(settings.max_doc_chars))
     for b in _gather(futures, "ingest", [len(x) for x in file_batches], "files"):
         ingested.records += b.records
         ingested.rejections += b.rejections
@@ -343,8 +352,16 @@ def _run(settings: Settings) -> RunSummary:
     t = time.perf_counter()
     norm = NormalizeBatch()
     rec_batches = _batches(ingested.records, settings.batch_size)
-    repeated = repeated_lines_task(ingested.records, paths)
-    futures = normalize_task.map(rec_batches, unmapped(paths), unmapped(started), unmapped(run_id), unmapped(repeated))
+    repeated = repeated_lines_task(quote(ingested.records), quote(paths))
+    jobs = settings.n_process if len(ingested.records) >= MIN_DOCS_FOR_POOL else 1
+    futures = normalize_task.map(
+        [quote(b) for b in rec_batches],
+        unmapped(quote(paths)),
+        unmapped(started),
+        unmapped(run_id),
+        unmapped(quote(repeated)),
+        unmapped(jobs),
+    )
     for b in _gather(futures, "normalize", [len(x) for x in rec_batches], "records"):
         norm.docs += b.docs
         norm.boilerplate += b.boilerplate
@@ -364,20 +381,24 @@ def _run(settings: Settings) -> RunSummary:
         f"normalize: {len(norm.docs)} record(s) → {len(new_docs)} new document(s), "
         f"{len(run.tables['boilerplate_lines'])} boilerplate line(s) removed"
     )
+    del norm, rec_batches, futures  # the records' texts: raw_rows keeps the one copy the warehouse needs
+    ingested.records = []
 
     # language ------------------------------------------------------------------------------------------
     t = time.perf_counter()
     doc_batches = _batches(new_docs, settings.batch_size)
-    new_docs = [
-        d for b in _gather(language_task.map(doc_batches), "language", [len(x) for x in doc_batches]) for d in b
-    ]
+    futures = language_task.map([quote(b) for b in doc_batches], unmapped(jobs))
+    new_docs = [d for b in _gather(futures, "language", [len(x) for x in doc_batches]) for d in b]
+    del doc_batches, futures
     new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
     run.seconds["language"] = time.perf_counter() - t
 
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
     if new_docs:
-        nd = dedup_task(store, prior_parts, new_docs, settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1)
+        nd = dedup_task(
+            store, quote(prior_parts), quote(new_docs), settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1
+        )
         run.tables["dup_clusters"] = nd.dup_clusters
         run.tables["doc_signatures"] = nd.doc_signatures
         run.tables["shared_passages"] = nd.shared_passages
@@ -430,14 +451,20 @@ def _run(settings: Settings) -> RunSummary:
     parts: list[Partition] = []
     staged = None
     try:
-        parts += write_task(store, run_id, run.tables)
-        res = gate_task("warehouse", store.check_partitions(prior_parts + parts))
-        dq_rows += [{**r, "run_id": run_id} for r in res.results]
-        parts += write_task(store, run_id, {"dq_results": dq_rows, "runs": [runs_row]})
-        if res.errors:
-            raise GateFailed(res.errors, res.results)
+        parts += write_task(store, run_id, quote(run.tables))
         _kill_point("load")
-        staged = store.build_catalog(run_id, prior_parts + parts)
+        staged, rebuilt = store.stage_catalog(run_id, prior_parts, parts)
+        if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
+            res = gate_task("warehouse", quote(store.check_catalog(staged)))
+            dq_rows += [{**r, "run_id": run_id} for r in res.results]
+        else:
+            res = None
+            log.info("load: no data table changed: models and cross-table checks stand as published")
+        own = write_task(store, run_id, quote({"dq_results": dq_rows, "runs": [runs_row]}))
+        parts += own
+        if res is not None and res.errors:
+            raise GateFailed(res.errors, res.results)
+        store.add_partitions(staged, own)
         _kill_point("publish")
         store.publish(staged)
     except BaseException:
@@ -503,7 +530,7 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     t0, done = time.perf_counter(), 0
     for chunk in chunks:
         procs = max(1, min(n_process, len(chunk) // MIN_DOCS_PER_PROCESS))
-        res = extract_task(chunk, procs, known + entities)
+        res = extract_task(quote(chunk), procs, quote(known + entities))
         entities = merge_entities(entities + res["entities"])
         skipped.update((s["doc_id"], s["reason"]) for s in res["skipped"])
         # gate and pack each chunk at once: rows as dicts would hold ~1 KB each for the whole run

@@ -21,21 +21,17 @@ MinHash (scheme ``minhash-v2``: one permutation hashing)
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import hashlib
 import re
-import sys
 import unicodedata
 from collections import deque
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.machinery import ModuleSpec
-from multiprocessing import get_context
-from multiprocessing.pool import Pool
 from typing import TypeVar, overload
 
 import numpy as np
+
+from transforms.workers import close_pool, shared_pool, workers_skip_main
 
 U64 = np.uint64
 MAX_U32 = np.uint32(0xFFFFFFFF)
@@ -281,47 +277,10 @@ def _sketch_chunk(args: tuple) -> Sketch:
     )
 
 
-_POOL: Pool | None = None
-_POOL_SIZE = 0
-
-
-@contextlib.contextmanager
-def _workers_skip_main() -> Iterator[None]:
-    """While spawning workers, make them skip re-importing the parent's ``__main__`` script.
-
-    A spawned worker normally re-runs the main script's imports (for the flow, the CLI and Prefect: seconds
-    of CPU and ~100 MB per worker); ``_sketch_chunk`` lives in this module, so the workers do not need it.
-    A ``__main__`` spec named "__main__" is what ``multiprocessing.spawn`` skips.
-    """
-    main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        yield  # run with -m: the workers import the module by name, as multiprocessing does
-        return
-    main.__spec__ = ModuleSpec("__main__", None)
-    try:
-        yield
-    finally:
-        main.__spec__ = None
-
-
-def _pool(n_jobs: int) -> Pool:
-    """A persistent pool of ``n_jobs`` spawned workers (started once per process, closed at exit)."""
-    global _POOL, _POOL_SIZE
-    if _POOL is None or n_jobs != _POOL_SIZE:
-        _close_pool()
-        with _workers_skip_main():
-            _POOL = get_context("spawn").Pool(n_jobs)  # spawns all workers now, inside the context
-        _POOL_SIZE = n_jobs
-    return _POOL
-
-
-@atexit.register
-def _close_pool() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.close()
-        _POOL.join()
-        _POOL = None
+# The pool lives in transforms.workers (shared with the other CPU-bound stages); old names kept for callers.
+_pool = shared_pool
+_close_pool = close_pool
+_workers_skip_main = workers_skip_main
 
 
 def sketch(

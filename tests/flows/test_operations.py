@@ -155,11 +155,17 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
     assert len(listed_files(wh)) == len(listed_files(reference))
 
 
-def test_same_input_gives_identical_tables(tmp_path, run_etl):
+def test_same_input_gives_identical_tables(tmp_path, run_etl, monkeypatch):
+    """Also with normalize, language and near-dup batches sent to worker processes (forced for 5 documents)."""
+    from flows import etl
+
     a, b = tmp_path / "a", tmp_path / "b"
-    for wh in (a, b):
-        state, _ = run_etl([SEEDS], wh)
-        assert state.is_completed()
+    state, _ = run_etl([SEEDS], a)
+    assert state.is_completed()
+    monkeypatch.setattr(etl, "MIN_DOCS_FOR_POOL", 1)
+    monkeypatch.setattr(etl, "FILES_PER_BATCH", 2)
+    state, _ = run_etl([SEEDS], b, batch_size=2, n_process=2)
+    assert state.is_completed(), state.message
     assert table_fingerprints(a) == table_fingerprints(b)
 
 
