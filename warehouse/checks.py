@@ -72,5 +72,5 @@ def run_checks(con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = No
     """One row per check: check, failing (offending row count)."""
     rows = []
     for name, sql in {**CHECKS, **MODEL_CHECKS, **(extra or {})}.items():
-        rows.append({"check": name, "failing": int(con.execute(sql).fetchone()[0])})
+        rows.append({"check": name, "failing": int(con.execute(sql).fetchall()[0][0])})
     return pd.DataFrame(rows)

@@ -45,6 +45,7 @@ PARTITIONS_DDL = (
 BOOKKEEPING = frozenset({"runs", "source_files", "dq_results"})
 # DuckDB's default memory limit is 80% of RAM; the writer's model builds and checks stay within this
 # (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse.
+CHECKS_TABLE = "_checks"  # the cross-table check results of the catalog's last rebuild
 MEMORY_LIMIT_ENV = "NEWSETL_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -138,7 +139,7 @@ class Store:
         """Remove staging leftovers and partition files no published catalog lists. Returns what was removed."""
         removed: list[str] = []
         if self.staging.exists():
-            removed.append(str(self.staging))
+            removed += [str(f) for f in sorted(self.staging.rglob("*")) if f.is_file()]
             shutil.rmtree(self.staging)
         listed = {p.path for p in self.published_partitions()}
         if self.data.exists():
@@ -212,12 +213,21 @@ class Store:
             con.close()
 
     def check_catalog(self, staged_catalog: Path) -> list[dict]:
-        """Cross-table and model checks (warehouse/checks.py) on a staged catalog, before it is published."""
+        """Cross-table and model checks (warehouse/checks.py) on a staged catalog, before it is published.
+
+        The results are also kept in the catalog as `_checks` (check, failing): what the report shows without
+        re-running them, and what a no-op run's copied catalog carries over.
+        """
         from warehouse.checks import run_checks
 
         con = self.connect(staged_catalog)
         try:
-            return run_checks(con).to_dict("records")
+            checks = run_checks(con)
+            con.register("checks_frame", checks)
+            con.execute(f"CREATE OR REPLACE TABLE {CHECKS_TABLE} AS SELECT * FROM checks_frame")
+            con.unregister("checks_frame")
+            con.execute("CHECKPOINT")
+            return checks.to_dict("records")
         finally:
             con.close()
 

@@ -1,0 +1,86 @@
+"""warehouse.store: partitions in parts, recovery after a killed run, and the staged catalog (rebuilt or copied)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+from mini_warehouse import build_mini_warehouse, run1_tables
+
+from warehouse import schema
+from warehouse.store import CATALOG, CHECKS_TABLE, Store, writer_lock
+
+R3 = "20260103T000000-cccccccc"
+
+
+def _runs_row(run_id: str) -> list[dict]:
+    row = dict(run1_tables()["runs"][0])
+    row["run_id"] = run_id
+    return [row]
+
+
+def _q(path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_partitions_in_parts_are_separate_files(tmp_path):
+    store = Store(tmp_path)
+    table = pa.table({"doc_id": ["a"], "reason": ["x"]})
+    p0 = store.write_partition("notes", R3, table, part=0)
+    p1 = store.write_partition("notes", R3, table, part=1)
+    assert p0.path.endswith(f"{R3}-00000.parquet") and p1.path.endswith(f"{R3}-00001.parquet")
+
+
+def test_recover_removes_unlisted_partitions_and_staging_files_only(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    store = Store(wh)
+    store.staging.mkdir()
+    assert store.recover() == []  # an empty staging folder is not a leftover
+    (store.staging / "tmp").mkdir(parents=True)
+    (store.staging / "x.duckdb").write_bytes(b"half a catalog")
+    orphan = store.write_partition("documents", R3, schema.to_table("documents", []))
+    removed = store.recover()
+    assert removed == [str(store.staging / "x.duckdb"), orphan.path]
+    assert not store.staging.exists()
+
+
+def test_bookkeeping_only_run_copies_the_published_catalog(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    with writer_lock(wh):
+        store = Store(wh)
+        prior = store.published_partitions()
+        with duckdb.connect(str(wh / CATALOG)) as con:  # a marker only a copy of this catalog can have
+            con.execute("CREATE TABLE marker AS SELECT 1 AS x")
+        new = [store.write_partition("runs", R3, schema.to_table("runs", _runs_row(R3)))]
+        staged, rebuilt = store.stage_catalog(R3, prior, new)
+        assert not rebuilt
+        assert _q(staged, "SELECT count(*) FROM marker") == [(1,)]
+        assert _q(staged, "SELECT count(*) FROM runs") == [(3,)]
+        assert _q(staged, f"SELECT count(*) FROM _partitions WHERE run_id = '{R3}'") == [(1,)]
+        store.publish(staged)
+    assert _q(wh / CATALOG, "SELECT count(*) FROM stg_runs") == [(3,)]
+    assert not store.staging.exists()
+
+
+def test_a_data_run_rebuilds_the_catalog_and_stores_its_checks(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    with writer_lock(wh):
+        store = Store(wh)
+        prior = store.published_partitions()
+        new = [store.write_partition("quarantine", R3, schema.to_table("quarantine", []))]
+        staged, rebuilt = store.stage_catalog(R3, prior, new)
+        assert rebuilt
+        checks = store.check_catalog(staged)
+        assert checks and all(c["failing"] == 0 for c in checks)
+        assert _q(staged, f"SELECT count(*) FROM {CHECKS_TABLE}") == [(len(checks),)]
+        own = [store.write_partition("runs", R3, schema.to_table("runs", _runs_row(R3)))]
+        store.add_partitions(staged, own)
+        assert _q(staged, "SELECT count(*) FROM runs") == [(3,)]
+
+
+def test_writer_connections_have_a_memory_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSETL_DUCKDB_MEMORY_LIMIT", "300MB")
+    con = Store(tmp_path).connect()
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.close()
+    assert limit.replace(" ", "") in {"300.0MB", "286.1MiB"}
