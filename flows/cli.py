@@ -114,6 +114,12 @@ def run(
         flow = configured_flow(runner, dask_address)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
+    import threading
+
+    from flows.gates import warm_up
+
+    # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
+    threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
     state = flow(
         inputs=list(inputs) or None,
         warehouse=warehouse,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -49,8 +50,22 @@ def suite_spec(stage: str) -> dict[str, Any]:
     return json.loads((SUITES_DIR / f"{stage}.json").read_text(encoding="utf-8"))
 
 
-@cache
+_CONTEXT_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Import GX and build its context now (~4-7 s of imports): the CLI runs this on a thread while Prefect's
+    temporary server starts, so the first gate does not pay for it."""
+    _context()
+
+
 def _context() -> Any:
+    with _CONTEXT_LOCK:
+        return _build_context()
+
+
+@cache
+def _build_context() -> Any:
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
