@@ -177,8 +177,10 @@ def gate_task(stage: str, rows: list[dict]) -> GateResult:
 
 
 @task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def write_task(store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table]) -> list[Partition]:
-    """One partition per table; Arrow tables from transforms get the run_id column stamped on if they lack it."""
+def write_task(
+    store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table], part: int | None = None
+) -> list[Partition]:
+    """One partition per table (or part `part` of it); Arrow tables get the run_id column if they lack it."""
     keep = {"runs", "source_files", "dq_results"}  # written even when empty-handed: the run's own record
     parts = []
     for name, rows in tables.items():
@@ -189,7 +191,7 @@ def write_task(store: Store, run_id: str, tables: dict[str, list[dict] | pa.Tabl
         else:
             table = schema.to_table(name, rows)
         if table.num_rows or name in keep:
-            parts.append(store.write_partition(name, run_id, table))
+            parts.append(store.write_partition(name, run_id, table, part))
     return parts
 
 
@@ -223,12 +225,34 @@ class NoInput(RuntimeError):
 
 
 class _Run:
-    """Rows collected for one run, per table."""
+    """One run's rows per table until they are final, and the partitions written so far.
 
-    def __init__(self, run_id: str) -> None:
+    Stages write a table's rows as soon as they are final (`write`) and free them, so memory holds only what
+    later stages still need. Nothing is visible to readers until the load stage publishes the catalog; a failed
+    run's partitions are discarded (a killed run's are removed by the next writer).
+    """
+
+    def __init__(self, run_id: str, store: Store) -> None:
         self.run_id = run_id
+        self.store = store
         self.tables: dict[str, list[dict] | pa.Table] = {name: [] for name in schema.TABLES if name != "runs"}
         self.seconds: dict[str, float] = {}
+        self.parts: list[Partition] = []
+        self.written: dict[str, int] = {}  # rows written per table
+        self.staged: Any = None  # the staged catalog, once built
+
+    def write(self, names: list[str], part: int | None = None) -> list[Partition]:
+        """Write these tables' rows as partitions now (part `part` for tables written chunk by chunk)."""
+        tables = {n: self.tables[n] for n in names}
+        parts = write_task(self.store, self.run_id, quote(tables), part)
+        self.parts += parts
+        for n, rows in tables.items():
+            self.written[n] = self.written.get(n, 0) + _n_rows(rows)
+            self.tables[n] = []
+        return parts
+
+    def n_rows(self, name: str) -> int:
+        return self.written.get(name, 0) + _n_rows(self.tables[name])
 
     def quarantine(self, rej: Rejection, source_ref: str) -> None:
         self.tables["quarantine"].append(
@@ -250,12 +274,24 @@ class _Run:
         return res
 
 
+def _n_rows(rows: list | pa.Table) -> int:
+    return rows.num_rows if isinstance(rows, pa.Table) else len(rows)
+
+
 def _run(settings: Settings) -> RunSummary:
-    log = get_run_logger()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run = _Run(run_id, Store(settings.warehouse))
+    try:
+        return _stages(run, settings)
+    except BaseException:
+        run.store.discard(run.parts, run.staged)
+        raise
+
+
+def _stages(run: _Run, settings: Settings) -> RunSummary:
+    log = get_run_logger()
+    run_id, store = run.run_id, run.store
     started = datetime.now(UTC)
-    run = _Run(run_id)
-    store = Store(settings.warehouse)
     leftovers = store.recover()
     if leftovers:
         log.warning(f"recovered from an unfinished run: removed {len(leftovers)} leftover file(s)")
@@ -404,20 +440,28 @@ def _run(settings: Settings) -> RunSummary:
         run.tables["shared_passages"] = nd.shared_passages
         run.gate("dedup", nd.dup_clusters.to_pylist())
         n_clusters = pa.compute.count_distinct(nd.dup_clusters.column("cluster_id")).as_py()
+        near_dups = _count_where(nd.dup_clusters, "method", ("near", "contained"))
+        canonical = set(_canonical_ids(nd.dup_clusters))
         log.info(
             f"dedup: {len(new_docs)} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
     else:
+        near_dups, canonical = 0, set()
         log.info("dedup: nothing new: no dedup work")
+    # records, documents and clusters are final now: write them and keep only what extraction reads
+    run.tables["documents"] = new_docs
+    run.tables["raw_documents"] = list(raw_rows.values())
+    del raw_rows
+    todo = [{k: d[k] for k in EXTRACT_KEYS} for d in new_docs if d["doc_id"] in canonical]
+    del new_docs
+    run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
     run.seconds["dedup"] = time.perf_counter() - t
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
     t = time.perf_counter()
-    canonical = set(_canonical_ids(run.tables["dup_clusters"]))
-    todo = [d for d in new_docs if d["doc_id"] in canonical]
     if todo:
         _extract(run, store, prior_parts, todo, settings.n_process)
-        found = ", ".join(f"{len(run.tables[k])} {k}" for k in EXTRACT_TABLES)
+        found = ", ".join(f"{run.n_rows(k)} {k}" for k in EXTRACT_TABLES)
         log.info(f"extract: {len(todo)} canonical document(s): {found}")
     else:
         log.info("extract: no new canonical documents: no NER work")
@@ -426,9 +470,7 @@ def _run(settings: Settings) -> RunSummary:
 
     # load: write partitions, build the next catalog in staging, check it, publish atomically -------------
     t = time.perf_counter()
-    run.tables["documents"] = new_docs
-    run.tables["raw_documents"] = list(raw_rows.values())
-    counts = _counts(run, files, new_files, known_docs)
+    counts = _counts(run, files, new_files, known_docs, near_dups, len(canonical))
     finished = datetime.now(UTC)
     runs_row = {
         "run_id": run_id,
@@ -448,28 +490,20 @@ def _run(settings: Settings) -> RunSummary:
         **counts_columns(counts),
     }
     dq_rows = run.tables.pop("dq_results")
-    parts: list[Partition] = []
-    staged = None
-    try:
-        parts += write_task(store, run_id, quote(run.tables))
-        _kill_point("load")
-        staged, rebuilt = store.stage_catalog(run_id, prior_parts, parts)
-        if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
-            res = gate_task("warehouse", quote(store.check_catalog(staged)))
-            dq_rows += [{**r, "run_id": run_id} for r in res.results]
-        else:
-            res = None
-            log.info("load: no data table changed: models and cross-table checks stand as published")
-        own = write_task(store, run_id, quote({"dq_results": dq_rows, "runs": [runs_row]}))
-        parts += own
-        if res is not None and res.errors:
+    run.write([n for n in run.tables if n not in run.written])
+    _kill_point("load")
+    run.staged, rebuilt = store.stage_catalog(run_id, prior_parts, run.parts)
+    if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
+        res = gate_task("warehouse", quote(store.check_catalog(run.staged)))
+        dq_rows += [{**r, "run_id": run_id} for r in res.results]
+        if res.errors:
             raise GateFailed(res.errors, res.results)
-        store.add_partitions(staged, own)
-        _kill_point("publish")
-        store.publish(staged)
-    except BaseException:
-        store.discard(parts, staged)
-        raise
+    else:
+        log.info("load: no data table changed: models and cross-table checks stand as published")
+    run.tables |= {"dq_results": dq_rows, "runs": [runs_row]}
+    store.add_partitions(run.staged, run.write(["dq_results", "runs"]))
+    _kill_point("publish")
+    store.publish(run.staged)
     run.seconds["load"] = time.perf_counter() - t
     log.info(f"published run {run_id} to {store.root}: {json.dumps(counts)}")
     summary = RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
@@ -501,6 +535,7 @@ def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> No
 
 
 EXTRACT_TABLES = ("mentions", "entities", "figures", "dates", "quotes")
+EXTRACT_KEYS = ("doc_id", "text", "lang", "published_at")  # what extraction reads of a document
 ROW_TABLES = ("mentions", "figures", "dates", "quotes")  # extraction tables with offsets into documents.text
 
 
@@ -525,25 +560,24 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     entities: list[dict] = []
     skipped: dict[str, str] = {}
     counts: dict[str, dict[str, int]] = {}
-    parts: dict[str, list[pa.Table]] = {k: [] for k in ROW_TABLES}
     chunks = _batches(docs, EXTRACT_CHUNK)
     t0, done = time.perf_counter(), 0
-    for chunk in chunks:
+    for i, chunk in enumerate(chunks):
         procs = max(1, min(n_process, len(chunk) // MIN_DOCS_PER_PROCESS))
         res = extract_task(quote(chunk), procs, quote(known + entities))
         entities = merge_entities(entities + res["entities"])
         skipped.update((s["doc_id"], s["reason"]) for s in res["skipped"])
-        # gate and pack each chunk at once: rows as dicts would hold ~1 KB each for the whole run
+        # gate each chunk's rows and write them as part i of their tables at once: held as dicts for the
+        # whole run they would take ~1 KB a row
         for k in ROW_TABLES:
             for r in res[k]:
                 r["run_id"] = run.run_id
                 per_doc = counts.setdefault(r["doc_id"], {})
                 per_doc[k] = per_doc.get(k, 0) + 1
-            parts[k].append(schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k])))
+            run.tables[k] = schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k]))
+        run.write(list(ROW_TABLES), part=i)
         done += len(chunk)
         _log_progress("extract", done, len(docs), t0)
-    for k in ROW_TABLES:
-        run.tables[k] = pa.concat_tables(parts[k])
     run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities]
     run.gate("extract_entities", run.tables["entities"])
     run.tables["extractions"] = [
@@ -604,18 +638,20 @@ def _apply_warnings(run: _Run, res: GateResult, docs: list[dict], raw_rows: dict
     return [d for d in docs if d["doc_id"] not in bad]
 
 
-def _counts(run: _Run, files: list[InputFile], new_files: list[InputFile], known_docs: set[str]) -> dict[str, int]:
+def _counts(
+    run: _Run, files: list[InputFile], new_files: list[InputFile], known_docs: set[str], near_dups: int, canonical: int
+) -> dict[str, int]:
     return {
         "files": len(files),
         "files_new": len(new_files),
         "files_skipped": len(files) - len(new_files),
-        "records": len(run.tables["raw_documents"]),
-        "quarantined": len(run.tables["quarantine"]),
-        "documents_new": len(run.tables["documents"]),
-        "documents_total": len(known_docs) + len(run.tables["documents"]),
-        "boilerplate_lines": len(run.tables["boilerplate_lines"]),
-        "near_duplicates": _count_where(run.tables["dup_clusters"], "method", ("near", "contained")),
-        "canonical_new": _canonical_new(run.tables["dup_clusters"]),
+        "records": run.n_rows("raw_documents"),
+        "quarantined": run.n_rows("quarantine"),
+        "documents_new": run.n_rows("documents"),
+        "documents_total": len(known_docs) + run.n_rows("documents"),
+        "boilerplate_lines": run.n_rows("boilerplate_lines"),
+        "near_duplicates": near_dups,
+        "canonical_new": canonical,
     }
 
 
@@ -623,12 +659,6 @@ def _count_where(table: pa.Table | list, column: str, values: tuple[str, ...]) -
     if not isinstance(table, pa.Table) or not table.num_rows:
         return 0
     return int(pa.compute.sum(pa.compute.is_in(table.column(column), pa.array(values))).as_py() or 0)
-
-
-def _canonical_new(table: pa.Table | list) -> int:
-    if not isinstance(table, pa.Table) or not table.num_rows:
-        return 0
-    return int(pa.compute.sum(pa.compute.equal(table.column("doc_id"), table.column("canonical_doc_id"))).as_py())
 
 
 def counts_columns(counts: dict[str, int]) -> dict[str, int]:
