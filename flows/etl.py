@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -32,6 +33,7 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from flows.gates import GateFailed, GateResult, run_gate  # noqa: E402
 from flows.version import code_version  # noqa: E402
 from transforms.documents import exact_dedup  # noqa: E402
+from transforms.extract_pool import ExtractPool  # noqa: E402
 from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import (  # noqa: E402
@@ -151,9 +153,9 @@ def dedup_task(store: Store, prior: list[Partition], docs: list[dict], n_jobs: i
         con.close()
 
 
-EXTRACT_CHUNK = 2000  # documents per extract task: each nlp.pipe call with n_process > 1 starts its workers
+EXTRACT_CHUNK = 500  # documents resolved, gated and written together; workers stream on across chunks
 MIN_DOCS_FOR_POOL = 1000  # normalize, language and near-dup batches go to worker processes from this many docs
-MIN_DOCS_PER_PROCESS = 100  # below this a chunk runs NER in-process: starting a worker + model costs ~3 s
+MIN_DOCS_PER_PROCESS = 100  # below this extraction runs in-process: starting a worker + model costs ~3 s
 
 
 @cache
@@ -164,11 +166,10 @@ def _nlp() -> Any:
     return load_nlp()
 
 
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(docs: list[dict], n_process: int, known_entities: list[dict]) -> dict[str, list[dict]]:
-    from transforms.extract import extract_batch
-
-    return extract_batch(docs, _nlp(), n_process=n_process, known_entities=known_entities)
+@task(name="extract", task_run_name="extract-chunk-{chunk}", cache_policy=NO_CACHE)
+def extract_task(results: Iterator[dict[str, list[dict]]], chunk: int) -> dict[str, list[dict]]:
+    """The next chunk's rows from the extraction pool's stream (its workers run ahead on the following chunk)."""
+    return next(results)
 
 
 @task(name="gate", task_run_name="gate-{stage}", cache_policy=NO_CACHE)
@@ -547,7 +548,9 @@ def _canonical_ids(clusters: pa.Table | list) -> list[str]:
 
 
 def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], n_process: int) -> None:
-    """Run NER + parsers over `docs` chunk by chunk, gate every extraction table, fill run.tables."""
+    """Run NER + parsers over `docs` chunk by chunk in a streaming worker pool; gate and write each chunk's rows.
+
+    Takes ownership of `docs`: a chunk's texts are dropped once its rows are written."""
     from transforms.extract import merge_entities
 
     con = store.connect_published(prior)
@@ -562,22 +565,18 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     counts: dict[str, dict[str, int]] = {}
     chunks = _batches(docs, EXTRACT_CHUNK)
     t0, done = time.perf_counter(), 0
-    for i, chunk in enumerate(chunks):
-        procs = max(1, min(n_process, len(chunk) // MIN_DOCS_PER_PROCESS))
-        res = extract_task(quote(chunk), procs, quote(known + entities))
-        entities = merge_entities(entities + res["entities"])
-        skipped.update((s["doc_id"], s["reason"]) for s in res["skipped"])
-        # gate each chunk's rows and write them as part i of their tables at once: held as dicts for the
-        # whole run they would take ~1 KB a row
-        for k in ROW_TABLES:
-            for r in res[k]:
-                r["run_id"] = run.run_id
-                per_doc = counts.setdefault(r["doc_id"], {})
-                per_doc[k] = per_doc.get(k, 0) + 1
-            run.tables[k] = schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k]))
-        run.write(list(ROW_TABLES), part=i)
-        done += len(chunk)
-        _log_progress("extract", done, len(docs), t0)
+    procs = max(1, min(n_process, len(docs) // MIN_DOCS_PER_PROCESS))
+    with ExtractPool(procs, nlp=_nlp() if procs <= 1 else None) as pool:
+        # chunk k is resolved against the entities of the run's chunks before it (read when k is resolved)
+        results = pool.extract_chunks(chunks, lambda: known + entities)
+        for i, chunk in enumerate(chunks):
+            res = extract_task(quote(results), i)
+            entities = merge_entities(entities + res["entities"])
+            _store_chunk(run, i, res, skipped, counts)
+            for d in chunk:  # done with this chunk's texts (its documents are written): free them as we go
+                d["text"] = None
+            done += len(chunk)
+            _log_progress("extract", done, len(docs), t0)
     run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities]
     run.gate("extract_entities", run.tables["entities"])
     run.tables["extractions"] = [
@@ -590,6 +589,21 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
         }
         for d in docs
     ]
+
+
+def _store_chunk(
+    run: _Run, i: int, res: dict[str, list[dict]], skipped: dict[str, str], counts: dict[str, dict[str, int]]
+) -> None:
+    """Gate one chunk's extraction rows and write them as part i of their tables (held as dicts for the whole
+    run they would take ~1 KB a row); note skipped documents and rows per document."""
+    skipped.update((x["doc_id"], x["reason"]) for x in res["skipped"])
+    for k in ROW_TABLES:
+        for r in res[k]:
+            r["run_id"] = run.run_id
+            per_doc = counts.setdefault(r["doc_id"], {})
+            per_doc[k] = per_doc.get(k, 0) + 1
+        run.tables[k] = schema.to_table(k, _gate_rows(run, f"extract_{k}", res[k]))
+    run.write(list(ROW_TABLES), part=i)
 
 
 def _gate_rows(run: _Run, suite: str, rows: list[dict]) -> list[dict]:
