@@ -44,7 +44,7 @@ from transforms.stages import (  # noqa: E402
     ingest_files,
     normalize_records,
 )
-from transforms.workers import run_batch  # noqa: E402
+from transforms.workers import close_pool, run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
 from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
@@ -456,6 +456,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     todo = [{k: d[k] for k in EXTRACT_KEYS} for d in new_docs if d["doc_id"] in canonical]
     del new_docs
     run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
+    close_pool()  # the normalize/language/near-dup workers: their memory goes to the NER workers now
     run.seconds["dedup"] = time.perf_counter() - t
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
