@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import time
 import uuid
@@ -241,6 +242,7 @@ class _Run:
         self.parts: list[Partition] = []
         self.written: dict[str, int] = {}  # rows written per table
         self.staged: Any = None  # the staged catalog, once built
+        self.peak_mb: dict[str, int] = {}  # peak RSS of this process (MiB) at the end of each stage
 
     def write(self, names: list[str], part: int | None = None) -> list[Partition]:
         """Write these tables' rows as partitions now (part `part` for tables written chunk by chunk)."""
@@ -251,6 +253,11 @@ class _Run:
             self.written[n] = self.written.get(n, 0) + _n_rows(rows)
             self.tables[n] = []
         return parts
+
+    def stage_done(self, stage: str, t0: float) -> None:
+        """Record a stage's wall time and this process's peak RSS so far (which stage raised the peak)."""
+        self.seconds[stage] = time.perf_counter() - t0
+        self.peak_mb[stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     def n_rows(self, name: str) -> int:
         return self.written.get(name, 0) + _n_rows(self.tables[name])
@@ -378,7 +385,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
     run.gate("source_files", run.tables["source_files"])
     run.gate("ingest", list(raw_rows.values()))
-    run.seconds["ingest"] = time.perf_counter() - t
+    run.stage_done("ingest", t)
     _kill_point("ingest")
     log.info(
         f"ingest: {len(new_files)} file(s) new, {len(files) - len(new_files)} unchanged, {len(raw_rows)} record(s), "
@@ -413,7 +420,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     bp_owner = {d["doc_id"]: d["record_id"] for d in new_docs}
     run.tables["boilerplate_lines"] = [b for b in norm.boilerplate if bp_owner.get(b["doc_id"]) == b["record_id"]]
     new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, raw_rows, "normalize")
-    run.seconds["normalize"] = time.perf_counter() - t
+    run.stage_done("normalize", t)
     log.info(
         f"normalize: {len(norm.docs)} record(s) → {len(new_docs)} new document(s), "
         f"{len(run.tables['boilerplate_lines'])} boilerplate line(s) removed"
@@ -428,7 +435,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     new_docs = [d for b in _gather(futures, "language", [len(x) for x in doc_batches]) for d in b]
     del doc_batches, futures
     new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
-    run.seconds["language"] = time.perf_counter() - t
+    run.stage_done("language", t)
 
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
@@ -457,7 +464,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     del new_docs
     run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
     close_pool()  # the normalize/language/near-dup workers: their memory goes to the NER workers now
-    run.seconds["dedup"] = time.perf_counter() - t
+    run.stage_done("dedup", t)
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
     t = time.perf_counter()
@@ -467,7 +474,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         log.info(f"extract: {len(todo)} canonical document(s): {found}")
     else:
         log.info("extract: no new canonical documents: no NER work")
-    run.seconds["extract"] = time.perf_counter() - t
+    run.stage_done("extract", t)
     _kill_point("extract")
 
     # load: write partitions, build the next catalog in staging, check it, publish atomically -------------
@@ -488,7 +495,9 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
             }
         ),
         "code_version": code_version(),
-        "counts": json.dumps({**counts, "seconds": {k: round(v, 3) for k, v in run.seconds.items()}}),
+        "counts": json.dumps(
+            {**counts, "seconds": {k: round(v, 3) for k, v in run.seconds.items()}, "peak_rss_mib": run.peak_mb}
+        ),
         **counts_columns(counts),
     }
     dq_rows = run.tables.pop("dq_results")
@@ -506,8 +515,8 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     store.add_partitions(run.staged, run.write(["dq_results", "runs"]))
     _kill_point("publish")
     store.publish(run.staged)
-    run.seconds["load"] = time.perf_counter() - t
-    log.info(f"published run {run_id} to {store.root}: {json.dumps(counts)}")
+    run.stage_done("load", t)
+    log.info(f"published run {run_id} to {store.root}: {json.dumps(counts)}; peak RSS MiB by stage {run.peak_mb}")
     summary = RunSummary(run_id, "success", str(store.root), counts, {k: round(v, 3) for k, v in run.seconds.items()})
     _publish_artifact(summary, dq_rows, store.root)
     return summary
