@@ -8,6 +8,7 @@ GX runs on pandas DataFrames: its SQL path on DuckDB is broken upstream (IndexEr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -55,8 +56,10 @@ _CONTEXT_LOCK = threading.Lock()
 
 def warm_up() -> None:
     """Import GX and build its context now (~4-7 s of imports): the CLI runs this on a thread while Prefect's
-    temporary server starts, so the first gate does not pay for it."""
-    _context()
+    temporary server starts, so the first gate does not pay for it. A failure here is left for that first gate
+    to report (a thread's exception would print a traceback)."""
+    with contextlib.suppress(Exception):
+        _context()
 
 
 def _context() -> Any:

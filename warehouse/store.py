@@ -43,9 +43,9 @@ PARTITIONS_DDL = (
 # ingested) leaves every data table and SQL model as published, so its catalog is the published one plus
 # these partitions, and the cross-table checks (which read data tables only) cannot change.
 BOOKKEEPING = frozenset({"runs", "source_files", "dq_results"})
+CHECKS_TABLE = "_checks"  # the cross-table check results of the catalog's last rebuild
 # DuckDB's default memory limit is 80% of RAM; the writer's model builds and checks stay within this
 # (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse.
-CHECKS_TABLE = "_checks"  # the cross-table check results of the catalog's last rebuild
 MEMORY_LIMIT_ENV = "NEWSETL_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
