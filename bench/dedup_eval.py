@@ -402,7 +402,7 @@ def stage_child(in_path: Path, out_path: Path, runs: int, n_jobs: int, threshold
     anyway) and the stage's working memory, plus the sketch worker processes; none of the bench's corpus
     copies (generator state, Python lists, labels) live in this process.
     """
-    from transforms import dedup
+    from transforms.workers import close_pool
 
     proc = psutil.Process()
     rss_imports = proc.memory_info().rss
@@ -440,7 +440,7 @@ def stage_child(in_path: Path, out_path: Path, runs: int, n_jobs: int, threshold
                     con.unregister("_rows")
             del res
     c0 = _cpu_secs()
-    dedup._close_pool()  # reap the workers so that their CPU time and ru_maxrss are reported
+    close_pool()  # reap the workers so that their CPU time and ru_maxrss are reported
     worker_cpu = _cpu_secs() - c0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = {

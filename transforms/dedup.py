@@ -31,7 +31,7 @@ from typing import TypeVar, overload
 
 import numpy as np
 
-from transforms.workers import close_pool, shared_pool, workers_skip_main
+from transforms.workers import shared_pool
 
 U64 = np.uint64
 MAX_U32 = np.uint32(0xFFFFFFFF)
@@ -277,12 +277,6 @@ def _sketch_chunk(args: tuple) -> Sketch:
     )
 
 
-# The pool lives in transforms.workers (shared with the other CPU-bound stages); old names kept for callers.
-_pool = shared_pool
-_close_pool = close_pool
-_workers_skip_main = workers_skip_main
-
-
 def sketch(
     texts: Sequence[str] | Iterable[Sequence[str]],
     *,
@@ -320,7 +314,7 @@ def sketch(
             if pool is None and len(job[0]) < chunk_size and not pending:
                 results.append(_sketch_chunk(job))  # a single small batch: not worth the pool
                 continue
-            pool = pool or _pool(n_jobs)
+            pool = pool or shared_pool(n_jobs)  # the run-wide pool (transforms.workers)
             pending.append(pool.apply_async(_sketch_chunk, (job,)))
             while len(pending) >= 2 * n_jobs:
                 results.append(pending.popleft().get())

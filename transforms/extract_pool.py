@@ -32,7 +32,7 @@ from multiprocessing import get_context
 from types import TracebackType
 
 from transforms.extract import MODEL_NAME, DocExtract, extract_documents, load_nlp, resolve_documents
-from transforms.workers import workers_skip_main as _workers_skip_main
+from transforms.workers import workers_skip_main
 
 __all__ = ["ExtractPool", "ExtractWorkerError"]
 
@@ -107,7 +107,7 @@ class ExtractPool:
         executor = ProcessPoolExecutor(self.n_process, get_context("spawn"), _init_worker, (self.model,))
         # ProcessPoolExecutor spawns a worker per submit while none is idle: one no-op task each starts all
         # of them here, without the parent's __main__ imports (see transforms.workers.workers_skip_main)
-        with _workers_skip_main():
+        with workers_skip_main():
             for _ in range(self.n_process):
                 executor.submit(_work, [], self.ner_batch_size)
         self._executor = executor
