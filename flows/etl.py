@@ -48,7 +48,7 @@ from transforms.stages import (  # noqa: E402
 from transforms.workers import close_pool, run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
-from warehouse.store import Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
+from warehouse.store import BOOKKEEPING, Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64
 KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection: SIGKILL the process group at a named point
@@ -183,7 +183,6 @@ def write_task(
     store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table], part: int | None = None
 ) -> list[Partition]:
     """One partition per table (or part `part` of it); Arrow tables get the run_id column if they lack it."""
-    keep = {"runs", "source_files", "dq_results"}  # written even when empty-handed: the run's own record
     parts = []
     for name, rows in tables.items():
         if isinstance(rows, pa.Table):
@@ -192,7 +191,7 @@ def write_task(
                 table = table.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
         else:
             table = schema.to_table(name, rows)
-        if table.num_rows or name in keep:
+        if table.num_rows or name in BOOKKEEPING:  # the run's own record is written even when empty-handed
             parts.append(store.write_partition(name, run_id, table, part))
     return parts
 
@@ -240,7 +239,6 @@ class _Run:
         self.tables: dict[str, list[dict] | pa.Table] = {name: [] for name in schema.TABLES if name != "runs"}
         self.seconds: dict[str, float] = {}
         self.parts: list[Partition] = []
-        self.written: dict[str, int] = {}  # rows written per table
         self.staged: Any = None  # the staged catalog, once built
         self.peak_mb: dict[str, int] = {}  # peak RSS of this process (MiB) at the end of each stage
 
@@ -249,8 +247,7 @@ class _Run:
         tables = {n: self.tables[n] for n in names}
         parts = write_task(self.store, self.run_id, quote(tables), part)
         self.parts += parts
-        for n, rows in tables.items():
-            self.written[n] = self.written.get(n, 0) + _n_rows(rows)
+        for n in names:
             self.tables[n] = []
         return parts
 
@@ -260,7 +257,8 @@ class _Run:
         self.peak_mb[stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     def n_rows(self, name: str) -> int:
-        return self.written.get(name, 0) + _n_rows(self.tables[name])
+        """Rows of `name` this run has: written so far plus still held."""
+        return sum(p.n_rows for p in self.parts if p.table_name == name) + _n_rows(self.tables[name])
 
     def quarantine(self, rej: Rejection, source_ref: str) -> None:
         self.tables["quarantine"].append(
@@ -501,7 +499,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         **counts_columns(counts),
     }
     dq_rows = run.tables.pop("dq_results")
-    run.write([n for n in run.tables if n not in run.written])
+    run.write(list(run.tables))  # what is still held (tables written earlier are empty and skipped)
     _kill_point("load")
     run.staged, rebuilt = store.stage_catalog(run_id, prior_parts, run.parts)
     if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
@@ -550,9 +548,7 @@ EXTRACT_KEYS = ("doc_id", "text", "lang", "published_at")  # what extraction rea
 ROW_TABLES = ("mentions", "figures", "dates", "quotes")  # extraction tables with offsets into documents.text
 
 
-def _canonical_ids(clusters: pa.Table | list) -> list[str]:
-    if not isinstance(clusters, pa.Table) or not clusters.num_rows:
-        return []
+def _canonical_ids(clusters: pa.Table) -> list[str]:
     mask = pa.compute.equal(clusters.column("doc_id"), clusters.column("canonical_doc_id"))
     return clusters.filter(mask).column("doc_id").to_pylist()
 
@@ -679,9 +675,7 @@ def _counts(
     }
 
 
-def _count_where(table: pa.Table | list, column: str, values: tuple[str, ...]) -> int:
-    if not isinstance(table, pa.Table) or not table.num_rows:
-        return 0
+def _count_where(table: pa.Table, column: str, values: tuple[str, ...]) -> int:
     return int(pa.compute.sum(pa.compute.is_in(table.column(column), pa.array(values))).as_py() or 0)
 
 
