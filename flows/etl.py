@@ -34,7 +34,7 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from flows.gates import GateFailed, GateResult, run_gate  # noqa: E402
 from flows.version import code_version  # noqa: E402
 from transforms.documents import exact_dedup  # noqa: E402
-from transforms.extract_pool import ExtractPool  # noqa: E402
+from transforms.extract_pool import DOC_KEYS, ExtractPool  # noqa: E402
 from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import (  # noqa: E402
@@ -458,7 +458,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     run.tables["documents"] = new_docs
     run.tables["raw_documents"] = list(raw_rows.values())
     del raw_rows
-    todo = [{k: d[k] for k in EXTRACT_KEYS} for d in new_docs if d["doc_id"] in canonical]
+    todo = [{k: d[k] for k in DOC_KEYS} for d in new_docs if d["doc_id"] in canonical]
     del new_docs
     run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
     close_pool()  # the normalize/language/near-dup workers: their memory goes to the NER workers now
@@ -544,7 +544,6 @@ def _publish_artifact(summary: RunSummary, dq_rows: list[dict], root: Any) -> No
 
 
 EXTRACT_TABLES = ("mentions", "entities", "figures", "dates", "quotes")
-EXTRACT_KEYS = ("doc_id", "text", "lang", "published_at")  # what extraction reads of a document
 ROW_TABLES = ("mentions", "figures", "dates", "quotes")  # extraction tables with offsets into documents.text
 
 

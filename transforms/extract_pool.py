@@ -34,7 +34,7 @@ from types import TracebackType
 from transforms.extract import MODEL_NAME, DocExtract, extract_documents, load_nlp, resolve_documents
 from transforms.workers import workers_skip_main
 
-__all__ = ["ExtractPool", "ExtractWorkerError"]
+__all__ = ["DOC_KEYS", "ExtractPool", "ExtractWorkerError"]
 
 DOCS_PER_TASK = 16  # documents sent to a worker at a time: small, so the last task of a stream ends soon
 NER_BATCH_SIZE = 16  # NER pieces per nlp.pipe batch inside a worker (see transforms.extract.NER_SEGMENT_CHARS)
