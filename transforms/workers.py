@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from multiprocessing import get_context
@@ -20,6 +21,7 @@ T = TypeVar("T")
 
 _POOL: Pool | None = None
 _POOL_SIZE = 0
+_LOCK = threading.Lock()  # a stage's batches call in from several threads at once: start one pool, not one each
 
 
 @contextlib.contextmanager
@@ -44,12 +46,13 @@ def workers_skip_main() -> Iterator[None]:
 def shared_pool(n_jobs: int) -> Pool:
     """A persistent pool of ``n_jobs`` spawned workers (started once per process, closed at exit)."""
     global _POOL, _POOL_SIZE
-    if _POOL is None or n_jobs != _POOL_SIZE:
-        close_pool()
-        with workers_skip_main():
-            _POOL = get_context("spawn").Pool(n_jobs)  # spawns all workers now, inside the context
-        _POOL_SIZE = n_jobs
-    return _POOL
+    with _LOCK:
+        if _POOL is None or n_jobs != _POOL_SIZE:
+            _close_unlocked()
+            with workers_skip_main():
+                _POOL = get_context("spawn").Pool(n_jobs)  # spawns all workers now, inside the context
+            _POOL_SIZE = n_jobs
+        return _POOL
 
 
 def run_batch(fn: Callable[..., T], *args: object, n_jobs: int = 1) -> T:
@@ -65,6 +68,12 @@ def run_batch(fn: Callable[..., T], *args: object, n_jobs: int = 1) -> T:
 
 @atexit.register
 def close_pool() -> None:
+    """Close the shared pool and join its workers (a later ``shared_pool`` call starts a new one)."""
+    with _LOCK:
+        _close_unlocked()
+
+
+def _close_unlocked() -> None:
     global _POOL
     if _POOL is not None:
         _POOL.close()
