@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from transforms.entities import entity_id, fold, merge_entities, person_key, resolve
+from transforms.entities import KnownEntities, entity_id, fold, merge_entities, person_key, resolve
 
 
 def spans(text: str, *items: tuple[str, str]) -> list[tuple[int, int, str]]:
@@ -90,6 +90,40 @@ def test_surname_alone_links_across_documents_and_to_known_entities():
     assert mentions[0]["entity_id"] == "Eknown"
     assert ents["Eknown"]["name"] == "Bashar al-Assad"
     assert ents["Eknown"]["mention_count"] == 1
+
+
+def test_known_entities_kept_up_to_date_resolve_as_the_merged_rows_do():
+    """Batches resolved in turn against one KnownEntities (add after each) give the rows that resolving
+    against all earlier rows merged again for every batch gives."""
+    prior = [{"entity_id": "Eknown", "name": "Bashar al-Assad", "type": "PERSON", "country_code": None,
+              "aliases": ["Bashar al-Assad", "Assad"], "mention_count": 3}]  # fmt: skip
+    texts = [
+        ["Vladimir Putin met Assad.", "Putin spoke to the United Nations."],
+        ["Mr Putin left. Bashar Assad stayed.", "Angela Merkel and the UN."],
+        ["Merkel said so.", "Putin and Merkel; Assad."],
+    ]
+    names = ("Vladimir Putin", "Bashar Assad", "Angela Merkel", "United Nations", "Putin", "Merkel", "Assad", "UN")
+
+    def batch(k: int) -> list:
+        out = []
+        for j, text in enumerate(texts[k]):
+            found, taken = [], set()
+            for name in names:  # longest names first: a surname inside a full name is not a span of its own
+                i = text.find(name)
+                if i >= 0 and not taken & set(range(i, i + len(name))):
+                    found.append((i, i + len(name), "ORG" if name in ("United Nations", "UN") else "PERSON"))
+                    taken |= set(range(i, i + len(name)))
+            out.append((f"d{k}{j}", text, sorted(found)))
+        return out
+
+    known, seen = KnownEntities(merge_entities(prior)), []
+    for k in range(len(texts)):
+        expected = resolve(batch(k), merge_entities(prior) + merge_entities(seen))
+        assert resolve(batch(k), known) == expected
+        known.add(expected[1])
+        seen += expected[1]
+    assert sum(m["entity_id"] == "Eknown" for k in range(3) for m in resolve(batch(k), known)[0]) == 3
+    assert known.get("Eknown")["aliases"] >= {"Assad", "Bashar Assad"}
 
 
 def test_ambiguous_surname_is_not_linked():

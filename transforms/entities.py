@@ -221,9 +221,13 @@ def augment_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tupl
 
 def resolve(
     docs_spans: Sequence[tuple[str, str, Sequence[tuple[int, int, str]]]],
-    known_entities: Sequence[Mapping] = (),
+    known_entities: KnownEntities | Iterable[Mapping] = (),
 ) -> tuple[list[dict], list[dict]]:
-    """Link NER spans of a batch of documents to canonical entities (see module docstring)."""
+    """Link NER spans of a batch of documents to canonical entities (see module docstring).
+
+    ``known_entities`` is entity rows, or a ``KnownEntities`` that a caller resolving many batches in turn
+    keeps up to date (indexing all known rows again for every batch would make a run quadratic).
+    """
     # pass 1: classify every span
     staged = []  # (doc_id, start, end, surface, label, etype, key, name, country_code)
     for doc_id, text, spans in docs_spans:
@@ -259,17 +263,9 @@ def resolve(
             doc_full[doc_id][toks[-1]].add(key)
             doc_full_keys[doc_id].add(key)
             batch_full[toks[-1]].add(key)
-    known_by_key: dict[str, str] = {}
-    known_surname: dict[str, set[str]] = defaultdict(set)
-    known_rows = {r["entity_id"]: r for r in known_entities}
-    for r in known_entities:
-        if r.get("type") != "PERSON":
-            continue
-        for form in [r["name"], *(r.get("aliases") or [])]:
-            k = person_key(form)
-            if len(k) >= 2:
-                known_by_key.setdefault(" ".join(k), r["entity_id"])
-                known_surname[k[-1]].add(r["entity_id"])
+    if not isinstance(known_entities, KnownEntities):
+        known_entities = KnownEntities(known_entities)
+    known_by_key, known_surname = known_entities.person_key_ids, known_entities.surname_ids
 
     def person_id(full_key: str) -> str:
         return known_by_key.get(full_key) or entity_id("PERSON", full_key)
@@ -311,9 +307,10 @@ def resolve(
             surfaces[eid][(len(person_key(surface)), _display_person(surface))] += 1
     entities = []
     for eid, ent in sorted(by_id.items()):
-        if eid in known_rows:
-            ent["name"] = known_rows[eid]["name"]
-            ent["aliases"] |= set(known_rows[eid].get("aliases") or [])
+        known = known_entities.get(eid)
+        if known is not None:
+            ent["name"] = known["name"]
+            ent["aliases"] |= known["aliases"]
         elif eid in surfaces:
             # longest form (most name tokens), then most frequent, then alphabetical
             (_n, best), _c = min(surfaces[eid].items(), key=lambda kv: (-kv[0][0], -kv[1], kv[0][1]))
@@ -323,22 +320,72 @@ def resolve(
     return mentions, entities
 
 
+class EntityTable:
+    """Entity rows merged by entity_id as they arrive: union of aliases, sum of mention counts, the first
+    name wins, a missing country code is filled. ``add`` costs the rows added, not the rows held."""
+
+    def __init__(self, rows: Iterable[Mapping] = ()) -> None:
+        self._rows: dict[str, dict] = {}
+        self.add(rows)
+
+    def add(self, rows: Iterable[Mapping]) -> list[dict]:
+        """Merge ``rows`` in; returns the rows of entity ids not held before (as held: aliases a set)."""
+        new = []
+        for r in rows:
+            cur = self._rows.get(r["entity_id"])
+            if cur is None:
+                cur = self._rows[r["entity_id"]] = {**r, "aliases": set(r.get("aliases") or []),
+                                                    "mention_count": int(r.get("mention_count") or 0)}  # fmt: skip
+                new.append(cur)
+                continue
+            cur["aliases"].update(r.get("aliases") or [])
+            cur["mention_count"] += int(r.get("mention_count") or 0)
+            if cur.get("country_code") is None:
+                cur["country_code"] = r.get("country_code")
+        return new
+
+    def get(self, entity_id: str) -> dict | None:
+        """The merged row of ``entity_id`` (aliases a set: do not modify), or None."""
+        return self._rows.get(entity_id)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> list[dict]:
+        """Copies of the merged rows, by entity_id, aliases sorted."""
+        return [{**self._rows[eid], "aliases": sorted(self._rows[eid]["aliases"])} for eid in sorted(self._rows)]
+
+
+class KnownEntities(EntityTable):
+    """Known entities (earlier runs, then earlier batches of this run) with the person-name index ``resolve``
+    links surnames and full names against, both kept up to date by ``add``.
+
+    A full-name form indexes the first entity added with it: rows added together go in entity_id order,
+    so ``KnownEntities(merge_entities(rows))`` indexes as ``resolve(..., merge_entities(rows))`` always did.
+    """
+
+    def __init__(self, rows: Iterable[Mapping] = ()) -> None:
+        self.person_key_ids: dict[str, str] = {}  # "bashar assad" -> entity_id
+        self.surname_ids: dict[str, set[str]] = defaultdict(set)  # "assad" -> entity_ids
+        super().__init__(rows)
+
+    def add(self, rows: Iterable[Mapping]) -> list[dict]:
+        new = []
+        for r in rows:  # one by one: a row's name, then its aliases, are indexed before the next row's
+            added = super().add((r,))
+            new += added
+            if r.get("type") == "PERSON":
+                self._index(r["entity_id"], [r["name"], *(r.get("aliases") or [])] if added else r.get("aliases") or [])
+        return new
+
+    def _index(self, entity_id: str, forms: Iterable[str]) -> None:
+        for form in forms:
+            k = person_key(form)
+            if len(k) >= 2:
+                self.person_key_ids.setdefault(" ".join(k), entity_id)
+                self.surname_ids[k[-1]].add(entity_id)
+
+
 def merge_entities(rows: Iterable[Mapping]) -> list[dict]:
     """Merge entity rows sharing an entity_id: union of aliases, sum of mention counts; first name wins."""
-    merged: dict[str, dict] = {}
-    for r in rows:
-        cur = merged.get(r["entity_id"])
-        if cur is None:
-            merged[r["entity_id"]] = {**r, "aliases": set(r.get("aliases") or []),
-                                      "mention_count": int(r.get("mention_count") or 0)}  # fmt: skip
-            continue
-        cur["aliases"] |= set(r.get("aliases") or [])
-        cur["mention_count"] += int(r.get("mention_count") or 0)
-        if cur.get("country_code") is None:
-            cur["country_code"] = r.get("country_code")
-    out = []
-    for eid in sorted(merged):
-        row = merged[eid]
-        row["aliases"] = sorted(row["aliases"])
-        out.append(row)
-    return out
+    return EntityTable(rows).rows()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from transforms.dates import parse_dates, sentence_of, sentence_starts
-from transforms.entities import merge_entities, resolve
+from transforms.entities import EntityTable, KnownEntities, merge_entities, resolve
 from transforms.figures import parse_figures
 from transforms.quotes import parse_quotes
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_NAME",
     "DocExtract",
+    "EntityTable",
+    "KnownEntities",
     "extract_batch",
     "extract_documents",
     "load_nlp",
@@ -148,7 +150,7 @@ def extract_documents(docs: Sequence[Mapping], nlp, *, n_process: int = 1, batch
 
 
 def resolve_documents(
-    docs: Sequence[Mapping], extracts: Sequence[DocExtract], known_entities: Sequence[Mapping] = ()
+    docs: Sequence[Mapping], extracts: Sequence[DocExtract], known_entities: KnownEntities | Sequence[Mapping] = ()
 ) -> dict[str, list[dict]]:
     """The cross-document part: resolve the NER spans of a batch to entities, then mentions and quotes.
 
@@ -191,7 +193,7 @@ def extract_batch(
     *,
     n_process: int = 1,
     batch_size: int = 16,
-    known_entities: Sequence[Mapping] = (),
+    known_entities: KnownEntities | Sequence[Mapping] = (),
 ) -> dict[str, list[dict]]:
     """Extract every table for a batch of documents (see module docstring).
 

@@ -7,17 +7,14 @@ does all the per-document work (``extract_documents``: NER, sentences, dates, fi
 ``DocExtract`` rows; the calling process does only what needs cross-document state (``resolve_documents``:
 entity resolution with the known entities, mention rows, quotes with their speakers).
 
-    entities: list[dict] = []
-
-    def known_entities() -> list[dict]:  # read by the pool just before it resolves each chunk
-        return known + entities
+    known = KnownEntities(merge_entities(prior_entities))  # read by the pool just before it resolves a chunk
 
     with ExtractPool(n_process=2) as pool:
-        for chunk, res in zip(chunks, pool.extract_chunks(chunks, known_entities), strict=True):
-            entities = merge_entities(entities + res["entities"])
+        for chunk, res in zip(chunks, pool.extract_chunks(chunks, lambda: known), strict=True):
+            known.add(res["entities"])
 
-Results are the same as ``extract_batch(chunk, nlp, known_entities=known_entities())`` for each chunk in
-turn, for any ``n_process``. While the caller works on the result of chunk k, the workers go on with chunk
+Results are the same as ``extract_batch(chunk, nlp, known_entities=known)`` for each chunk in turn, for any
+``n_process``. While the caller works on the result of chunk k, the workers go on with chunk
 k+1 (and chunk k+2 is queued once the caller asks for the next result): the input is read lazily and at
 most ``1 + chunks_ahead`` chunks are in the workers' hands, so memory stays bounded.
 """
@@ -31,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from types import TracebackType
 
+from transforms.entities import KnownEntities
 from transforms.extract import MODEL_NAME, DocExtract, extract_documents, load_nlp, resolve_documents
 from transforms.workers import workers_skip_main
 
@@ -121,14 +119,14 @@ class ExtractPool:
     def extract_chunks(
         self,
         chunks: Iterable[Sequence[Mapping]],
-        known_entities: Callable[[], Sequence[Mapping]] = tuple,
+        known_entities: Callable[[], KnownEntities | Sequence[Mapping]] = tuple,
     ) -> Iterator[dict[str, list[dict]]]:
         """For each chunk of documents, in order, the dict ``extract_batch`` returns for it.
 
         ``known_entities()`` is called once per chunk, right before that chunk is resolved: after the caller
-        has taken the previous chunk's result and asked for the next one. So a caller that merges each
-        result's entities into its own list and returns ``known + entities`` from the callback gets, for
-        chunk k, the entities of all chunks before k, exactly as when calling ``extract_batch`` in a loop.
+        has taken the previous chunk's result and asked for the next one. So a caller that adds each
+        result's entities to a ``KnownEntities`` the callback returns gets, for chunk k, the entities of all
+        chunks before k, exactly as when calling ``extract_batch`` in a loop.
         Raises ``ExtractWorkerError`` when a worker dies; an exception inside a worker is re-raised here.
         """
         if self.n_process <= 1:
@@ -152,7 +150,7 @@ class ExtractPool:
         self,
         executor: ProcessPoolExecutor,
         chunks: Iterator[Sequence[Mapping]],
-        known_entities: Callable[[], Sequence[Mapping]],
+        known_entities: Callable[[], KnownEntities | Sequence[Mapping]],
     ) -> Iterator[dict[str, list[dict]]]:
         window: deque[tuple[list[Mapping], list[Future]]] = deque()  # chunks in the workers' hands, in order
         try:
