@@ -413,9 +413,8 @@ def _child_profile(corpus: Path, out: Path) -> None:
     import pstats
 
     sys.path.insert(0, str(ROOT))
-    import pandas as pd
 
-    from flows.gates import run_gate
+    from flows.gates import gate_frame, run_gate
     from transforms.documents import exact_dedup
     from transforms.readers import discover, hash_file
     from transforms.stages import detect_languages, ingest_files, normalize_records
@@ -468,10 +467,10 @@ def _child_profile(corpus: Path, out: Path) -> None:
     dd = step("exact dedup", lambda: exact_dedup((d["record_id"], d["doc_id"]) for d in norm_docs))
     owners = set(dd.owners)
     docs = [d for d in norm_docs if d["record_id"] in owners]
-    step("gate normalize (GX)", lambda: run_gate("normalize", pd.DataFrame(docs)))
+    step("gate normalize (GX)", lambda: run_gate("normalize", gate_frame("normalize", docs)))
     sub = docs[:PROFILE_LANGUAGE_DOCS]  # langdetect is linear per document: a prefix shows its profile
     langs = step("language", lambda: [d for i in range(0, len(sub), 500) for d in detect_languages(sub[i : i + 500])])
-    step("gate language (GX)", lambda: run_gate("language", pd.DataFrame(langs)))
+    step("gate language (GX)", lambda: run_gate("language", gate_frame("language", langs)))
     state["n_docs"] = len(docs)
     result["_meta"] = {
         "records": len(recs) + len(batch.rejections),
