@@ -5,14 +5,14 @@ Rows are dicts keyed by the column names in warehouse/schema.py. Nothing here do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from transforms.boilerplate import load_rules, repeated_lines
 from transforms.documents import count_words, doc_id_for
-from transforms.language import detect_language
+from transforms.language import SAMPLE_CHARS, detect_language
 from transforms.normalize import clean_unicode, normalize_document, split_lines
 from transforms.readers import InputFile, read_file
 from transforms.records import RawRecord, Rejection
@@ -127,10 +127,20 @@ def normalize_records(
     return out
 
 
-def detect_languages(docs: Sequence[dict]) -> list[dict]:
-    """Copy of `docs` with lang and lang_prob set."""
-    out = []
-    for d in docs:
-        res = detect_language(d["text"])
-        out.append({**d, "lang": res.lang, "lang_prob": res.prob})
-    return out
+def detect_languages(
+    docs: Sequence[dict], labeler: Callable[[list[str]], list[tuple[str, float]]] | None = None
+) -> list[dict]:
+    """Copy of `docs` with lang and lang_prob set. `labeler` (default: `language_labels`) labels the texts'
+    samples: a caller can send them, and only them, to a worker process."""
+    labels = (labeler or language_labels)([language_sample(d["text"]) for d in docs])
+    return [{**d, "lang": lang, "lang_prob": prob} for d, (lang, prob) in zip(docs, labels, strict=True)]
+
+
+def language_sample(text: str) -> str:
+    """All of `text` that language detection reads: send only this to a worker process."""
+    return text[:SAMPLE_CHARS]
+
+
+def language_labels(texts: Sequence[str]) -> list[tuple[str, float]]:
+    """(lang, lang_prob) of each text."""
+    return [(res.lang, res.prob) for res in map(detect_language, texts)]
