@@ -7,6 +7,7 @@ settings end the run as Failed with a one-line message and publish nothing.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -23,7 +24,6 @@ from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 
 prepare_prefect_env()
 
-import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute  # noqa: E402
 from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
@@ -31,7 +31,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.states import Failed  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from flows.gates import GateFailed, GateResult, run_gate  # noqa: E402
+from flows.gates import GateFailed, GateResult, gate_frame, run_gate  # noqa: E402
 from flows.version import code_version  # noqa: E402
 from transforms.documents import exact_dedup  # noqa: E402
 from transforms.extract_pool import DOC_KEYS, ExtractPool  # noqa: E402
@@ -43,6 +43,7 @@ from transforms.stages import (  # noqa: E402
     detect_languages,
     find_repeated_lines,
     ingest_files,
+    language_labels,
     normalize_records,
 )
 from transforms.workers import close_pool, run_batch  # noqa: E402
@@ -68,6 +69,24 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     message: str = ""
+
+
+@cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return None
+
+
+def _trim_heap() -> None:
+    """Give memory a stage freed back to the OS: Arrow's pool (mimalloc) and glibc's heap keep freed blocks
+    for reuse, so the RSS of this process stayed at its peak, beside the extraction workers' (the GX frames
+    of a 20k-document gate left ~310 MB in Arrow's pool)."""
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def _batches(items: list, size: int) -> list[list]:
@@ -137,7 +156,8 @@ def repeated_lines_task(records: list, paths: dict[str, str]) -> dict[str, froze
 
 @task(name="language", cache_policy=NO_CACHE)
 def language_task(docs: list[dict], n_jobs: int) -> list[dict]:
-    return run_batch(detect_languages, docs, n_jobs=n_jobs)
+    """Copy of `docs` with lang and lang_prob set; a worker gets only the text samples detection reads."""
+    return detect_languages(docs, lambda samples: run_batch(language_labels, samples, n_jobs=n_jobs))
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
@@ -175,7 +195,7 @@ def extract_task(results: Iterator[dict[str, list[dict]]], chunk: int) -> dict[s
 
 @task(name="gate", task_run_name="gate-{stage}", cache_policy=NO_CACHE)
 def gate_task(stage: str, rows: list[dict]) -> GateResult:
-    return run_gate(stage, pd.DataFrame(rows))
+    return run_gate(stage, gate_frame(stage, rows))
 
 
 @task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
@@ -252,9 +272,11 @@ class _Run:
         return parts
 
     def stage_done(self, stage: str, t0: float) -> None:
-        """Record a stage's wall time and this process's peak RSS so far (which stage raised the peak)."""
+        """Record a stage's wall time and this process's peak RSS so far (which stage raised the peak); give
+        what the stage freed back to the OS."""
         self.seconds[stage] = time.perf_counter() - t0
         self.peak_mb[stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        _trim_heap()
 
     def n_rows(self, name: str) -> int:
         """Rows of `name` this run has: written so far plus still held."""
@@ -451,6 +473,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         log.info(
             f"dedup: {len(new_docs)} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
+        del nd  # its tables are the run's now: written (and freed) below
     else:
         near_dups, canonical = 0, set()
         log.info("dedup: nothing new: no dedup work")
@@ -556,7 +579,7 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     """Run NER + parsers over `docs` chunk by chunk in a streaming worker pool; gate and write each chunk's rows.
 
     Takes ownership of `docs`: a chunk's texts are dropped once its rows are written."""
-    from transforms.extract import merge_entities
+    from transforms.extract import EntityTable, KnownEntities, merge_entities
 
     con = store.connect_published(prior)
     try:
@@ -564,8 +587,8 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
         known = known.to_arrow_table().to_pylist()
     finally:
         con.close()
-    known = merge_entities(known)
-    entities: list[dict] = []
+    known = KnownEntities(merge_entities(known))  # earlier runs' entities, then this run's chunk by chunk
+    entities = EntityTable()  # this run's entity rows
     skipped: dict[str, str] = {}
     counts: dict[str, dict[str, int]] = {}
     chunks = _batches(docs, EXTRACT_CHUNK)
@@ -573,16 +596,18 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     procs = max(1, min(n_process, len(docs) // MIN_DOCS_PER_PROCESS))
     with ExtractPool(procs, nlp=_nlp() if procs <= 1 else None) as pool:
         # chunk k is resolved against the entities of the run's chunks before it (read when k is resolved)
-        results = pool.extract_chunks(chunks, lambda: known + entities)
+        results = pool.extract_chunks(chunks, lambda: known)
         for i, chunk in enumerate(chunks):
             res = extract_task(quote(results), i)
-            entities = merge_entities(entities + res["entities"])
+            known.add(res["entities"])
+            entities.add(res["entities"])
             _store_chunk(run, i, res, skipped, counts)
             for d in chunk:  # done with this chunk's texts (its documents are written): free them as we go
                 d["text"] = None
+            _trim_heap()  # the chunk's rows and gate frames: memory stays flat across chunks
             done += len(chunk)
             _log_progress("extract", done, len(docs), t0)
-    run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities]
+    run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities.rows()]
     run.gate("extract_entities", run.tables["entities"])
     run.tables["extractions"] = [
         {
