@@ -67,8 +67,7 @@ def suite_columns(stage: str) -> tuple[str, ...]:
 def gate_frame(stage: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The DataFrame a gate validates: only the columns its suite reads (a column no row has stays absent).
 
-    The stages' rows carry texts the suites mostly do not read; a frame of every column copied them all
-    (tens of KB per document at the peak of a 10k run)."""
+    The stages' rows carry texts the suites mostly do not read; a frame of every column copied them all."""
     cols = [c for c in suite_columns(stage) if any(c in r for r in rows)]
     return pd.DataFrame({c: [r.get(c) for r in rows] for c in cols})
 
