@@ -47,9 +47,9 @@ CHECKS_TABLE = "_checks"  # the cross-table check results of the catalog's last 
 # DuckDB's default memory limit is 80% of RAM; the writer's model builds and checks stay within this
 # (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse. Catalog build + checks
 # of a 10k-document warehouse, measured here: 1GB limit 15.6 s and +1,046 MB RSS; 512MB 19.9 s and +570 MB;
-# 256MB 27.8 s and +318 MB. But with 512MB a 100k-document run ran out of memory in the cross-table checks
-# (which check was not recorded; the offset checks join every document's text, ~230 MB at 100k), so the
-# limit stays 1GB, which has not been run at 100k yet.
+# 256MB 27.8 s and +318 MB. But with 512MB a 100k-document run ran out of memory in the cross-table checks,
+# so the limit stays 1GB, which has not been run at 100k yet. On a 3k warehouse the first check to run out as
+# the limit shrinks is mart_entity_cooccurrence_key_unique (fails at 32MB, passes at 64MB; 3.95 M rows).
 MEMORY_LIMIT_ENV = "NEWSETL_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
