@@ -41,9 +41,14 @@ def _ensure_profiles() -> None:
         init_factory()
 
 
+def language_sample(text: str) -> str:
+    """All of `text` that `detect_language` reads: a caller can send only this to a worker process."""
+    return text[:SAMPLE_CHARS]
+
+
 def detect_language(text: str, *, min_letters: int = MIN_LETTERS, min_prob: float = MIN_PROB) -> LangResult:
     """Language of `text` as (ISO 639-1 code | 'und', probability in [0, 1])."""
-    sample = text[:SAMPLE_CHARS]
+    sample = language_sample(text)
     if len(_LETTER.findall(sample)) < min_letters:
         return LangResult(UND, 0.0)
     _ensure_profiles()

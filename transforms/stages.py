@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from transforms.boilerplate import load_rules, repeated_lines
 from transforms.documents import count_words, doc_id_for
-from transforms.language import SAMPLE_CHARS, detect_language
+from transforms.language import detect_language, language_sample
 from transforms.normalize import clean_unicode, normalize_document, split_lines
 from transforms.readers import InputFile, read_file
 from transforms.records import RawRecord, Rejection
@@ -134,11 +134,6 @@ def detect_languages(
     samples: a caller can send them, and only them, to a worker process."""
     labels = (labeler or language_labels)([language_sample(d["text"]) for d in docs])
     return [{**d, "lang": lang, "lang_prob": prob} for d, (lang, prob) in zip(docs, labels, strict=True)]
-
-
-def language_sample(text: str) -> str:
-    """All of `text` that language detection reads: send only this to a worker process."""
-    return text[:SAMPLE_CHARS]
 
 
 def language_labels(texts: Sequence[str]) -> list[tuple[str, float]]:
