@@ -106,3 +106,8 @@ def test_day_ranges_and_numeric_dates():
         ("3.3.2023", "2023-03-03", "day", True),
         ("12/03/2023", None, "day", False),  # day-first or month-first: ambiguous, left unresolved
     ]
+
+
+def test_week_of_a_year_before_1000_is_zero_padded():
+    """ISO weeks are YYYY-Www for every year (hypothesis found "1-W02", which crashed the year range check)."""
+    assert [r["iso"] for r in parse_dates("next week", "0001-01-03")] == ["0001-W02"]

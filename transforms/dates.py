@@ -199,7 +199,7 @@ def _safe_date(y: int, m: int, d: int) -> dt.date | None:
 
 def _week_iso(d: dt.date) -> str:
     y, w, _ = d.isocalendar()
-    return f"{y}-W{w:02d}"
+    return f"{y:04d}-W{w:02d}"
 
 
 def _shift_months(d: dt.date, months: int) -> tuple[int, int]:
