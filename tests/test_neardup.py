@@ -199,3 +199,63 @@ def test_empty_input_and_empty_texts(con):
 def test_scheme_names_the_signature_algorithm():
     # v2 (one permutation hashing) signatures are not comparable with v1: the scheme check refuses mixing
     assert neardup.DedupParams().scheme.startswith("minhash-v2-oph:")
+
+
+def _variants(seeds: list[str]) -> list[str]:
+    """Per seed: edited copies, a truncation and a short excerpt: many candidate pairs, most sharing many bands."""
+    out = []
+    for s, text in enumerate(seeds):
+        out += [_edited(text, rate, seed=10 * s + i, footer=f"Wire {i}.") for i, rate in enumerate((0.02, 0.05, 0.1))]
+        out += [text[: len(text) // 2], " ".join(text.split(" ")[:130])]
+    return out
+
+
+def _candidate_pairs(sigs: pa.Table, earlier: pa.Table | None = None) -> tuple[int, int]:
+    """Pairs of documents sharing a band hash, at least one of them in ``sigs``, and the rows of the band join
+    (one per shared band), counted by brute force."""
+    new = [set(b) for b in sigs.column("bands").to_pylist()]
+    old = [set(b) for b in earlier.column("bands").to_pylist()] if earlier is not None else []
+    shared = [len(a & b) for i, a in enumerate(new) for b in new[i + 1 :]] + [len(a & b) for a in new for b in old]
+    return sum(k > 0 for k in shared), sum(shared)
+
+
+def _run_both(con, docs: pa.Table, monkeypatch) -> tuple[neardup.NearDupResult, neardup.NearDupResult]:
+    whole = neardup.assign_near_duplicates(con, docs)
+    with monkeypatch.context() as m:  # many tiny batches and chunks, and no shingle reuse
+        m.setattr(neardup, "PAIR_BATCH", 3)
+        m.setattr(neardup, "ROW_CHUNK", 2)
+        m.setattr(neardup, "SHINGLE_CACHE", 1)
+        batched = neardup.assign_near_duplicates(con, docs)
+    return whole, batched
+
+
+def _assert_same(a: neardup.NearDupResult, b: neardup.NearDupResult) -> None:
+    assert a.dup_clusters.equals(b.dup_clusters)
+    assert a.shared_passages.equals(b.shared_passages)
+    assert a.doc_signatures.equals(b.doc_signatures)
+    assert {k: v for k, v in a.stats.items() if k != "secs"} == {k: v for k, v in b.stats.items() if k != "secs"}
+
+
+def test_streamed_candidate_batches_give_the_same_result_as_one_batch(con, seeds, monkeypatch):
+    texts = _variants(seeds)
+    first, second = _docs([*seeds, *texts[::2]]), _docs(texts[1::2], day=1)
+    whole, batched = _run_both(con, first, monkeypatch)
+    _assert_same(whole, batched)
+    # each pair counted once, however many bands it shares and however the join rows fall into batches
+    pairs, join_rows = _candidate_pairs(whole.doc_signatures)
+    assert whole.stats["candidate_pairs"] == pairs > 5 * 3
+    assert join_rows > 10 * pairs  # copies share most bands: the join repeats them
+    assert whole.stats["contained_pairs"] > 0
+    assert {"exact", "near", "contained"} == set(whole.dup_clusters.column("method").to_pylist())
+
+    # incremental: pairs with earlier documents come from a second stream
+    _publish(con, first, whole)
+    whole, batched = _run_both(con, second, monkeypatch)
+    _assert_same(whole, batched)
+    pairs, join_rows = _candidate_pairs(
+        whole.doc_signatures, con.sql("SELECT bands FROM doc_signatures").to_arrow_table()
+    )
+    assert whole.stats["candidate_pairs"] == pairs > 5 * 3
+    assert join_rows > 10 * pairs
+    assert whole.stats["joined_prior_clusters"] == second.num_rows
+    assert whole.stats["contained_pairs"] > 0

@@ -31,6 +31,7 @@ Defaults come from ``bench/dedup_eval.py`` (see ``DEFAULT_THRESHOLD``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,14 @@ DEFAULT_CONTAINMENT_THRESHOLD = 0.6
 CONTAINMENT_SLACK = 0.25
 # A paragraph occurring in more documents than this is boilerplate (footer, disclaimer), not a shared passage.
 MAX_PASSAGE_DOCS = 50
+# Rows of the band join streamed from DuckDB and verified at a time. Template text makes the number of candidate
+# pairs grow about quadratically (24 M at 100k synthetic documents), so they are never all in memory, in Python
+# or in DuckDB (no DISTINCT): only the linked pairs and the few pairs needing an exact containment check are kept.
+PAIR_BATCH = 250_000
+# Exact shingle sets (~8 bytes per distinct shingle) kept between containment checks, least recently used out.
+SHINGLE_CACHE = 1_024
+# Pairs whose signature or band rows are gathered at a time: bounds the (pairs, num_perm) temporaries.
+ROW_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,77 @@ def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dedup.connected_components(n, zip(a.tolist(), b.tolist(), strict=True))
 
 
+def _band_matrix(col: pa.ChunkedArray | pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, width) uint64 band hashes from a ``bands`` list column (0 for a document without bands: no shingles),
+    and which rows have bands."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    banded = pc.fill_null(pc.equal(pc.list_value_length(arr), width), False).to_numpy(zero_copy_only=False)
+    out = np.zeros((len(arr), width), dtype=np.uint64)
+    out[banded] = arr.filter(pa.array(banded)).flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+    return out, banded
+
+
+def _fingerprints(bands: np.ndarray) -> np.ndarray:
+    """16-bit fingerprints of band hashes: equal hashes have equal fingerprints."""
+    u = np.uint64
+    return (bands ^ (bands >> u(16)) ^ (bands >> u(32)) ^ (bands >> u(48))).astype(np.uint16)
+
+
+def _first_shared_band(bands: np.ndarray, fp: np.ndarray, a: np.ndarray, b: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Whether band position ``k[i]`` is the first where nodes ``a[i]`` and ``b[i]`` have equal band hashes.
+
+    The band join yields a pair once per band it shares; keeping only the row of its first shared band keeps
+    each pair once, as DISTINCT would, without anything holding every pair (the band index is mixed into the
+    hashes, so a join match at position ``k`` is equality at ``k``). ``fp`` (16-bit fingerprints of ``bands``)
+    rules out earlier bands cheaply; the few rows with an earlier fingerprint match are checked on the hashes.
+    """
+    keep = np.ones(len(a), dtype=bool)
+    pos = np.arange(bands.shape[1])
+    for s in range(0, len(a), ROW_CHUNK):
+        sa, sb = a[s : s + ROW_CHUNK], b[s : s + ROW_CHUNK]
+        earlier = pos < k[s : s + ROW_CHUNK, None]
+        maybe = np.flatnonzero(((fp[sa] == fp[sb]) & earlier).any(axis=1))
+        if len(maybe):
+            same = bands[sa[maybe]] == bands[sb[maybe]]
+            keep[s + maybe] = ~(same & earlier[maybe]).any(axis=1)
+    return keep
+
+
+def _estimate(
+    sig: np.ndarray,
+    n_shingles: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    threshold: float,
+    containment_threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated Jaccard of the aligned node pairs ``a[i] - b[i]`` (rows of ``sig``) and whether their exact
+    containment is worth checking: below ``threshold``, and the estimated overlap within ``CONTAINMENT_SLACK``."""
+    jac = np.zeros(len(a))
+    plausible = np.zeros(len(a), dtype=bool)
+    for s in range(0, len(a), ROW_CHUNK):
+        sa, sb = a[s : s + ROW_CHUNK], b[s : s + ROW_CHUNK]
+        j = dedup.estimated_jaccard(sig[sa], sig[sb])
+        na, nb = n_shingles[sa], n_shingles[sb]
+        c_est = dedup.containment_from_jaccard(j, na, nb)
+        jac[s : s + len(j)] = j
+        plausible[s : s + len(j)] = (
+            (j < threshold) & (c_est >= containment_threshold - CONTAINMENT_SLACK) & (na > 0) & (nb > 0)
+        )
+    return jac, plausible
+
+
+def _texts_of(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> dict[str, str | None]:
+    """Texts of earlier documents by doc_id (missing or NULL: None)."""
+    if not doc_ids:
+        return {}
+    con.register("_nd_texts", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+    try:
+        return dict(con.sql("SELECT d.doc_id, d.text FROM documents d JOIN _nd_texts USING (doc_id)").fetchall())
+    finally:
+        con.unregister("_nd_texts")
+
+
 # --- the stage
 def assign_near_duplicates(
     con: duckdb.DuckDBPyConnection,
@@ -228,7 +308,10 @@ def assign_near_duplicates(
     Returns rows for the new documents only, sorted by doc_id; the same inputs give the same rows.
 
     Memory: the texts are never all converted to Python strings at once (``SKETCH_BATCH`` at a time) and the
-    table is not copied; documents are integers (their rank by doc_id) in the band join and verification.
+    table is not copied; documents are integers (their rank by doc_id) in the band join and verification. The
+    candidate pairs (which grow about quadratically with template text) are streamed from the band join
+    ``PAIR_BATCH`` rows at a time and only the linked ones are kept, so memory grows with the documents, not the
+    candidates; earlier documents' texts are fetched only for the few pairs checked for containment.
     """
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
@@ -247,28 +330,27 @@ def assign_near_duplicates(
     sig_table, sk, bands = _sketch_table(doc_ids, text_col, order, params, n_jobs)
     secs["sketch"] = time.perf_counter() - t0
 
-    # --- candidates: pairs sharing a band hash (band index is mixed into the hash), at least one side new
+    # --- earlier documents sharing a band with a new one (a semi join; the pairs themselves are streamed below)
     t = time.perf_counter()
     has = np.flatnonzero(sk.n_shingles > 0)
-    band_rows = pa.table({"i": np.repeat(has.astype(np.int32), bands.shape[1]), "h": bands[has].ravel()})
+    width = bands.shape[1]
+    band_rows = pa.table(
+        {
+            "i": np.repeat(has.astype(np.int32), width),
+            "k": np.tile(np.arange(width, dtype=np.int16), len(has)),
+            "h": bands[has].ravel(),
+        }
+    )
     con.register("_nd_nb", band_rows)
     try:
-        new_pairs = con.sql(
-            "SELECT DISTINCT a.i AS a, b.i AS b FROM _nd_nb a JOIN _nd_nb b ON a.h = b.h AND a.i < b.i"
-        ).to_arrow_table()
-        old_pairs = con.sql(
+        old_ids = con.sql(
             """
-            WITH ob AS (SELECT doc_id, unnest(bands) AS h FROM doc_signatures)
-            SELECT DISTINCT n.i AS a, ob.doc_id AS b FROM _nd_nb n JOIN ob USING (h)
+            SELECT DISTINCT doc_id FROM (SELECT doc_id, unnest(bands) AS h FROM doc_signatures)
+             WHERE h IN (SELECT h FROM _nd_nb)
             """
         ).to_arrow_table()
-        del band_rows
-        secs["candidates"] = time.perf_counter() - t
-
-        # --- earlier documents involved: their signatures, clusters and the canonicals of those clusters
-        t = time.perf_counter()
-        old_ids = pc.unique(old_pairs.column("b")).sort() if old_pairs.num_rows else pa.array([], pa.string())
-        con.register("_nd_old_ids", pa.table({"doc_id": old_ids}))
+        # --- their signatures, clusters and the canonicals of those clusters
+        con.register("_nd_old_ids", old_ids)
         old = con.execute(
             """
             SELECT o.doc_id, c.cluster_id, c.canonical_doc_id, k.n_words AS canon_words,
@@ -285,64 +367,100 @@ def assign_near_duplicates(
         con.register("_nd_need", pa.table({"doc_id": pa.array(need_sig, pa.string())}))
         osig = con.sql(
             """
-            SELECT s.doc_id, s.n_shingles, s.minhash, d.text
+            SELECT s.doc_id, s.n_shingles, s.minhash, s.bands
               FROM doc_signatures s JOIN _nd_need USING (doc_id)
-              LEFT JOIN documents d USING (doc_id)
              ORDER BY s.doc_id
             """
         ).to_arrow_table()
+        o_ids: list[str] = osig.column("doc_id").to_pylist()
+        o_pos = {d: n + i for i, d in enumerate(o_ids)}  # earlier documents are nodes n, n+1, ... below
+        # one signature and one band matrix for new (rows 0..n-1) and the earlier documents involved (rows n..)
+        o_sig = _minhash_matrix(osig.column("minhash"), params.num_perm) if o_ids else None
+        all_sig = sk.sig if o_sig is None else np.concatenate([sk.sig, o_sig])
+        all_nsh = np.concatenate([sk.n_shingles.astype(np.int64), _np(osig.column("n_shingles"), np.int64)])
+        o_bands, o_banded = _band_matrix(osig.column("bands"), width)
+        del osig, o_sig
+        # band rows of the earlier documents that can be linked (not those without a cluster row or signature:
+        # inconsistent prior state), as node numbers
+        link = np.array(sorted({o_pos[d] - n for d in old_cluster if d in o_pos}), dtype=np.int64)
+        link = link[o_banded[link]]
+        ob_rows = pa.table(
+            {
+                "p": np.repeat((link + n).astype(np.int32), width),
+                "k": np.tile(np.arange(width, dtype=np.int16), len(link)),
+                "h": o_bands[link].ravel(),
+            }
+        )
+        con.register("_nd_ob", ob_rows)
+        all_bands = bands if not o_ids else np.concatenate([bands, o_bands])
+        del o_bands
+        fp = _fingerprints(all_bands)
+        secs["fetch_prior"] = time.perf_counter() - t
+
+        # --- candidates: pairs sharing a band hash (band index is mixed into the hash), at least one side new;
+        # streamed in batches, each pair once (its first shared band) and verified by its estimated Jaccard.
+        # DuckDB's join time is counted here.
+        t = time.perf_counter()
+        counts = {"candidate_pairs": 0, "containment_checks": 0}
+        linked_parts: list[tuple[np.ndarray, np.ndarray]] = []
+        check_parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for sql in (
+            "SELECT a.i AS a, b.i AS b, a.k FROM _nd_nb a JOIN _nd_nb b ON a.h = b.h AND a.i < b.i",
+            "SELECT n.i AS a, o.p AS b, n.k FROM _nd_nb n JOIN _nd_ob o ON o.h = n.h",
+        ):
+            with con.sql(sql).to_arrow_reader(PAIR_BATCH) as reader:
+                for batch in reader:
+                    a, b, k = (_np(c, np.int64) for c in batch.columns)
+                    first = _first_shared_band(all_bands, fp, a, b, k)
+                    a, b = a[first], b[first]
+                    jac, plausible = _estimate(all_sig, all_nsh, a, b, threshold, containment_threshold)
+                    near = jac >= threshold
+                    linked_parts.append((a[near], b[near]))
+                    check_parts.append((a[plausible], b[plausible]))
+                    counts["candidate_pairs"] += len(a)
+                    counts["containment_checks"] += int(plausible.sum())
+        secs["candidates"] = time.perf_counter() - t
     finally:
-        for name in ("_nd_nb", "_nd_old_ids", "_nd_need"):
+        for name in ("_nd_nb", "_nd_old_ids", "_nd_need", "_nd_ob"):
             with contextlib.suppress(Exception):
                 con.unregister(name)
-    o_ids: list[str] = osig.column("doc_id").to_pylist()
-    o_pos = {d: n + i for i, d in enumerate(o_ids)}  # earlier documents are nodes n, n+1, ... below
-    # one signature matrix for new (rows 0..n-1) and the earlier documents involved (rows n..)
-    o_sig = _minhash_matrix(osig.column("minhash"), params.num_perm) if o_ids else None
-    all_sig = sk.sig if o_sig is None else np.concatenate([sk.sig, o_sig])
-    all_nsh = np.concatenate([sk.n_shingles.astype(np.int64), _np(osig.column("n_shingles"), np.int64)])
-    o_text = osig.column("text")
-    secs["fetch_prior"] = time.perf_counter() - t
+    del band_rows, ob_rows, all_bands, fp
 
-    # --- verify candidates
+    # --- exact containment for the pairs whose estimate makes it plausible (few: texts are re-shingled)
     t = time.perf_counter()
-    shingle_cache: dict[int, np.ndarray] = {}
+    o_texts: dict[str, str | None] = {}  # texts of the earlier documents in the pairs being checked
 
+    @functools.lru_cache(maxsize=SHINGLE_CACHE)
     def exact_shingles(i: int) -> np.ndarray:
-        if i not in shingle_cache:
-            text = text_col[int(order[i])].as_py() if i < n else o_text[i - n].as_py()
-            shingle_cache[i] = dedup.shingles(text or "", params.k)
-        return shingle_cache[i]
+        text = text_col[int(order[i])].as_py() if i < n else o_texts.get(o_ids[i - n])
+        return dedup.shingles(text or "", params.k)
+
+    def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Exact overlap coefficient of aligned node pairs, checked in (a, b) order so the cache is reused."""
+        o_texts.clear()
+        o_texts.update(_texts_of(con, sorted({o_ids[i - n] for i in np.concatenate([a, b]).tolist() if i >= n})))
+        ovl = np.empty(len(a))
+        for j in np.lexsort((b, a)).tolist():
+            ovl[j] = dedup.containment(exact_shingles(int(a[j])), exact_shingles(int(b[j])))
+        return ovl
 
     def similarity(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(estimated Jaccard, overlap coefficient or -1 when not plausible) of aligned node index arrays."""
-        jac = np.zeros(len(a))
+        jac, plausible = _estimate(all_sig, all_nsh, a, b, threshold, containment_threshold)
         ovl = np.full(len(a), -1.0)
-        for s in range(0, len(a), 50_000):  # bound the (m, num_perm) gathers
-            sa, sb = a[s : s + 50_000], b[s : s + 50_000]
-            j = dedup.estimated_jaccard(all_sig[sa], all_sig[sb])
-            jac[s : s + len(j)] = j
-            na, nb = all_nsh[sa], all_nsh[sb]
-            c_est = dedup.containment_from_jaccard(j, na, nb)
-            plausible = (j < threshold) & (c_est >= containment_threshold - CONTAINMENT_SLACK) & (na > 0) & (nb > 0)
-            for i in np.flatnonzero(plausible):
-                ovl[s + i] = dedup.containment(exact_shingles(int(sa[i])), exact_shingles(int(sb[i])))
+        ovl[plausible] = containment(a[plausible], b[plausible])
         return jac, ovl
 
-    ca_new = _np(new_pairs.column("a"), np.int64)
-    cb_new = _np(new_pairs.column("b"), np.int64)
-    # earlier docs without a cluster row or signature cannot be linked (inconsistent prior state): skip them
-    ob = old_pairs.column("b").to_pylist()
-    keep = np.array([d in old_cluster and d in o_pos for d in ob], dtype=bool)
-    ca_old = _np(old_pairs.column("a"), np.int64)[keep]
-    cb_old = np.array([o_pos[d] for d, k in zip(ob, keep, strict=True) if k], dtype=np.int64)
-    ca = np.concatenate([ca_new, ca_old])
-    cb = np.concatenate([cb_new, cb_old])
-    # the order of candidate pairs does not matter below; sort for reproducible statistics and debugging
-    srt = np.lexsort((cb, ca))
-    ca, cb = ca[srt], cb[srt]
-    jac, ovl = similarity(ca, cb)
-    linked = (jac >= threshold) | (ovl >= containment_threshold)
+    ca = np.concatenate([np.empty(0, np.int64), *(p[0] for p in check_parts)])
+    cb = np.concatenate([np.empty(0, np.int64), *(p[1] for p in check_parts)])
+    contained = containment(ca, cb) >= containment_threshold  # plausible pairs are below the Jaccard threshold
+    linked_parts.append((ca[contained], cb[contained]))
+    la = np.concatenate([np.empty(0, np.int64), *(p[0] for p in linked_parts)])
+    lb = np.concatenate([np.empty(0, np.int64), *(p[1] for p in linked_parts)])
+    del linked_parts, check_parts
+    # batches arrive in no fixed order and components do not depend on it; sort for reproducible debugging
+    srt = np.lexsort((lb, la))
+    la, lb = la[srt], lb[srt]
     secs["verify"] = time.perf_counter() - t
 
     # --- components over new docs and earlier clusters (each earlier cluster is one node: n + its index)
@@ -353,7 +471,6 @@ def assign_near_duplicates(
     for i, d in enumerate(o_ids):
         if d in old_cluster:
             node_of_old[i] = o_cluster_node[old_cluster[d]]
-    la, lb = ca[linked], cb[linked]
     lb = np.where(lb < n, lb, node_of_old[np.maximum(lb - n, 0)] if len(o_ids) else lb)
     full_labels = _union_find(n + len(old_clusters), la, lb)  # a label is the smallest node of its component
     labels = full_labels[:n]
@@ -417,10 +534,10 @@ def assign_near_duplicates(
     secs["total"] = time.perf_counter() - t0
     stats = {
         "new_docs": n,
-        "candidate_pairs": len(linked),
-        "verified_pairs": int(linked.sum()),
-        "containment_checks": int((ovl >= 0).sum()),
-        "contained_pairs": int(((jac < threshold) & (ovl >= containment_threshold)).sum()),
+        "candidate_pairs": counts["candidate_pairs"],
+        "verified_pairs": len(la),
+        "containment_checks": counts["containment_checks"],
+        "contained_pairs": int(contained.sum()),
         "new_clusters": int(is_canon.sum()),
         "joined_prior_clusters": int(canon_old.sum()),
         "shared_passage_rows": shared.num_rows,
