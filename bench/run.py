@@ -19,6 +19,12 @@ in a process that only adds a hook recording the flow's RunSummary (per-stage se
 `runs` table today). If `runs.counts` ever carries a "seconds" object the harness uses that instead.
 
 Targets are ratios against numbers measured in this same run, because the machine is shared and noisy.
+
+A size that fails (its corpus, either run, the checks, the baselines or the profile) does not stop the harness: the
+size is recorded with status "failed" and a `failure` (where, why, the log, wall seconds and peak RSS until then and,
+for a failed `newsetl run`, the seconds of the stages it finished, which the child writes as each stage ends), the
+next sizes run, targets that depend on it are reported "not measured", and the exit code is 1 once the results are
+written. The results JSON is also rewritten after each size, so a harness that dies keeps the sizes before.
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,8 +51,11 @@ PY = sys.executable
 NEWSETL = str(Path(PY).with_name("newsetl"))
 RESULTS = ROOT / "bench" / "results"
 POLL_SECONDS = 0.2
-NER_STAGES = ("extract", "ner", "entities")
-PROFILE_LANGUAGE_DOCS = 2000  # stage names under which the flow would report NER time
+NER_STAGES = ("extract", "ner", "entities")  # stage names under which the flow would report NER time
+STAGES = ("ingest", "normalize", "language", "dedup", "extract", "load")  # the flow's stages, in order
+PROFILE_LANGUAGE_DOCS = 2000
+CLI_ERROR = "newsetl: error: "  # how the CLI prints a failed run's message
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b")  # a traceback's last line
 
 # Targets from issue 7.
 TARGET_FLOOR_RATIO = 0.85  # end-to-end throughput >= this share of bare-NER throughput, at 10k
@@ -107,8 +120,95 @@ def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dic
 
 
 def _tail(path: Path, n: int = 5) -> str:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
     return "\n".join(lines[-n:])
+
+
+# --- failures --------------------------------------------------------------------------------------------
+class StepFailed(Exception):
+    """A step of one size failed; `failure` is what the results record for it (see `bench_size`)."""
+
+    def __init__(self, failure: dict) -> None:
+        super().__init__(failure.get("reason", ""))
+        self.failure = failure
+
+
+@contextlib.contextmanager
+def _step(name: str) -> Iterator[None]:
+    """Any failure inside becomes a StepFailed naming this step."""
+    try:
+        yield
+    except StepFailed as exc:
+        exc.failure = {"step": name, **exc.failure}  # a step the failure names itself wins
+        raise
+    except Exception as exc:
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {exc}"
+        stderr = getattr(exc, "stderr", None)  # a CalledProcessError of a captured command says why there
+        if isinstance(stderr, str) and stderr.strip():
+            reason += f" ({stderr.strip().splitlines()[-1]})"
+        raise StepFailed({"step": name, "reason": _one_line(reason), "traceback": traceback.format_exc()}) from exc
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def log_reason(log: Path, returncode: int | None) -> str:
+    """Why a measured process failed, from its log: the CLI's error line, else the last exception line, else the
+    signal that killed it, else its exit code and last line."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    cli = next((ln.removeprefix(CLI_ERROR) for ln in lines if ln.startswith(CLI_ERROR) and ln != CLI_ERROR), None)
+    if cli:
+        return _one_line(cli)
+    exc = [ln for ln in lines if EXCEPTION_LINE.match(ln)]
+    if exc:
+        return _one_line(exc[-1])
+    if returncode is not None and returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    last = next((ln for ln in reversed(lines) if ln.strip()), "")
+    return _one_line(f"exit code {returncode}" + (f": {last}" if last else ""))
+
+
+def process_failure(res: dict) -> dict:
+    """A failed measured process: its measurement until the failure, the reason and the end of its log."""
+    log = Path(res["log"])
+    return {**res, "reason": log_reason(log, res["returncode"]), "log_tail": _tail(log, 15)}
+
+
+def pipeline_failure(res: dict, progress: dict, ended: float) -> dict:
+    """A failed `newsetl run`: `process_failure`, plus what the child's progress file says (`_child_summary`): the
+    stages it finished (seconds, peak RSS of the newsetl process in MiB), the one it failed in (the first of STAGES
+    not finished) and how long that one ran, and the exception's message, which is the reason when present.
+
+    `ended` is the epoch seconds at which the process was seen to end (a killed child writes no failure time)."""
+    failure = process_failure(res)
+    seconds = progress.get("seconds", {})
+    started = progress.get("stage_started_at")  # absent: the flow never started (or the hook is out of date)
+    pending = [s for s in STAGES if s not in seconds]
+    failure |= {
+        "stage": pending[0] if started and pending else None,
+        "stage_s": round(progress.get("failed_at", ended) - started, 1) if started else None,
+        "stage_seconds": seconds,
+        "peak_rss_mib_by_stage": progress.get("peak_rss_mib", {}),
+    }
+    if progress.get("error"):
+        failure["reason"] = progress["error"]
+    return failure
+
+
+def failure_summary(f: dict) -> str:
+    """'failed in load (cold run) after 233 s', 'failed in baselines after 41 s', 'failed in corpus'."""
+    if f.get("stage"):
+        where, secs = f"{f['stage']} ({f.get('step')})", f.get("stage_s")
+    else:
+        where, secs = f.get("step") or "the harness", f.get("wall_s")
+    return f"failed in {where}" + (f" after {secs:,.0f} s" if secs is not None else "")
+
+
+def _ok(size: dict) -> bool:
+    return size.get("status", "ok") == "ok"  # results written before sizes had a status were all complete
 
 
 # --- the steps -----------------------------------------------------------------------------------------
@@ -126,15 +226,30 @@ def ensure_corpus(n: int, seed: int, workdir: Path) -> tuple[Path, dict, float |
     return out, json.loads(manifest.read_text()), round(time.perf_counter() - t, 2)
 
 
+def _progress_path(summary: Path) -> Path:
+    return summary.with_suffix(".progress.json")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def run_pipeline(corpus: Path, warehouse: Path, n_process: int, tag: str, workdir: Path) -> dict:
+    """Measure one `newsetl run`; raise StepFailed (`pipeline_failure`) when it fails."""
     summary = workdir / f"summary_{tag}.json"
+    progress = _progress_path(summary)
     summary.unlink(missing_ok=True)
+    progress.unlink(missing_ok=True)
     args = ["run", "--input", str(corpus / "docs"), "--warehouse", str(warehouse), "--n-process", str(n_process)]
     res = measure([PY, str(Path(__file__).resolve()), "--child-summary", str(summary), "--", *args],
                   workdir / f"log_{tag}.txt")  # fmt: skip
+    ended = time.time()
     res["newsetl_args"] = args
     if res["returncode"] != 0 or not summary.exists():
-        raise SystemExit(f"newsetl run failed ({tag}), see {res['log']}:\n{_tail(Path(res['log']), 15)}")
+        raise StepFailed(pipeline_failure(res, _read_json(progress), ended))
     res["summary"] = json.loads(summary.read_text())
     return res
 
@@ -160,12 +275,26 @@ def run_baselines(corpus: Path, args: argparse.Namespace, workdir: Path) -> dict
            "--langdetect-sample", str(args.langdetect_sample)]  # fmt: skip
     res = measure(cmd, workdir / f"log_baselines_{corpus.name}.txt")
     if res["returncode"] != 0:
-        raise SystemExit(f"baselines failed, see {res['log']}:\n{_tail(Path(res['log']), 15)}")
+        raise StepFailed(process_failure(res))
     return {**json.loads(out.read_text()), "process": res}
 
 
 def empty_flow(workdir: Path, rep: int) -> dict:
     return measure([PY, "-c", EMPTY_FLOW.format(root=str(ROOT))], workdir / f"log_empty_flow_{rep}.txt")
+
+
+def empty_flows(reps: int, workdir: Path) -> tuple[list[dict], dict | None]:
+    """The empty flow's runs, and the failure (`process_failure`) of the first that failed: none run after it."""
+    empty = []
+    for rep in range(reps):
+        e = empty_flow(workdir, rep)
+        if e["returncode"] != 0:
+            failure = process_failure(e)
+            print(f"empty Prefect flow {rep + 1} FAILED: {failure['reason']} (log {e['log']})", flush=True)
+            return empty, failure
+        print(f"empty Prefect flow {rep + 1}: {e['wall_s']:.1f} s", flush=True)
+        empty.append(e)
+    return empty, None
 
 
 def check_counts(manifest: dict, counts: dict) -> dict:
@@ -184,48 +313,66 @@ def check_counts(manifest: dict, counts: dict) -> dict:
 
 # --- one size ------------------------------------------------------------------------------------------
 def bench_size(n: int, args: argparse.Namespace, workdir: Path) -> dict:
-    corpus, manifest, gen_s = ensure_corpus(n, args.seed, workdir)
-    print(f"[{n}] corpus {corpus} ({manifest['records']} records, {manifest['words']:,} words)", flush=True)
+    """Everything measured at size `n`, with status "ok"; or, when a step fails, what was measured before it, with
+    status "failed" and the step's `failure` (`process_failure`, `pipeline_failure` or `_step`'s)."""
+    out: dict = {"size": n, "status": "ok"}
     warehouse = workdir / f"wh_{n}"
+    try:
+        _measure_size(n, args, workdir, warehouse, out)
+    except StepFailed as exc:
+        out["status"], out["failure"] = "failed", exc.failure
+        log = f" (log {exc.failure['log']})" if exc.failure.get("log") else ""
+        print(f"[{n}] FAILED: {failure_summary(exc.failure)}: {exc.failure['reason']}{log}", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(warehouse, ignore_errors=True)
+    return out
+
+
+def _measure_size(n: int, args: argparse.Namespace, workdir: Path, warehouse: Path, out: dict) -> None:
+    """`bench_size`'s steps, each adding to `out` as it completes."""
+    with _step("corpus"):
+        corpus, manifest, gen_s = ensure_corpus(n, args.seed, workdir)
+    out |= {"corpus": str(corpus), "corpus_generate_s": gen_s, "manifest": manifest}
+    print(f"[{n}] corpus {corpus} ({manifest['records']} records, {manifest['words']:,} words)", flush=True)
     shutil.rmtree(warehouse, ignore_errors=True)
-    cold = run_pipeline(corpus, warehouse, args.n_process, f"{n}_cold", workdir)
+    with _step("cold run"):
+        out["cold"] = cold = run_pipeline(corpus, warehouse, args.n_process, f"{n}_cold", workdir)
     print(f"[{n}] cold run {cold['wall_s']:.1f} s, stages {cold['summary']['seconds']}", flush=True)
-    noop = None
+    out["noop"] = None
     if not args.no_noop:
-        noop = run_pipeline(corpus, warehouse, args.n_process, f"{n}_noop", workdir)
-        print(f"[{n}] no-op run {noop['wall_s']:.1f} s", flush=True)
-    runs = query_runs(warehouse)
-    cold_row = next(r for r in runs if r["run_id"] == cold["summary"]["run_id"])
-    seconds_source = "runs table" if "seconds" in cold_row["counts"] else "run summary (hook)"
-    if "seconds" in cold_row["counts"]:  # persisted stages win; stages timed after the runs row (load) stay
-        cold["summary"]["seconds"] = {**cold["summary"]["seconds"], **cold_row["counts"]["seconds"]}
-    base = None
+        with _step("no-op run"):
+            out["noop"] = run_pipeline(corpus, warehouse, args.n_process, f"{n}_noop", workdir)
+        print(f"[{n}] no-op run {out['noop']['wall_s']:.1f} s", flush=True)
+    with _step("checks"):
+        out |= check_run(warehouse, manifest, cold)
+    out["baselines"] = None
     if not args.no_baselines:
-        base = run_baselines(corpus, args, workdir)
+        with _step("baselines"):
+            out["baselines"] = base = run_baselines(corpus, args, workdir)
         print(f"[{n}] baselines: ner {base['ner']['seconds_all_texts']} s (all texts, extrapolated)", flush=True)
-    out = {
-        "size": n,
-        "corpus": str(corpus),
-        "corpus_generate_s": gen_s,
-        "manifest": manifest,
-        "cold": cold,
-        "noop": noop,
+    if args.profile:
+        with _step("profile"):
+            out["profile"] = profile_stages(corpus, workdir)
+
+
+def check_run(warehouse: Path, manifest: dict, cold: dict) -> dict:
+    """The published `runs` rows and the cold run's counts against the manifest. Stage seconds persisted in `runs`
+    replace the hook's in `cold` (stages timed after the runs row, load, stay)."""
+    runs = query_runs(warehouse)
+    run_id = cold["summary"]["run_id"]
+    cold_row = next((r for r in runs if r["run_id"] == run_id), None)
+    if cold_row is None:
+        raise ValueError(f"the cold run {run_id} is not in the runs table")
+    seconds_source = "runs table" if "seconds" in cold_row["counts"] else "run summary (hook)"
+    if "seconds" in cold_row["counts"]:
+        cold["summary"]["seconds"] = {**cold["summary"]["seconds"], **cold_row["counts"]["seconds"]}
+    n_en = query(warehouse, "select count(*) n from documents where lang = 'en'")[0]["n"]
+    return {
         "runs_table": runs,
         "stage_seconds_source": seconds_source,
-        "count_check": check_counts(
-            manifest,
-            {
-                **cold_row["counts"],
-                "documents_en": query(warehouse, "select count(*) n from documents where lang = 'en'")[0]["n"],
-            },
-        ),
-        "baselines": base,
+        "count_check": check_counts(manifest, {**cold_row["counts"], "documents_en": n_en}),
     }
-    if args.profile:
-        out["profile"] = profile_stages(corpus, workdir)
-    if not args.keep:
-        shutil.rmtree(warehouse, ignore_errors=True)
-    return out
 
 
 # --- targets and report --------------------------------------------------------------------------------
@@ -237,69 +384,127 @@ def _has_ner(size: dict) -> bool:
     return any(k in size["cold"]["summary"]["seconds"] for k in NER_STAGES)
 
 
-def evaluate(sizes: list[dict], empty: list[dict]) -> list[dict]:
-    targets = []
+def evaluate(sizes: list[dict], empty: list[dict], *, baselines: bool = True, noop: bool = True) -> list[dict]:
+    """The targets; one that depends on a failed size is "not measured". `baselines` / `noop`: whether the harness
+    measured them (targets that need them are left out otherwise)."""
     by_n = {s["size"]: s for s in sizes}
-    largest = by_n[max(by_n)]
-    # 1. throughput vs the bare-NER floor at 10k (or the largest size measured below it)
-    at = by_n.get(10_000) or largest
-    if at["baselines"]:
-        ner = at["baselines"]["ner"]
-        floor_s = ner["seconds_all_texts"]
-        ratio = floor_s / at["cold"]["wall_s"]
-        has = _has_ner(at)
-        targets.append(
-            {
-                "target": f"end-to-end throughput >= {TARGET_FLOOR_RATIO} x bare-NER floor at {at['size']:,}",
-                "measured": round(ratio, 3),
-                "detail": f"bare NER on all distinct texts {floor_s:.1f} s (n_process {ner['n_process']}, "
-                f"{ner['texts_measured']} texts measured) vs newsetl run {at['cold']['wall_s']:.1f} s",
-                "status": ("PASS" if ratio >= TARGET_FLOOR_RATIO else "FAIL")
-                if has
-                else "N/A: NER stage not present in flow yet (ratio is for the pipeline without NER)",
-            }
-        )
-    # 2. linear scaling
-    if len(by_n) >= 2:
-        small = by_n[min(by_n)]
-        per_small = _flow_seconds(small) / small["size"]
-        per_large = _flow_seconds(largest) / largest["size"]
-        e2e = (largest["cold"]["wall_s"] / largest["size"]) / (small["cold"]["wall_s"] / small["size"])
-        ratio = per_large / per_small
-        targets.append(
-            {
-                "target": f"per-document flow time at {largest['size']:,} <= {TARGET_SCALING} x at {small['size']:,}",
-                "measured": round(ratio, 3),
-                "detail": f"{per_large * 1000:.2f} ms/doc vs {per_small * 1000:.2f} ms/doc (sum of stage seconds; "
-                f"end-to-end wall incl. cold start: {e2e:.3f}x)"
-                + ("" if _has_ner(largest) else "; NER stage not present in flow yet"),
-                "status": "PASS" if ratio <= TARGET_SCALING else "FAIL",
-            }
-        )
-    # 3. peak RSS
+    small, largest = by_n[min(by_n)], by_n[max(by_n)]
+    targets = [
+        _floor_target(by_n.get(10_000) or largest, baselines),  # at 10k, else at the largest size
+        _scaling_target(small, largest, sizes) if len(by_n) >= 2 else None,
+        _rss_target(largest),
+    ]
+    if noop:
+        targets += _noop_targets(sizes, empty)
+    return [t for t in targets if t]
+
+
+def _not_measured(target: str, size: dict, extra: str = "") -> dict:
+    return {
+        "target": target,
+        "measured": None,
+        "detail": f"{size['size']:,} {failure_summary(size['failure'])}{extra}",
+        "status": f"not measured: {size['size']:,} failed",
+    }
+
+
+def _floor_target(at: dict, baselines: bool) -> dict | None:
+    target = f"end-to-end throughput >= {TARGET_FLOOR_RATIO} x bare-NER floor at {at['size']:,}"
+    if not _ok(at):
+        return _not_measured(target, at) if baselines else None
+    if not at["baselines"]:
+        return None
+    ner = at["baselines"]["ner"]
+    floor_s = ner["seconds_all_texts"]
+    ratio = floor_s / at["cold"]["wall_s"]
+    return {
+        "target": target,
+        "measured": round(ratio, 3),
+        "detail": f"bare NER on all distinct texts {floor_s:.1f} s (n_process {ner['n_process']}, "
+        f"{ner['texts_measured']} texts measured) vs newsetl run {at['cold']['wall_s']:.1f} s",
+        "status": ("PASS" if ratio >= TARGET_FLOOR_RATIO else "FAIL")
+        if _has_ner(at)
+        else "N/A: NER stage not present in flow yet (ratio is for the pipeline without NER)",
+    }
+
+
+def _scaling(small: dict, large: dict) -> tuple[float, str]:
+    """Per-document flow time at `large` / at `small`, and how it was measured."""
+    per_small = _flow_seconds(small) / small["size"]
+    per_large = _flow_seconds(large) / large["size"]
+    e2e = (large["cold"]["wall_s"] / large["size"]) / (small["cold"]["wall_s"] / small["size"])
+    detail = (
+        f"{per_large * 1000:.2f} ms/doc vs {per_small * 1000:.2f} ms/doc (sum of stage seconds; "
+        f"end-to-end wall incl. cold start: {e2e:.3f}x)"
+    )
+    return per_large / per_small, detail + ("" if _has_ner(large) else "; NER stage not present in flow yet")
+
+
+def _scaling_target(small: dict, largest: dict, sizes: list[dict]) -> dict:
+    target = f"per-document flow time at {largest['size']:,} <= {TARGET_SCALING} x at {small['size']:,}"
+    failed = next((s for s in (largest, small) if not _ok(s)), None)
+    if failed:
+        measured = sorted((s for s in sizes if _ok(s)), key=lambda s: s["size"])
+        extra = ""
+        if len(measured) >= 2:
+            ratio, _ = _scaling(measured[0], measured[-1])
+            extra = f"; {measured[-1]['size']:,} vs {measured[0]['size']:,}, both measured: {ratio:.3f}x"
+        return _not_measured(target, failed, extra)
+    ratio, detail = _scaling(small, largest)
+    return {
+        "target": target,
+        "measured": round(ratio, 3),
+        "detail": detail,
+        "status": "PASS" if ratio <= TARGET_SCALING else "FAIL",
+    }
+
+
+def _rss_target(largest: dict) -> dict:
+    target = f"peak RSS of the process tree at {largest['size']:,} <= 2 GiB"
+    if not _ok(largest):
+        run = largest.get("cold") or largest["failure"]  # the complete cold run, else the failed process
+        rss = run.get("peak_rss_tree_bytes")
+        extra = "" if rss is None else f"; peak RSS of the tree until then {rss / 1024**2:.0f} MiB"
+        if rss is not None and rss > TARGET_RSS_BYTES:
+            extra += " (already above the target)"
+        return _not_measured(target, largest, extra)
     rss = largest["cold"]["peak_rss_tree_bytes"]
     note = (
         "" if largest["size"] >= 100_000 else f" (target is defined at 100k; largest measured is {largest['size']:,})"
     )
-    targets.append(
-        {
-            "target": f"peak RSS of the process tree at {largest['size']:,} <= 2 GiB",
-            "measured": round(rss / 1024**3, 3),
-            "detail": f"{rss / 1024**2:.0f} MiB tree, {largest['cold']['peak_rss_main_bytes'] / 1024**2:.0f} MiB "
-            f"newsetl process alone{note}" + ("" if _has_ner(largest) else "; NER stage not present in flow yet"),
-            "status": "PASS" if rss <= TARGET_RSS_BYTES else "FAIL",
-        }
-    )
-    # 4. no-op incremental run vs empty Prefect flow
-    if empty and largest["noop"]:
-        empty_s = sum(e["wall_s"] for e in empty) / len(empty)
-        for s in sizes:
-            if not s["noop"]:
-                continue
+    return {
+        "target": target,
+        "measured": round(rss / 1024**3, 3),
+        "detail": f"{rss / 1024**2:.0f} MiB tree, {largest['cold']['peak_rss_main_bytes'] / 1024**2:.0f} MiB "
+        f"newsetl process alone{note}" + ("" if _has_ner(largest) else "; NER stage not present in flow yet"),
+        "status": "PASS" if rss <= TARGET_RSS_BYTES else "FAIL",
+    }
+
+
+def _noop_targets(sizes: list[dict], empty: list[dict]) -> list[dict]:
+    """No-op incremental run vs the empty Prefect flow, per size."""
+    targets = []
+    empty_s = sum(e["wall_s"] for e in empty) / len(empty) if empty else None
+    for s in sizes:
+        target = f"no-op incremental run at {s['size']:,} <= {TARGET_NOOP_RATIO} x empty Prefect flow"
+        if not _ok(s):
+            targets.append(_not_measured(target, s))
+        elif not s["noop"]:
+            continue
+        elif empty_s is None:
+            targets.append(
+                {
+                    "target": target,
+                    "measured": None,
+                    "detail": "no empty Prefect flow measured (it failed, or --empty-flow-reps 0)",
+                    "status": "not measured: no empty flow",
+                }
+            )
+        else:
             ratio = s["noop"]["wall_s"] / empty_s
             targets.append(
                 {
-                    "target": f"no-op incremental run at {s['size']:,} <= {TARGET_NOOP_RATIO} x empty Prefect flow",
+                    "target": target,
                     "measured": round(ratio, 3),
                     "detail": f"{s['noop']['wall_s']:.1f} s vs empty flow {empty_s:.1f} s "
                     f"(mean of {len(empty)}: {', '.join(format(e['wall_s'], '.1f') for e in empty)})",
@@ -313,73 +518,134 @@ def _rate(count: float, seconds: float) -> str:
     return f"{count / seconds:,.0f}" if seconds > 0 else "-"
 
 
+TABLE_HEAD = [
+    "| step | seconds | docs/s | words/s | peak RSS tree (MiB) | cores used |",
+    "|---|---:|---:|---:|---:|---:|",
+]
+BASELINES = (("ner", "bare spaCy NER (tok2vec+ner)"), ("langdetect", "bare langdetect"),
+             ("minhash", "bare MinHash 128 perms, 5-shingles"))  # fmt: skip
+
+
+def _size_md(s: dict) -> list[str]:
+    """One size's section: its table, or for a failed size the failure and what was measured before it."""
+    m = s.get("manifest")
+    head = f"## {s['size']:,} records"
+    if m:
+        mb, words = m["bytes"] / 1e6, m["words"]
+        head = f"## {m['records']:,} records ({m['files_total']} files, {mb:.1f} MB, {words:,} words)"
+    lines = [head + ("" if _ok(s) else ": FAILED"), ""]
+    if not _ok(s):
+        lines += [_failure_md(s["failure"]), ""]
+    rows = _measured_rows(s) + ([] if _ok(s) else _failure_rows(s))
+    if rows:
+        lines += [*TABLE_HEAD, *rows]
+    if s.get("cold") and not _has_ner(s):
+        stages = s["cold"]["summary"]["seconds"]
+        lines += ["", "NER stage not present in flow yet: the flow reports stages " + ", ".join(stages) + "."]
+    if s.get("count_check"):
+        checks = ", ".join(
+            f"{k} {v['observed']}/{v['expected']} {'ok' if v['ok'] else 'MISMATCH'}"
+            for k, v in s["count_check"].items()
+        )
+        lines += ["", f"Counts vs manifest: {checks}; stage seconds from {s['stage_seconds_source']}."]
+    return [*lines, ""]
+
+
+def _failure_md(f: dict) -> str:
+    summary = failure_summary(f)
+    text = f"**{summary[0].upper() + summary[1:]}**: {f['reason']}"
+    if f.get("wall_s") is not None:
+        rss = f.get("peak_rss_tree_bytes") or 0
+        text += f". The {f['step']} ran {f['wall_s']:,.0f} s until then; peak RSS of its process tree "
+        text += f"{rss / 1024**2:,.0f} MiB"
+    return text + (f". Log: `{f['log']}`." if f.get("log") else ".")
+
+
+def _stage_rows(stages: dict, n: int, words: int) -> list[str]:
+    return [f"| stage `{k}` | {sec:.2f} | {_rate(n, sec)} | {_rate(words, sec)} | | |" for k, sec in stages.items()]
+
+
+def _measured_rows(s: dict) -> list[str]:
+    """The table rows of the runs and baselines that completed."""
+    if not s.get("cold"):
+        return []
+    m, cold, noop = s["manifest"], s["cold"], s.get("noop")
+    n, words = m["records"], m["words"]
+    stages = cold["summary"]["seconds"]
+    rows = _stage_rows(stages, n, words)
+    if not _has_ner(s):
+        rows.append("| stage NER: not present in flow yet | - | - | - | | |")
+    flow_s = sum(stages.values())
+    rows += [
+        f"| flow (sum of stages) | {flow_s:.2f} | {_rate(n, flow_s)} | {_rate(words, flow_s)} | | |",
+        f"| **newsetl run, end to end** | {cold['wall_s']:.2f} | {_rate(n, cold['wall_s'])} | "
+        f"{_rate(words, cold['wall_s'])} | {cold['peak_rss_tree_bytes'] / 1024**2:.0f} | {cold['cores_used']} |",
+        f"| cold start + Prefect overhead (end to end - flow) | {cold['wall_s'] - flow_s:.2f} | | | | |",
+    ]
+    if noop:
+        rows.append(
+            f"| no-op re-run, end to end | {noop['wall_s']:.2f} | | | "
+            f"{noop['peak_rss_tree_bytes'] / 1024**2:.0f} | {noop['cores_used']} |"
+        )
+    for key, label in BASELINES if s.get("baselines") else ():
+        r = s["baselines"][key]
+        extra = f", n_process {r['n_process']}" if key == "ner" else ""
+        sampled = f"{r['texts_measured']:,}/{r['texts_total']:,} texts{extra}"
+        sec = r["seconds_all_texts"]
+        rows.append(
+            f"| baseline: {label} ({sampled}; s for all texts) | {sec:.2f} | {_rate(n, sec)} | "
+            f"{r['words_per_s']:,.0f} | | |"
+        )
+    return rows
+
+
+def _failure_rows(s: dict) -> list[str]:
+    """A failed size's rows for the failed step: the stages a failed cold run finished, the stage it failed in,
+    and the process until the failure."""
+    f, m = s["failure"], s.get("manifest")
+    rows = []
+    if m and not s.get("cold") and f.get("stage_seconds") is not None:
+        rows += _stage_rows(f["stage_seconds"], m["records"], m["words"])
+    if f.get("stage"):
+        stage_s = "-" if f.get("stage_s") is None else f"{f['stage_s']:.2f}"
+        rows.append(f"| stage `{f['stage']}` of the {f['step']}: **FAILED** after | {stage_s} | | | | |")
+    if f.get("wall_s") is not None:
+        rss = (f.get("peak_rss_tree_bytes") or 0) / 1024**2
+        rows.append(f"| **{f['step']}, until the failure** | {f['wall_s']:.2f} | | | {rss:.0f} | {f['cores_used']} |")
+    return rows
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"# newsetl benchmark {result['started_at']}",
         "",
         f"Host: {result['host']['cpus']} CPUs, {result['host']['platform']}; load average (1 min) at start "
-        f"{result['host']['loadavg_start']}, end {result['host']['loadavg_end']} (shared machine: compare ratios).",
+        f"{result['host']['loadavg_start']}, end {result['host'].get('loadavg_end', '-')} (shared machine: compare "
+        "ratios).",
         f"Pipeline: `newsetl run --n-process {result['params']['n_process']}`. docs/s = input records per second, "
         "words/s = words of readable input records per second.",
         "",
     ]
-    for s in result["sizes"]:
-        m, cold, noop = s["manifest"], s["cold"], s["noop"]
-        n, words = m["records"], m["words"]
-        stages = cold["summary"]["seconds"]
+    failed = [s for s in result["sizes"] if not _ok(s)]
+    if failed:
         lines += [
-            f"## {n:,} records ({m['files_total']} files, {m['bytes'] / 1e6:.1f} MB, {words:,} words)",
+            "**Incomplete: "
+            + "; ".join(f"{s['size']:,} {failure_summary(s['failure'])}" for s in failed)
+            + ".** Targets that depend on a failed size are not measured.",
             "",
-            "| step | seconds | docs/s | words/s | peak RSS tree (MiB) | cores used |",
-            "|---|---:|---:|---:|---:|---:|",
         ]
-        for name, sec in stages.items():
-            lines.append(f"| stage `{name}` | {sec:.2f} | {_rate(n, sec)} | {_rate(words, sec)} | | |")
-        if not _has_ner(s):
-            lines.append("| stage NER: not present in flow yet | - | - | - | | |")
-        flow_s = sum(stages.values())
-        lines.append(f"| flow (sum of stages) | {flow_s:.2f} | {_rate(n, flow_s)} | {_rate(words, flow_s)} | | |")
-        lines.append(
-            f"| **newsetl run, end to end** | {cold['wall_s']:.2f} | {_rate(n, cold['wall_s'])} | "
-            f"{_rate(words, cold['wall_s'])} | {cold['peak_rss_tree_bytes'] / 1024**2:.0f} | {cold['cores_used']} |"
-        )
-        lines.append(f"| cold start + Prefect overhead (end to end - flow) | {cold['wall_s'] - flow_s:.2f} | | | | |")
-        if noop:
-            lines.append(
-                f"| no-op re-run, end to end | {noop['wall_s']:.2f} | | | "
-                f"{noop['peak_rss_tree_bytes'] / 1024**2:.0f} | {noop['cores_used']} |"
-            )
-        b = s["baselines"]
-        if b:
-            for key, label in (("ner", "bare spaCy NER (tok2vec+ner)"), ("langdetect", "bare langdetect"),
-                               ("minhash", "bare MinHash 128 perms, 5-shingles")):  # fmt: skip
-                r = b[key]
-                extra = f", n_process {r['n_process']}" if key == "ner" else ""
-                sampled = f"{r['texts_measured']:,}/{r['texts_total']:,} texts{extra}"
-                sec = r["seconds_all_texts"]
-                lines.append(
-                    f"| baseline: {label} ({sampled}; s for all texts) | {sec:.2f} | {_rate(n, sec)} | "
-                    f"{r['words_per_s']:,.0f} | | |"
-                )
-        if not _has_ner(s):
-            lines.append("")
-            lines.append("NER stage not present in flow yet: the flow reports stages " + ", ".join(stages) + ".")
-        chk = s["count_check"]
-        lines.append("")
-        lines.append(
-            "Counts vs manifest: "
-            + ", ".join(
-                f"{k} {v['observed']}/{v['expected']} {'ok' if v['ok'] else 'MISMATCH'}" for k, v in chk.items()
-            )
-            + f"; stage seconds from {s['stage_seconds_source']}."
-        )
-        lines.append("")
+    for s in result["sizes"]:
+        lines += _size_md(s)
     if result["empty_flow"]:
         walls = ", ".join(f"{e['wall_s']:.2f}" for e in result["empty_flow"])
         lines += [f"Empty Prefect flow in a fresh process (cold start included): {walls} s.", ""]
+    if result.get("empty_flow_failure"):
+        f = result["empty_flow_failure"]
+        lines += [f"Empty Prefect flow FAILED after {f['wall_s']:.1f} s: {f['reason']} (log `{f['log']}`).", ""]
     lines += ["## Targets", "", "| target | measured | status | detail |", "|---|---:|---|---|"]
-    for t in result["targets"]:
-        lines.append(f"| {t['target']} | {t['measured']} | {t['status']} | {t['detail']} |")
+    for t in result.get("targets", []):
+        measured = "-" if t["measured"] is None else t["measured"]
+        lines.append(f"| {t['target']} | {measured} | {t['status']} | {t['detail']} |")
     if result.get("profiles"):
         lines += ["", "## Profile (cProfile of each stage's pure code, no Prefect)", ""]
         for n, prof in result["profiles"].items():
@@ -403,7 +669,7 @@ def profile_stages(corpus: Path, workdir: Path) -> dict:
     cmd = [PY, str(Path(__file__).resolve()), "--child-profile", str(corpus), str(out)]
     res = measure(cmd, workdir / f"log_profile_{corpus.name}.txt")
     if res["returncode"] != 0:
-        raise SystemExit(f"profile failed:\n{_tail(Path(res['log']), 20)}")
+        raise StepFailed(process_failure(res))
     return json.loads(out.read_text())
 
 
@@ -481,21 +747,61 @@ def _child_profile(corpus: Path, out: Path) -> None:
 
 
 # --- the pipeline child --------------------------------------------------------------------------------
+class _Progress:
+    """A run's progress as the child sees it, rewritten at each event so that a killed run leaves it too: the
+    seconds and peak RSS (MiB) of the stages finished, when the current stage started and, on an exception, when
+    and why it failed (epoch seconds)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict = {"seconds": {}, "peak_rss_mib": {}}
+
+    def mark(self, **fields: object) -> None:
+        self.data |= fields
+        with contextlib.suppress(OSError):  # the record is a convenience: never fail the run over it
+            self.path.write_text(json.dumps(self.data, default=str), encoding="utf-8")
+
+
+def _hook_stage_done(etl: object, progress: _Progress) -> None:
+    """Record each stage's end in `progress`. The flow's `_Run.stage_done` times the stages; if it is gone, a
+    failed run is still reported, without its stages."""
+    run_cls = getattr(etl, "_Run", None)
+    original = getattr(run_cls, "stage_done", None)
+    if original is None:
+        print("bench: flows.etl._Run.stage_done not found: a failed run will have no stage seconds", file=sys.stderr)
+        return
+
+    def stage_done(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        seconds = {k: round(v, 3) for k, v in getattr(self, "seconds", {}).items()}
+        progress.mark(seconds=seconds, peak_rss_mib=dict(getattr(self, "peak_mb", {})), stage_started_at=time.time())
+
+    run_cls.stage_done = stage_done  # type: ignore[union-attr]
+
+
 def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
-    """Run the `newsetl` CLI's own main with `cli_args`, recording the flow's RunSummary to `summary_path`."""
+    """Run the `newsetl` CLI's own main with `cli_args`, recording the flow's RunSummary to `summary_path` and the
+    run's progress to `_progress_path(summary_path)` (what `pipeline_failure` reads when the run fails)."""
     sys.path.insert(0, str(ROOT))
     from dataclasses import asdict
 
     import flows.etl as etl  # prepares the offline Prefect environment on import, as the CLI does
 
     original = etl._run
+    progress = _Progress(_progress_path(summary_path))
 
     def _run(settings):  # type: ignore[no-untyped-def]
-        summary = original(settings)
+        progress.mark(stage_started_at=time.time())
+        try:
+            summary = original(settings)
+        except BaseException as exc:
+            progress.mark(failed_at=time.time(), error=_one_line(f"{type(exc).__name__}: {exc}"))
+            raise
         summary_path.write_text(json.dumps(asdict(summary)), encoding="utf-8")
         return summary
 
     etl._run = _run
+    _hook_stage_done(etl, progress)
     from flows.cli import main as newsetl_main
 
     newsetl_main(cli_args, prog_name="newsetl")
@@ -544,28 +850,35 @@ def main(argv: list[str] | None = None) -> None:
             "noop_ratio_max": TARGET_NOOP_RATIO,
         },
     }
-    empty = []
-    for rep in range(args.empty_flow_reps):
-        e = empty_flow(args.workdir, rep)
-        if e["returncode"] != 0:
-            raise SystemExit(f"empty flow failed:\n{_tail(Path(e['log']), 15)}")
-        print(f"empty Prefect flow {rep + 1}: {e['wall_s']:.1f} s", flush=True)
-        empty.append(e)
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    empty, result["empty_flow_failure"] = empty_flows(args.empty_flow_reps, args.workdir)
     result["empty_flow"] = empty
-    result["sizes"] = [bench_size(n, args, args.workdir) for n in sizes]
+    result["sizes"] = []
+    for n in sizes:
+        result["sizes"].append(bench_size(n, args, args.workdir))
+        _write_json(out, result)  # the sizes measured so far outlive a harness that dies later
     if args.profile:
-        result["profiles"] = {str(s["size"]): s.pop("profile") for s in result["sizes"]}
-    result["targets"] = evaluate(result["sizes"], empty)
+        result["profiles"] = {str(s["size"]): s.pop("profile") for s in result["sizes"] if "profile" in s}
+    result["targets"] = evaluate(result["sizes"], empty, baselines=not args.no_baselines, noop=not args.no_noop)
     result["host"]["loadavg_end"] = round(os.getloadavg()[0], 2)
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    args.results.mkdir(parents=True, exist_ok=True)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    (args.results / f"{stamp}.json").write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
+    _write_json(out, result)
     md = markdown(result)
     (args.results / "latest.md").write_text(md, encoding="utf-8")
     print(md)
     for t in result["targets"]:
-        print(f"{t['status'].split(':')[0]:<4} {t['target']}: {t['measured']} ({t['detail']})")
+        measured = "-" if t["measured"] is None else t["measured"]
+        print(f"{t['status'].split(':')[0]:<4} {t['target']}: {measured} ({t['detail']})")
+    failed = [f"{s['size']:,} {failure_summary(s['failure'])}" for s in result["sizes"] if not _ok(s)]
+    if result["empty_flow_failure"]:
+        failed.append("the empty Prefect flow failed")
+    if failed:
+        raise SystemExit(f"bench: incomplete, {'; '.join(failed)}; results in {out}")
+
+
+def _write_json(path: Path, result: dict) -> None:
+    path.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
