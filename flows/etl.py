@@ -49,7 +49,7 @@ from transforms.stages import (  # noqa: E402
 from transforms.workers import close_pool, run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
-from warehouse.store import BOOKKEEPING, Partition, Store, WarehouseBusy, writer_lock  # noqa: E402
+from warehouse.store import BOOKKEEPING, Partition, Store, WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64
 KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection: SIGKILL the process group at a named point
@@ -236,7 +236,7 @@ def etl_flow(
         )
         with writer_lock(settings.warehouse):
             return asdict(_run(settings))
-    except (WarehouseBusy, ConfigError, GateFailed, NoInput) as exc:
+    except (WarehouseBusy, WarehouseError, ConfigError, GateFailed, NoInput) as exc:
         get_run_logger().error(str(exc))
         return Failed(message=str(exc))
 
@@ -526,7 +526,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     _kill_point("load")
     run.staged, rebuilt = store.stage_catalog(run_id, prior_parts, run.parts)
     if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
-        res = gate_task("warehouse", quote(store.check_catalog(run.staged)))
+        res = gate_task("warehouse", quote(store.check_catalog(run.staged, run_id)))
         dq_rows += [{**r, "run_id": run_id} for r in res.results]
         if res.errors:
             raise GateFailed(res.errors, res.results)

@@ -146,7 +146,33 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
         # the warehouse-level checks see them too: E9 is no entity, and "Nobody" is not the text at d1[0:5]
         "mentions_entity_exists": 1,
         "mentions_offsets": 1,
+        # the co-occurrence view reads the shadowed stg_mentions and pairs the entities of one run's extraction:
+        # d1 has 3 entities now (so 3 pairs), but E9 came from another run, so 2 of its pairs are missing
+        "mart_entity_cooccurrence_pairs_per_document": 2,
     }
+    # scoped to another run, the extraction-row checks skip run r's rows; the rest still see them
+    scoped = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS, runs=["other"]).itertuples() if r.failing}
+    assert set(failing) - set(scoped) == {"mentions_offsets", "mart_entity_cooccurrence_pairs_per_document"}
+
+
+def test_cooccurrence_checks_catch_fan_out_and_disorder(mini_wh):
+    """A duplicated entity row fans the view out (two rows for one pair), a missing one leaves a pair's entity
+    unknown, and a pair stored b < a is out of order."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
+    con.execute("USE w")
+    con.execute("CREATE TEMP VIEW stg_entities AS SELECT * FROM w.main.stg_entities UNION ALL "
+                "SELECT * FROM w.main.stg_entities WHERE entity_id = 'E2'")  # fmt: skip
+    failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
+    assert failing["mart_entity_cooccurrence_pairs_per_document"] == 1  # d1: 2 rows for its one pair
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_entities AS SELECT * FROM w.main.stg_entities WHERE entity_id <> 'E2'")
+    failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
+    assert failing["mart_entity_cooccurrence_entity_b_exists"] == 1  # d1's pair E1-E2 names an unknown E2
+    con.execute("DROP VIEW temp.stg_entities")
+    con.execute("CREATE TEMP VIEW mart_entity_cooccurrence AS SELECT doc_id, entity_id_b AS entity_id_a, "
+                "entity_id_a AS entity_id_b, name_a, name_b FROM w.main.mart_entity_cooccurrence")  # fmt: skip
+    failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
+    assert failing["mart_entity_cooccurrence_pair_ordered"] == 1
 
 
 # --- the seed warehouse, built by the real flow -------------------------------------------------------------------

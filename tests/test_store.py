@@ -84,3 +84,25 @@ def test_writer_connections_have_a_memory_limit(tmp_path, monkeypatch):
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.close()
     assert limit.replace(" ", "") in {"300.0MB", "286.1MiB"}
+
+
+def test_out_of_duckdb_memory_is_one_line_naming_the_setting(tmp_path, monkeypatch):
+    import pytest
+
+    import warehouse.checks
+    from warehouse.store import MEMORY_LIMIT_ENV, WarehouseError
+
+    def oom(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block\n\nPossible solutions: ...")
+
+    wh = build_mini_warehouse(tmp_path / "wh")
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "300MB")
+    monkeypatch.setattr(warehouse.checks, "run_checks", oom)
+    with writer_lock(wh):
+        store = Store(wh)
+        staged, _ = store.stage_catalog(R3, store.published_partitions(), [])
+        with pytest.raises(WarehouseError) as err:
+            store.check_catalog(staged, R3)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "could not allocate block" in message and "300MB" in message and MEMORY_LIMIT_ENV in message

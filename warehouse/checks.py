@@ -2,14 +2,21 @@
 
 Each check counts offending rows; a healthy warehouse has 0 everywhere. The record reconciliation is the
 stage contract "raw records = documents' records + quarantined records".
+
+Checks whose cost grows with the extraction rows (offsets sliced out of the texts, the co-occurrence model) read
+only the rows of the runs in scope, the temp table `_check_runs`: the load stage scopes them to its own run, since
+published partitions are immutable and were checked when they were published. Without a scope (the report,
+`newsetl validate`, a release) they check every run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pandas as pd
 
-from warehouse.model_checks import MODEL_CHECKS
+from warehouse.model_checks import MODEL_CHECKS, SCOPE, setup
 
 CHECKS: dict[str, str] = {
     # every record is either mapped to a document or quarantined, never both, never neither
@@ -46,12 +53,13 @@ CHECKS: dict[str, str] = {
 def _offsets_slice_back(table: str, surface: str) -> str:
     return f"""
         SELECT count(*) FROM {table} x JOIN documents d USING (doc_id)
-        WHERE x.start < 0 OR x."end" > length(d.text)
-           OR substring(d.text, x.start + 1, x."end" - x.start) IS DISTINCT FROM x.{surface}"""
+        WHERE x.run_id IN (SELECT run_id FROM {SCOPE}) AND (x.start < 0 OR x."end" > length(d.text)
+           OR substring(d.text, x.start + 1, x."end" - x.start) IS DISTINCT FROM x.{surface})"""
 
 
 # Extraction rows: offsets index documents.text (`substring(text, start+1, end-start) = surface`), values are
 # finite, every mention's entity exists, and only canonical documents are extracted.
+SCOPED_TABLES = ("extractions", "mentions", "figures", "dates", "quotes")
 CHECKS |= {
     "mentions_offsets": _offsets_slice_back("mentions", "surface"),
     "figures_offsets": _offsets_slice_back("figures", "surface"),
@@ -68,8 +76,19 @@ CHECKS |= {
 }
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per check: check, failing (offending row count)."""
+def run_checks(
+    con: duckdb.DuckDBPyConnection, extra: dict[str, str] | None = None, runs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One row per check: check, failing (offending row count). `runs` scopes the extraction-row checks to these
+    runs' rows (default: every run). Creates temp tables only, so a read-only connection works."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} (run_id VARCHAR)")
+    if runs is None:
+        union = " UNION ".join(f"SELECT DISTINCT run_id FROM {t}" for t in SCOPED_TABLES)
+        con.execute(f"INSERT INTO {SCOPE} {union}")
+    else:
+        con.executemany(f"INSERT INTO {SCOPE} VALUES (?)", [(r,) for r in runs])
+    for sql in setup(runs):
+        con.execute(sql)
     rows = []
     for name, sql in {**CHECKS, **MODEL_CHECKS, **(extra or {})}.items():
         rows.append({"check": name, "failing": int(con.execute(sql).fetchall()[0][0])})

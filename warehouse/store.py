@@ -45,13 +45,11 @@ PARTITIONS_DDL = (
 BOOKKEEPING = frozenset({"runs", "source_files", "dq_results"})
 CHECKS_TABLE = "_checks"  # the cross-table check results of the catalog's last rebuild
 # DuckDB's default memory limit is 80% of RAM; the writer's model builds and checks stay within this
-# (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse. Catalog build + checks
-# of a 10k-document warehouse, measured here: 1GB limit 15.6 s and +1,046 MB RSS; 512MB 19.9 s and +570 MB;
-# 256MB 27.8 s and +318 MB. But with 512MB a 100k-document run ran out of memory in the cross-table checks,
-# so the limit stays 1GB, which has not been run at 100k yet. On a 3k warehouse the first check to run out as
-# the limit shrinks is mart_entity_cooccurrence_key_unique (fails at 32MB, passes at 64MB; 3.95 M rows).
+# (spilling to W/.staging/tmp) so a run's peak memory does not grow with the warehouse. Catalog build + checks,
+# measured here on a 100k-document warehouse (one run): 1GB limit 42 + 45 s and 1,195 MB peak RSS; 512MB 62 + 29 s
+# and 739 MB. (Before mart_entity_cooccurrence became a view checked per run, 512MB ran out of memory at 100k.)
 MEMORY_LIMIT_ENV = "NEWSETL_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 class WarehouseBusy(RuntimeError):
@@ -59,7 +57,21 @@ class WarehouseBusy(RuntimeError):
 
 
 class WarehouseError(RuntimeError):
-    """The warehouse cannot be used as asked (missing, or a refused query)."""
+    """The warehouse cannot be used as asked (missing, a refused query, or out of DuckDB memory)."""
+
+
+@contextmanager
+def _memory_hint(what: str) -> Iterator[None]:
+    """Turn DuckDB's multi-line out-of-memory error into one line that names the setting to raise."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+        first = str(exc).splitlines()[0]
+        raise WarehouseError(
+            f"{what} ran out of DuckDB memory ({first}); the writer's limit is {limit}: "
+            f"set {MEMORY_LIMIT_ENV} higher, e.g. {MEMORY_LIMIT_ENV}=4GB"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +228,10 @@ class Store:
         finally:
             con.close()
 
-    def check_catalog(self, staged_catalog: Path) -> list[dict]:
-        """Cross-table and model checks (warehouse/checks.py) on a staged catalog, before it is published.
+    def check_catalog(self, staged_catalog: Path, run_id: str | None = None) -> list[dict]:
+        """Cross-table and model checks (warehouse/checks.py) on a staged catalog, before it is published;
+        the checks of extraction rows read only run `run_id`'s rows when given (earlier runs' partitions are
+        immutable and were checked when published).
 
         The results are also kept in the catalog as `_checks` (check, failing): what the report shows without
         re-running them, and what a no-op run's copied catalog carries over.
@@ -226,7 +240,8 @@ class Store:
 
         con = self.connect(staged_catalog)
         try:
-            checks = run_checks(con)
+            with _memory_hint("the cross-table checks"):
+                checks = run_checks(con, runs=None if run_id is None else [run_id])
             con.register("checks_frame", checks)
             con.execute(f"CREATE OR REPLACE TABLE {CHECKS_TABLE} AS SELECT * FROM checks_frame")
             con.unregister("checks_frame")
@@ -250,7 +265,8 @@ class Store:
             )
             create_table_views(con, partitions)
             if models:
-                build_models(con)
+                with _memory_hint("building the SQL models"):
+                    build_models(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()
