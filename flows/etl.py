@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
@@ -26,6 +27,7 @@ prepare_prefect_env()
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.states import Failed  # noqa: E402
@@ -87,6 +89,42 @@ def _trim_heap() -> None:
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+def _drain_to_table(name: str, rows: list[dict], step: int = 5000) -> pa.Table:
+    """Table `name` from row dicts, converted `step` rows at a time while emptying `rows`: the dicts are freed as
+    the Arrow columns grow, so the two copies of the texts are never both whole."""
+    parts = []
+    while rows:
+        parts.append(schema.to_table(name, rows[-step:]))
+        del rows[-step:]
+    parts.reverse()
+    return pa.concat_tables(parts) if parts else schema.to_table(name, [])
+
+
+def _spill_raw_texts(raw_rows: dict[str, dict], path: Path, step: int = 5000) -> Path:
+    """Write the records' raw texts to `path` (record_id, raw_text; in `raw_rows` order) and drop them from the
+    rows: raw_documents needs them only when it is written, after dedup, and the records' own copies are freed
+    after normalize. `path` is in the warehouse's staging folder, which a failed or killed run leaves to cleanup."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spill_schema = pa.schema([("record_id", pa.string()), ("raw_text", pa.string())])
+    rows = list(raw_rows.values())
+    with pq.ParquetWriter(path, spill_schema, compression="none") as writer:
+        for i in range(0, len(rows), step):
+            part = rows[i : i + step]
+            ids, texts = [r["record_id"] for r in part], [r.get("raw_text") for r in part]
+            writer.write_table(pa.table({"record_id": ids, "raw_text": texts}, schema=spill_schema))
+            for r in part:
+                r["raw_text"] = None
+    return path
+
+
+def _with_raw_texts(table: pa.Table, path: Path) -> pa.Table:
+    """`table` (raw_documents, rows in the spilled order) with its raw_text column read back from `path`."""
+    spilled = pq.read_table(path)
+    if not spilled.column("record_id").equals(table.column("record_id")):
+        raise RuntimeError("raw_documents rows are not in the order their texts were spilled in")
+    return table.set_column(table.schema.get_field_index("raw_text"), "raw_text", spilled.column("raw_text"))
 
 
 def _batches(items: list, size: int) -> list[list]:
@@ -161,14 +199,14 @@ def language_task(docs: list[dict], n_jobs: int) -> list[dict]:
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def dedup_task(store: Store, prior: list[Partition], docs: list[dict], n_jobs: int) -> NearDupResult:
+def dedup_task(store: Store, prior: list[Partition], docs: pa.Table, n_jobs: int) -> NearDupResult:
     """Near-duplicate clusters of the new documents against each other and every published one.
 
     Exact duplicates are already one document (doc_id = text hash); this adds MinHash LSH + containment.
     """
     con = store.connect_published(prior)
     try:
-        new = pa.table({c: [d[c] for d in docs] for c in DOCUMENTS_INPUT_SCHEMA.names}, schema=DOCUMENTS_INPUT_SCHEMA)
+        new = docs.select(DOCUMENTS_INPUT_SCHEMA.names).cast(DOCUMENTS_INPUT_SCHEMA)  # no copy of the texts
         return assign_near_duplicates(con, new, n_jobs=n_jobs)
     finally:
         con.close()
@@ -405,6 +443,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
     run.gate("source_files", run.tables["source_files"])
     run.gate("ingest", list(raw_rows.values()))
+    raw_texts = _spill_raw_texts(raw_rows, store.staging / f"{run_id}.raw_text.parquet")
     run.stage_done("ingest", t)
     _kill_point("ingest")
     log.info(
@@ -455,13 +494,14 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     new_docs = [d for b in _gather(futures, "language", [len(x) for x in doc_batches]) for d in b]
     del doc_batches, futures
     new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
+    docs = _drain_to_table("documents", new_docs)  # the documents are final: their texts live in Arrow now
     run.stage_done("language", t)
 
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
-    if new_docs:
+    if docs.num_rows:
         nd = dedup_task(
-            store, quote(prior_parts), quote(new_docs), settings.n_process if len(new_docs) >= MIN_DOCS_FOR_POOL else 1
+            store, quote(prior_parts), quote(docs), settings.n_process if docs.num_rows >= MIN_DOCS_FOR_POOL else 1
         )
         run.tables["dup_clusters"] = nd.dup_clusters
         run.tables["doc_signatures"] = nd.doc_signatures
@@ -471,30 +511,34 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         near_dups = _count_where(nd.dup_clusters, "method", ("near", "contained"))
         canonical = set(_canonical_ids(nd.dup_clusters))
         log.info(
-            f"dedup: {len(new_docs)} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
+            f"dedup: {docs.num_rows} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
         del nd  # its tables are the run's now: written (and freed) below
     else:
         near_dups, canonical = 0, set()
         log.info("dedup: nothing new: no dedup work")
     # records, documents and clusters are final now: write them and keep only what extraction reads
-    run.tables["documents"] = new_docs
-    run.tables["raw_documents"] = list(raw_rows.values())
+    is_canonical = pa.compute.is_in(docs.column("doc_id"), pa.array(sorted(canonical), pa.string()))
+    todo = docs.filter(is_canonical).select(list(DOC_KEYS))
+    run.tables["documents"] = docs
+    del docs
+    run.tables["raw_documents"] = _with_raw_texts(schema.to_table("raw_documents", list(raw_rows.values())), raw_texts)
     del raw_rows
-    todo = [{k: d[k] for k in DOC_KEYS} for d in new_docs if d["doc_id"] in canonical]
-    del new_docs
     run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
+    raw_texts.unlink()
     close_pool()  # the normalize/language/near-dup workers: their memory goes to the NER workers now
     run.stage_done("dedup", t)
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
     t = time.perf_counter()
-    if todo:
+    if todo.num_rows:
+        n_todo = todo.num_rows
         _extract(run, store, prior_parts, todo, settings.n_process)
         found = ", ".join(f"{run.n_rows(k)} {k}" for k in EXTRACT_TABLES)
-        log.info(f"extract: {len(todo)} canonical document(s): {found}")
+        log.info(f"extract: {n_todo} canonical document(s): {found}")
     else:
         log.info("extract: no new canonical documents: no NER work")
+    del todo
     run.stage_done("extract", t)
     _kill_point("extract")
 
@@ -575,10 +619,9 @@ def _canonical_ids(clusters: pa.Table) -> list[str]:
     return clusters.filter(mask).column("doc_id").to_pylist()
 
 
-def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], n_process: int) -> None:
-    """Run NER + parsers over `docs` chunk by chunk in a streaming worker pool; gate and write each chunk's rows.
-
-    Takes ownership of `docs`: a chunk's texts are dropped once its rows are written."""
+def _extract(run: _Run, store: Store, prior: list[Partition], docs: pa.Table, n_process: int) -> None:
+    """Run NER + parsers over `docs` (DOC_KEYS columns) chunk by chunk in a streaming worker pool; gate and write
+    each chunk's rows. A chunk becomes Python dicts only when the pool takes it."""
     from transforms.extract import EntityTable, KnownEntities, merge_entities
 
     con = store.connect_published(prior)
@@ -591,33 +634,31 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: list[dict], 
     entities = EntityTable()  # this run's entity rows
     skipped: dict[str, str] = {}
     counts: dict[str, dict[str, int]] = {}
-    chunks = _batches(docs, EXTRACT_CHUNK)
+    chunks = [docs.slice(i, EXTRACT_CHUNK) for i in range(0, docs.num_rows, EXTRACT_CHUNK)]  # zero-copy
     t0, done = time.perf_counter(), 0
-    procs = max(1, min(n_process, len(docs) // MIN_DOCS_PER_PROCESS))
+    procs = max(1, min(n_process, docs.num_rows // MIN_DOCS_PER_PROCESS))
     with ExtractPool(procs, nlp=_nlp() if procs <= 1 else None) as pool:
         # chunk k is resolved against the entities of the run's chunks before it (read when k is resolved)
-        results = pool.extract_chunks(chunks, lambda: known)
+        results = pool.extract_chunks((c.to_pylist() for c in chunks), lambda: known)
         for i, chunk in enumerate(chunks):
             res = extract_task(quote(results), i)
             known.add(res["entities"])
             entities.add(res["entities"])
             _store_chunk(run, i, res, skipped, counts)
-            for d in chunk:  # done with this chunk's texts (its documents are written): free them as we go
-                d["text"] = None
             _trim_heap()  # the chunk's rows and gate frames: memory stays flat across chunks
-            done += len(chunk)
-            _log_progress("extract", done, len(docs), t0)
+            done += chunk.num_rows
+            _log_progress("extract", done, docs.num_rows, t0)
     run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities.rows()]
     run.gate("extract_entities", run.tables["entities"])
     run.tables["extractions"] = [
         {
-            "doc_id": d["doc_id"],
-            "status": "skipped" if d["doc_id"] in skipped else "extracted",
-            "reason": skipped.get(d["doc_id"]),
+            "doc_id": doc_id,
+            "status": "skipped" if doc_id in skipped else "extracted",
+            "reason": skipped.get(doc_id),
             "run_id": run.run_id,
-            **{f"n_{k}": counts.get(d["doc_id"], {}).get(k, 0) for k in ROW_TABLES},
+            **{f"n_{k}": counts.get(doc_id, {}).get(k, 0) for k in ROW_TABLES},
         }
-        for d in docs
+        for doc_id in docs.column("doc_id").to_pylist()
     ]
 
 

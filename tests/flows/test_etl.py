@@ -47,6 +47,23 @@ def test_corrupt_file_quarantined_and_accounted(seed_run):
     assert (raw, mapped, quarantined) == (6, 5, 1)
 
 
+def test_raw_documents_keep_each_records_text_as_read(seed_run):
+    """raw_documents.raw_text is what the reader returned for the record (the flow sets it aside during the run
+    and puts it back when it writes the table)."""
+    from transforms.readers import hash_file
+    from transforms.stages import ingest_files
+
+    wh, _ = seed_run
+    rows = q(wh, "SELECT s.path, r.record_index, r.raw_text FROM raw_documents r JOIN source_files s USING (file_id)")
+    files = [hash_file(p) for p in sorted({r[0] for r in rows})]
+    batch = ingest_files(files, 10**7)
+    by_file = {f.file_id: f.path for f in files}
+    expected = {(by_file[x.file_id], x.record_index, x.text) for x in batch.records}
+    expected |= {(by_file[x.file_id], x.record_index, x.raw_text) for x in batch.rejections}
+    assert len(rows) == 6 and sum(1 for r in rows if r[2]) == 5  # the binary file's record keeps no text
+    assert set(rows) == expected
+
+
 def _doc_text(wh: Path, seed_prefix: str) -> str:
     rows = q(
         wh,
