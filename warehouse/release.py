@@ -135,10 +135,29 @@ def relation_docs(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, d
     return row[0] or "", dict(cols)
 
 
-def _table(con: duckdb.DuckDBPyConnection, relation: str, docs: dict[str, str]) -> pa.Table:
-    table = con.sql(f'SELECT * FROM "{relation}" ORDER BY ALL').to_arrow_table()
-    fields = [f.with_metadata({"description": docs.get(f.name, "")}) for f in table.schema]
-    return table.cast(pa.schema(fields))
+ROW_GROUP = 1 << 20  # rows per Parquet row group: fixed, so a file's bytes do not depend on DuckDB's batches
+
+
+def _write_relation(con: duckdb.DuckDBPyConnection, relation: str, docs: dict[str, str], path: Path) -> pa.Schema:
+    """Write `relation`, sorted, to one zstd Parquet file, streamed: the co-occurrence view alone is ~130 M
+    rows at 100k documents, which a table in memory would not hold. Returns the schema (columns described)."""
+    reader = con.sql(f'SELECT * FROM "{relation}" ORDER BY ALL').to_arrow_reader(ROW_GROUP)
+    schema = pa.schema([f.with_metadata({"description": docs.get(f.name, "")}) for f in reader.schema])
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in reader:
+            pending.append(batch)
+            n_pending += batch.num_rows
+            while n_pending >= ROW_GROUP:
+                table = pa.Table.from_batches(pending, reader.schema)
+                writer.write_table(table.slice(0, ROW_GROUP).cast(schema), row_group_size=ROW_GROUP)
+                rest = table.slice(ROW_GROUP)
+                pending, n_pending = rest.to_batches(), rest.num_rows
+        if n_pending:
+            table = pa.Table.from_batches(pending, reader.schema)
+            writer.write_table(table.cast(schema), row_group_size=ROW_GROUP)
+    return schema
 
 
 def quality_results(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -197,18 +216,20 @@ def make_release(
         runs = con.execute(
             "SELECT run_id, started_at, code_version, n_documents_new FROM runs ORDER BY run_id"
         ).fetchall()
-        tables: dict[str, tuple[pa.Table, str]] = {}
-        docs: dict[str, dict[str, str]] = {}
-        for name, relation in PUBLISHED.items():
-            grain, cols = relation_docs(con, relation)
-            tables[name] = (_table(con, relation, cols), grain)
-            docs[name] = cols
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".{version}.partial-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        tables: dict[str, tuple[pa.Schema, str]] = {}
+        try:
+            for name, relation in PUBLISHED.items():
+                grain, cols = relation_docs(con, relation)
+                tables[name] = (_write_relation(con, relation, cols, tmp / f"{name}.parquet"), grain)
+        except BaseException:
+            shutil.rmtree(tmp)
+            raise
     finally:
         con.close()
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{version}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
         created_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         manifest: dict[str, Any] = {
@@ -222,16 +243,15 @@ def make_release(
             "files": [],
             "quality": quality,
         }
-        for name, (table, grain) in tables.items():
+        for name, (schema, grain) in tables.items():
             file = f"{name}.parquet"
-            pq.write_table(table, tmp / file, compression="zstd")
             manifest["tables"][name] = {
                 "file": file,
-                "rows": table.num_rows,
+                "rows": pq.ParquetFile(tmp / file).metadata.num_rows,
                 "grain": grain,
                 "source_model": PUBLISHED[name],
-                "arrow_schema": _schema_json(table.schema),
-                "arrow_schema_ipc": base64.b64encode(table.schema.serialize().to_pybytes()).decode(),
+                "arrow_schema": _schema_json(schema),
+                "arrow_schema_ipc": base64.b64encode(schema.serialize().to_pybytes()).decode(),
             }
         (tmp / CARD).write_text(data_card(manifest, runs), encoding="utf-8")
         (tmp / CROISSANT).write_text(
