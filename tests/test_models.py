@@ -200,3 +200,14 @@ def test_seed_model_checks_pass(seed_wh):
     con = _con(seed_wh)
     result = run_checks(con, MODEL_CHECKS)
     assert result[result.failing > 0].to_dict("records") == []
+
+
+def test_documents_n_chars_must_match_the_stored_text(mini_wh):
+    """The normalize gate checks n_chars >= 1 instead of the texts; this check ties n_chars to the text."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
+    con.execute("USE w")
+    assert run_checks(con).set_index("check").failing["documents_n_chars_match_text"] == 0
+    con.execute("CREATE TEMP VIEW documents AS SELECT * REPLACE (n_chars + 1 AS n_chars) FROM w.main.documents")
+    n_docs = con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
+    assert run_checks(con).set_index("check").failing["documents_n_chars_match_text"] == n_docs > 0

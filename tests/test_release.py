@@ -88,7 +88,15 @@ def test_same_version_refused_unless_identical(tmp_path):
 
     # new data: the same version is refused, a new version is fine
     r3 = "20260103T000000-cccccccc"
-    doc = {"doc_id": "d4", "record_id": "rec-d4", "text": "New.", "lang": "en", "first_seen": T2, "run_id": r3}
+    doc = {
+        "doc_id": "d4",
+        "record_id": "rec-d4",
+        "text": "New.",
+        "n_chars": 4,
+        "lang": "en",
+        "first_seen": T2,
+        "run_id": r3,
+    }
     publish_run(
         wh,
         r3,

@@ -59,8 +59,12 @@ def _offsets_slice_back(table: str, surface: str) -> str:
 
 # Extraction rows: offsets index documents.text (`substring(text, start+1, end-start) = surface`), values are
 # finite, every mention's entity exists, and only canonical documents are extracted.
-SCOPED_TABLES = ("extractions", "mentions", "figures", "dates", "quotes")
+SCOPED_TABLES = ("documents", "extractions", "mentions", "figures", "dates", "quotes")
 CHECKS |= {
+    # the normalize gate checks n_chars >= 1 instead of the texts' lengths (GX copied the texts several times)
+    "documents_n_chars_match_text": f"""
+        SELECT count(*) FROM documents
+        WHERE run_id IN (SELECT run_id FROM {SCOPE}) AND n_chars IS DISTINCT FROM length(text)""",
     "mentions_offsets": _offsets_slice_back("mentions", "surface"),
     "figures_offsets": _offsets_slice_back("figures", "surface"),
     "dates_offsets": _offsets_slice_back("dates", "surface"),
