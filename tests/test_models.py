@@ -170,7 +170,7 @@ def test_cooccurrence_checks_catch_fan_out_and_disorder(mini_wh):
     assert failing["mart_entity_cooccurrence_entity_b_exists"] == 1  # d1's pair E1-E2 names an unknown E2
     con.execute("DROP VIEW temp.stg_entities")
     con.execute("CREATE TEMP VIEW mart_entity_cooccurrence AS SELECT doc_id, entity_id_b AS entity_id_a, "
-                "entity_id_a AS entity_id_b, name_a, name_b FROM w.main.mart_entity_cooccurrence")  # fmt: skip
+                "entity_id_a AS entity_id_b, name_a, name_b, run_id FROM w.main.mart_entity_cooccurrence")  # fmt: skip
     failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
     assert failing["mart_entity_cooccurrence_pair_ordered"] == 1
 

@@ -85,11 +85,11 @@ def run_checks(
 ) -> pd.DataFrame:
     """One row per check: check, failing (offending row count). `runs` scopes the extraction-row checks to these
     runs' rows (default: every run). Creates temp tables only, so a read-only connection works."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} (run_id VARCHAR)")
     if runs is None:
         union = " UNION ".join(f"SELECT DISTINCT run_id FROM {t}" for t in SCOPED_TABLES)
-        con.execute(f"INSERT INTO {SCOPE} {union}")
-    else:
+        runs = sorted(r for (r,) in con.execute(union).fetchall() if r is not None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} (run_id VARCHAR)")
+    if runs:  # executemany refuses an empty list
         con.executemany(f"INSERT INTO {SCOPE} VALUES (?)", [(r,) for r in runs])
     for sql in setup(runs):
         con.execute(sql)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from warehouse.store import sql_literal
+
 SCOPE = "_check_runs"  # temp table (run_id) made by `run_checks`: the runs whose extraction rows are checked
 COOCCURRENCE = "_check_cooccurrence"
 
@@ -19,11 +21,11 @@ COOCCURRENCE = "_check_cooccurrence"
 # took 143 s (on it as a table), and joining its rows to mart_entities spilled 16 GB. So an entity exists when the
 # view found its name: stg_entities_not_null holds names, and mart_entities has one row per stg_entities entity.
 # The pair count per document catches what a key check would (a fan-out join, a missing GROUP BY) and missing pairs.
-def setup(runs: Sequence[str] | None) -> list[str]:
-    """SQL that `run_checks` runs before the checks, for these runs (None: every run). The runs are inlined as
-    literals: a constant filter on the view's run_id reaches its Parquet scans (3.6 s for a run with no rows at
-    100k documents), where an IN (subquery) was applied after the self-join (195 s)."""
-    scope = "true" if runs is None else f"run_id IN ({', '.join(_literal(r) for r in runs) or 'NULL'})"
+def setup(runs: Sequence[str]) -> list[str]:
+    """SQL that `run_checks` runs before the checks, for the runs in scope. The runs are inlined as literals: a
+    constant filter on the view's run_id reaches its Parquet scans (3.6 s for a run with no rows at 100k
+    documents), where an IN (subquery) on the scope table was applied after the self-join (195 s)."""
+    scope = f"run_id IN ({', '.join(sql_literal(r) for r in runs) or 'NULL'})"
     return [
         f"""
         CREATE OR REPLACE TEMP TABLE {COOCCURRENCE} AS
@@ -37,10 +39,6 @@ def setup(runs: Sequence[str] | None) -> list[str]:
          WHERE {scope}
          GROUP BY doc_id"""
     ]
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _unique(relation: str, key: str) -> str:

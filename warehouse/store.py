@@ -88,7 +88,8 @@ def catalog_path(root: Path) -> Path:
     return root / CATALOG
 
 
-def _sql_str(value: str) -> str:
+def sql_literal(value: str) -> str:
+    """`value` as a quoted SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -300,13 +301,13 @@ def create_table_views(
     for name in names:
         paths = by_table.get(name)
         if paths:
-            files = "[" + ", ".join(_sql_str(x) for x in paths) + "]"
+            files = "[" + ", ".join(sql_literal(x) for x in paths) + "]"
             sql = f"SELECT * FROM read_parquet({files}, union_by_name = true)"
         else:
             sql = empty_select(TABLES[name][0])
         con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS {sql}")
         if name in TABLES:
-            con.execute(f"COMMENT ON VIEW {_ident(name)} IS {_sql_str(TABLES[name][1])}")
+            con.execute(f"COMMENT ON VIEW {_ident(name)} IS {sql_literal(TABLES[name][1])}")
 
 
 def empty_select(schema: pa.Schema) -> str:
