@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet
 from mini_warehouse import build_mini_warehouse, run1_tables
 
 from warehouse import schema
@@ -106,3 +107,16 @@ def test_out_of_duckdb_memory_is_one_line_naming_the_setting(tmp_path, monkeypat
     message = str(err.value)
     assert "\n" not in message
     assert "could not allocate block" in message and "300MB" in message and MEMORY_LIMIT_ENV in message
+
+
+def test_partition_written_piece_by_piece_is_the_same_partition(tmp_path):
+    store = Store(tmp_path)
+    rows = [{"doc_id": f"d{i}", "text": "t" * i, "n_chars": i, "run_id": R3} for i in range(1, 8)]
+    whole = schema.to_table("documents", rows)
+    one = store.write_partition("documents", R3, whole)
+    pieces = store.write_partition("documents", R3, (whole.slice(i, 3) for i in range(0, 7, 3)), part=0)
+    assert pieces.n_rows == one.n_rows == 7
+    assert pa.parquet.read_table(pieces.path).equals(pa.parquet.read_table(one.path))
+    empty = store.write_partition("documents", R3, iter([]), part=1)
+    assert empty.n_rows == 0
+    assert pa.parquet.read_table(empty.path).schema.equals(schema.TABLES["documents"][0])

@@ -19,7 +19,7 @@ import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,9 @@ LOCK = ".newsetl.lock"
 STAGING = ".staging"
 DATA = "data"
 MODELS_DIR = Path(__file__).with_name("models")
+# rows per Parquet row group of a partition: the writer holds a row group's encoded columns in memory until the
+# group is complete, so a 100k-document partition written as one group held all its compressed texts at once
+ROW_GROUP_ROWS = 10_000
 PARTITIONS_DDL = (
     "CREATE TABLE _partitions (table_name VARCHAR, run_id VARCHAR, path VARCHAR, n_rows BIGINT, "
     "bytes BIGINT, sha256 VARCHAR)"
@@ -167,19 +170,36 @@ class Store:
         return removed
 
     # -- writing --------------------------------------------------------------------------------------
-    def write_partition(self, table_name: str, run_id: str, table: pa.Table, part: int | None = None) -> Partition:
+    def write_partition(
+        self, table_name: str, run_id: str, table: pa.Table | Iterable[pa.Table], part: int | None = None
+    ) -> Partition:
         """Write `table` (cast to the table's schema) as an immutable zstd Parquet partition: one file per table
-        per run, or several (`part` 0, 1, ...) when a stage writes its rows chunk by chunk."""
-        schema = TABLES[table_name][0] if table_name in TABLES else table.schema
-        table = table.select(schema.names).cast(schema)
+        per run, or several (`part` 0, 1, ...) when a stage writes its rows chunk by chunk.
+
+        `table` may be an iterable of tables written one after the other into the same file, so a partition
+        larger than memory (raw_documents with every raw text) is never whole in memory."""
+        pieces = [table] if isinstance(table, pa.Table) else table
         folder = self.data / table_name
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / (f"{run_id}.parquet" if part is None else f"{run_id}-{part:05d}.parquet")
         tmp = path.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        writer, n_rows = None, 0
+        try:
+            for piece in pieces:
+                schema = TABLES[table_name][0] if table_name in TABLES else piece.schema
+                piece = piece.select(schema.names).cast(schema)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=True)
+                writer.write_table(piece, row_group_size=ROW_GROUP_ROWS)
+                n_rows += piece.num_rows
+            if writer is None:  # no piece at all: an empty partition of the table's schema
+                writer = pq.ParquetWriter(tmp, TABLES[table_name][0], compression="zstd", write_statistics=True)
+        finally:
+            if writer is not None:
+                writer.close()
         _fsync(tmp)
         os.replace(tmp, path)
-        return Partition(table_name, run_id, str(path), table.num_rows, path.stat().st_size, sha256_file(path))
+        return Partition(table_name, run_id, str(path), n_rows, path.stat().st_size, sha256_file(path))
 
     def connect(self, database: Path | None = None) -> duckdb.DuckDBPyConnection:
         """A writer-side DuckDB connection (in memory by default) with a bounded memory limit that spills to
