@@ -14,12 +14,12 @@ import resource
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 
@@ -34,15 +34,16 @@ from prefect.states import Failed  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows.gates import GateFailed, GateResult, gate_frame, run_gate  # noqa: E402
+from flows.runners import thread_runner  # noqa: E402
 from flows.version import code_version  # noqa: E402
 from transforms.documents import exact_dedup  # noqa: E402
 from transforms.extract_pool import DOC_KEYS, ExtractPool  # noqa: E402
+from transforms.language import language_samples  # noqa: E402
 from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import (  # noqa: E402
     IngestBatch,
     NormalizeBatch,
-    detect_languages,
     find_repeated_lines,
     ingest_files,
     language_labels,
@@ -102,29 +103,56 @@ def _drain_to_table(name: str, rows: list[dict], step: int = 5000) -> pa.Table:
     return pa.concat_tables(parts) if parts else schema.to_table(name, [])
 
 
-def _spill_raw_texts(raw_rows: dict[str, dict], path: Path, step: int = 5000) -> Path:
-    """Write the records' raw texts to `path` (record_id, raw_text; in `raw_rows` order) and drop them from the
-    rows: raw_documents needs them only when it is written, after dedup, and the records' own copies are freed
-    after normalize. `path` is in the warehouse's staging folder, which a failed or killed run leaves to cleanup."""
+def _spill_raw_texts(rows: list[dict], path: Path, step: int = 5000) -> pa.Table:
+    """Write the records' raw texts to `path` (record_id, raw_text; in `rows` order) and return the rows as a
+    raw_documents table without them, emptying `rows` as it goes: raw_documents needs its texts only when it is
+    written, after dedup. `path` is in the warehouse's staging folder, which a failed or killed run leaves to
+    cleanup. (200k records held as dicts took ~200 MB, and more in fragments after they were freed.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     spill_schema = pa.schema([("record_id", pa.string()), ("raw_text", pa.string())])
-    rows = list(raw_rows.values())
+    parts = []
     with pq.ParquetWriter(path, spill_schema, compression="none") as writer:
         for i in range(0, len(rows), step):
             part = rows[i : i + step]
             ids, texts = [r["record_id"] for r in part], [r.get("raw_text") for r in part]
             writer.write_table(pa.table({"record_id": ids, "raw_text": texts}, schema=spill_schema))
-            for r in part:
-                r["raw_text"] = None
-    return path
+            parts.append(schema.to_table("raw_documents", [{**r, "raw_text": None} for r in part]))
+            rows[i : i + step] = [None] * len(part)
+    rows.clear()
+    return pa.concat_tables(parts) if parts else schema.to_table("raw_documents", [])
 
 
-def _with_raw_texts(table: pa.Table, path: Path) -> pa.Table:
-    """`table` (raw_documents, rows in the spilled order) with its raw_text column read back from `path`."""
-    spilled = pq.read_table(path)
-    if not spilled.column("record_id").equals(table.column("record_id")):
-        raise RuntimeError("raw_documents rows are not in the order their texts were spilled in")
-    return table.set_column(table.schema.get_field_index("raw_text"), "raw_text", spilled.column("raw_text"))
+def _with_raw_texts(table: pa.Table, path: Path, step: int = 5000) -> Iterator[pa.Table]:
+    """`table` (raw_documents, rows in the spilled order) with its raw_text column read back from `path`, `step`
+    rows at a time: the raw texts are never all in memory at once."""
+    spilled = pq.ParquetFile(path)
+    at, col = 0, table.schema.get_field_index("raw_text")
+    for batch in spilled.iter_batches(batch_size=step):
+        rows = table.slice(at, batch.num_rows)
+        if not batch.column(0).equals(rows.column("record_id").combine_chunks()):
+            raise RuntimeError("raw_documents rows are not in the order their texts were spilled in")
+        yield rows.set_column(col, "raw_text", batch.column(1))
+        at += batch.num_rows
+    if at != table.num_rows:
+        raise RuntimeError(f"{table.num_rows - at} raw_documents row(s) have no spilled text")
+
+
+def _chunks(batches: Iterator[pa.RecordBatch], mask: pa.Array, size: int) -> Iterator[pa.Table]:
+    """The rows of `batches` where `mask` is true (mask in the same row order), as tables of `size` rows (the last
+    may be smaller)."""
+    held: list[pa.Table] = []
+    n_held = at = 0
+    for batch in batches:
+        kept = pa.Table.from_batches([batch]).filter(mask.slice(at, batch.num_rows))
+        at += batch.num_rows
+        held.append(kept)
+        n_held += kept.num_rows
+        while n_held >= size:
+            whole = pa.concat_tables(held)
+            yield whole.slice(0, size)
+            held, n_held = [whole.slice(size)], n_held - size
+    if n_held:
+        yield pa.concat_tables(held)
 
 
 def _batches(items: list, size: int) -> list[list]:
@@ -137,21 +165,27 @@ def _log_progress(stage: str, done: int, total: int, t0: float, unit: str = "doc
     get_run_logger().info(f"{stage}: {extra}{done}/{total} {unit}, {rate:.1f} {unit}/s, ETA {eta:.0f} s")
 
 
-def _gather(futures: Any, stage: str, sizes: list[int], unit: str = "docs") -> list:
-    """Results of mapped batch futures in submission order, logging progress (rate, ETA) as batches finish."""
+def _gather(futures: Any, stage: str, batches: list[list], unit: str = "docs") -> list:
+    """Results of mapped batch futures in submission order, logging progress (rate, ETA) as batches finish.
+
+    Each input batch is emptied once its result is in: the stage's input and output are not both whole in
+    memory (the caller holds no other reference to the items)."""
     from prefect.futures import as_completed
 
     futures = list(futures)
+    sizes = [len(b) for b in batches]
     index = {id(f): i for i, f in enumerate(futures)}
     results: list = [None] * len(futures)
     total, done, t0, last = sum(sizes), 0, time.perf_counter(), 0.0
     for n, fut in enumerate(as_completed(futures), 1):
         i = index[id(fut)]
         results[i] = fut.result()
+        batches[i].clear()
         done += sizes[i]
         if len(futures) > 1 and (time.perf_counter() - last > 2 or n == len(futures)):
             last = time.perf_counter()
             _log_progress(stage, done, total, t0, unit, extra=f"{n}/{len(futures)} batches, ")
+            _trim_heap()  # what the batches freed: at 100k ~400 MB of it stayed resident through the language stage
     return results
 
 
@@ -193,27 +227,29 @@ def repeated_lines_task(records: list, paths: dict[str, str]) -> dict[str, froze
 
 
 @task(name="language", cache_policy=NO_CACHE)
-def language_task(docs: list[dict], n_jobs: int) -> list[dict]:
-    """Copy of `docs` with lang and lang_prob set; a worker gets only the text samples detection reads."""
-    return detect_languages(docs, lambda samples: run_batch(language_labels, samples, n_jobs=n_jobs))
+def language_task(samples: list[str], n_jobs: int) -> list[tuple[str, float]]:
+    """(lang, lang_prob) of each text sample (`language_sample`: all that detection reads), in a worker."""
+    return run_batch(language_labels, samples, n_jobs=n_jobs)
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def dedup_task(store: Store, prior: list[Partition], docs: pa.Table, n_jobs: int) -> NearDupResult:
+def dedup_task(store: Store, prior: list[Partition], docs: pa.Table) -> NearDupResult:
     """Near-duplicate clusters of the new documents against each other and every published one.
 
     Exact duplicates are already one document (doc_id = text hash); this adds MinHash LSH + containment.
+    The sketches are computed in this process: at 100k documents two sketch workers took ~300 MB more and
+    saved ~6 s of a ~70-minute run, and this stage is where the run's memory peaked.
     """
     con = store.connect_published(prior)
     try:
         new = docs.select(DOCUMENTS_INPUT_SCHEMA.names).cast(DOCUMENTS_INPUT_SCHEMA)  # no copy of the texts
-        return assign_near_duplicates(con, new, n_jobs=n_jobs)
+        return assign_near_duplicates(con, new)
     finally:
         con.close()
 
 
 EXTRACT_CHUNK = 500  # documents resolved, gated and written together; workers stream on across chunks
-MIN_DOCS_FOR_POOL = 1000  # normalize, language and near-dup batches go to worker processes from this many docs
+MIN_DOCS_FOR_POOL = 1000  # normalize and language batches go to worker processes from this many docs
 MIN_DOCS_PER_PROCESS = 100  # below this extraction runs in-process: starting a worker + model costs ~3 s
 
 
@@ -236,26 +272,33 @@ def gate_task(stage: str, rows: list[dict]) -> GateResult:
     return run_gate(stage, gate_frame(stage, rows))
 
 
+Rows = list[dict] | pa.Table | Callable[[], Iterator[pa.Table]]  # a table's rows, or a maker of its pieces
+
+
 @task(name="write", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def write_task(
-    store: Store, run_id: str, tables: dict[str, list[dict] | pa.Table], part: int | None = None
-) -> list[Partition]:
-    """One partition per table (or part `part` of it); Arrow tables get the run_id column if they lack it."""
+def write_task(store: Store, run_id: str, tables: dict[str, Rows], part: int | None = None) -> list[Partition]:
+    """One partition per table (or part `part` of it); Arrow tables get the run_id column if they lack it.
+
+    A callable stands for a table written piece by piece (each retry calls it again for fresh pieces)."""
     parts = []
     for name, rows in tables.items():
-        if isinstance(rows, pa.Table):
-            table = rows
-            if "run_id" not in table.column_names:
-                table = table.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
-        else:
-            table = schema.to_table(name, rows)
+        if callable(rows):
+            parts.append(store.write_partition(name, run_id, (_with_run_id(t, run_id) for t in rows()), part))
+            continue
+        table = _with_run_id(rows, run_id) if isinstance(rows, pa.Table) else schema.to_table(name, rows)
         if table.num_rows or name in BOOKKEEPING:  # the run's own record is written even when empty-handed
             parts.append(store.write_partition(name, run_id, table, part))
     return parts
 
 
+def _with_run_id(table: pa.Table, run_id: str) -> pa.Table:
+    if "run_id" in table.column_names:
+        return table
+    return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
+
+
 # --- the flow ---------------------------------------------------------------------------------------------
-@flow(name="etl", persist_result=False, validate_parameters=False)
+@flow(name="etl", persist_result=False, validate_parameters=False, task_runner=thread_runner())
 def etl_flow(
     inputs: list[str] | None = None,
     warehouse: str | None = None,
@@ -294,7 +337,7 @@ class _Run:
     def __init__(self, run_id: str, store: Store) -> None:
         self.run_id = run_id
         self.store = store
-        self.tables: dict[str, list[dict] | pa.Table] = {name: [] for name in schema.TABLES if name != "runs"}
+        self.tables: dict[str, Rows] = {name: [] for name in schema.TABLES if name != "runs"}
         self.seconds: dict[str, float] = {}
         self.parts: list[Partition] = []
         self.staged: Any = None  # the staged catalog, once built
@@ -307,6 +350,12 @@ class _Run:
         self.parts += parts
         for n in names:
             self.tables[n] = []
+        return parts
+
+    def write_stream(self, name: str, pieces: Callable[[], Iterator[pa.Table]]) -> list[Partition]:
+        """Write table `name` as one partition from the pieces `pieces()` yields, one piece in memory at a time."""
+        parts = write_task(self.store, self.run_id, quote({name: pieces}))
+        self.parts += parts
         return parts
 
     def stage_done(self, stage: str, t0: float) -> None:
@@ -400,7 +449,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     ingested = IngestBatch()
     file_batches = _batches(new_files, FILES_PER_BATCH)
     futures = ingest_task.map([quote(b) for b in file_batches], unmapped(settings.max_doc_chars))
-    for b in _gather(futures, "ingest", [len(x) for x in file_batches], "files"):
+    for b in _gather(futures, "ingest", file_batches, "files"):
         ingested.records += b.records
         ingested.rejections += b.rejections
         ingested.n_records_by_file.update(b.n_records_by_file)
@@ -417,38 +466,46 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
                 "run_id": run_id,
             }
         )
-    raw_rows: dict[str, dict] = {}
+    raw_rows: list[dict] = []
     for r in ingested.records:
-        raw_rows[r.record_id] = {
-            "record_id": r.record_id,
-            "file_id": r.file_id,
-            "record_index": r.record_index,
-            "raw_text": r.text,
-            "title": r.title,
-            "url": r.url,
-            "published_at_raw": r.published_at,
-            "encoding": r.encoding,
-            "doc_id": None,
-            "run_id": run_id,
-        }
+        raw_rows.append(
+            {
+                "record_id": r.record_id,
+                "file_id": r.file_id,
+                "record_index": r.record_index,
+                "raw_text": r.text,
+                "title": r.title,
+                "url": r.url,
+                "published_at_raw": r.published_at,
+                "encoding": r.encoding,
+                "doc_id": None,
+                "run_id": run_id,
+            }
+        )
     for rej in ingested.rejections:
-        raw_rows[rej.record_id] = {
-            "record_id": rej.record_id,
-            "file_id": rej.file_id,
-            "record_index": rej.record_index,
-            "raw_text": rej.raw_text,
-            "doc_id": None,
-            "run_id": run_id,
-        }
+        raw_rows.append(
+            {
+                "record_id": rej.record_id,
+                "file_id": rej.file_id,
+                "record_index": rej.record_index,
+                "raw_text": rej.raw_text,
+                "doc_id": None,
+                "run_id": run_id,
+            }
+        )
         run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
+    n_rejected = len(ingested.rejections)
+    ingested.rejections = []  # their raw texts are in raw_rows (then the spill file) and their reasons quarantined
     run.gate("source_files", run.tables["source_files"])
-    run.gate("ingest", list(raw_rows.values()))
-    raw_texts = _spill_raw_texts(raw_rows, store.staging / f"{run_id}.raw_text.parquet")
+    run.gate("ingest", raw_rows)
+    n_records = len(raw_rows)
+    raw_texts = store.staging / f"{run_id}.raw_text.parquet"
+    raw_table = _spill_raw_texts(raw_rows, raw_texts)  # raw_documents without its texts, doc_id still null
     run.stage_done("ingest", t)
     _kill_point("ingest")
     log.info(
-        f"ingest: {len(new_files)} file(s) new, {len(files) - len(new_files)} unchanged, {len(raw_rows)} record(s), "
-        f"{len(ingested.rejections)} rejected"
+        f"ingest: {len(new_files)} file(s) new, {len(files) - len(new_files)} unchanged, {n_records} record(s), "
+        f"{n_rejected} rejected"
     )
 
     # normalize + exact dedup ---------------------------------------------------------------------------
@@ -457,6 +514,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     rec_batches = _batches(ingested.records, settings.batch_size)
     repeated = repeated_lines_task(quote(ingested.records), quote(paths))
     jobs = settings.n_process if len(ingested.records) >= MIN_DOCS_FOR_POOL else 1
+    ingested.records = []  # the batches hold the records now, freed batch by batch as their documents come in
     futures = normalize_task.map(
         [quote(b) for b in rec_batches],
         unmapped(quote(paths)),
@@ -465,44 +523,48 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         unmapped(quote(repeated)),
         unmapped(jobs),
     )
-    for b in _gather(futures, "normalize", [len(x) for x in rec_batches], "records"):
+    for b in _gather(futures, "normalize", rec_batches, "records"):
         norm.docs += b.docs
         norm.boilerplate += b.boilerplate
         norm.rejections += b.rejections
     for rej in norm.rejections:
         run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
     dedup = exact_dedup(((d["record_id"], d["doc_id"]) for d in norm.docs), known_docs)
-    for record_id, doc_id in dedup.doc_of_record.items():
-        raw_rows[record_id]["doc_id"] = doc_id
+    doc_of: dict[str, str | None] = dedup.doc_of_record  # record → document (None once quarantined); the rest: None
     owners = set(dedup.owners)
+    del dedup
     new_docs = [d for d in norm.docs if d["record_id"] in owners]
     bp_owner = {d["doc_id"]: d["record_id"] for d in new_docs}
     run.tables["boilerplate_lines"] = [b for b in norm.boilerplate if bp_owner.get(b["doc_id"]) == b["record_id"]]
-    new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, raw_rows, "normalize")
+    new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, doc_of, "normalize")
+    n_docs = len(new_docs)
+    docs = _drain_to_table("documents", new_docs)  # lang still null: from here on the texts live in Arrow
+    del norm, rec_batches, futures, new_docs
     run.stage_done("normalize", t)
     log.info(
-        f"normalize: {len(norm.docs)} record(s) → {len(new_docs)} new document(s), "
-        f"{len(run.tables['boilerplate_lines'])} boilerplate line(s) removed"
+        f"normalize: {len(doc_of)} record(s) → {n_docs} new document(s), "
+        f"{_n_rows(run.tables['boilerplate_lines'])} boilerplate line(s) removed"
     )
-    del norm, rec_batches, futures  # the records' texts: raw_rows keeps the one copy the warehouse needs
-    ingested.records = []
 
     # language ------------------------------------------------------------------------------------------
     t = time.perf_counter()
-    doc_batches = _batches(new_docs, settings.batch_size)
-    futures = language_task.map([quote(b) for b in doc_batches], unmapped(jobs))
-    new_docs = [d for b in _gather(futures, "language", [len(x) for x in doc_batches]) for d in b]
-    del doc_batches, futures
-    new_docs = _apply_warnings(run, run.gate("language", new_docs), new_docs, raw_rows, "language")
-    docs = _drain_to_table("documents", new_docs)  # the documents are final: their texts live in Arrow now
+    bounds = [(i, min(settings.batch_size, docs.num_rows - i)) for i in range(0, docs.num_rows, settings.batch_size)]
+    samples = [language_samples(docs.column("text").slice(i, n)) for i, n in bounds]
+    futures = language_task.map([quote(b) for b in samples], unmapped(jobs))
+    labels = [label for b in _gather(futures, "language", samples) for label in b]
+    del samples, futures
+    docs = docs.set_column(docs.schema.get_field_index("lang"), "lang", pa.array([x[0] for x in labels], pa.string()))
+    prob = pa.array([x[1] for x in labels], docs.schema.field("lang_prob").type)
+    docs = docs.set_column(docs.schema.get_field_index("lang_prob"), "lang_prob", prob)
+    del labels, prob
+    docs = _apply_warnings(run, run.gate("language", docs), docs, doc_of, "language")
+    close_pool()  # near-dup sketches in this process: two more workers cost more memory than their time saves
     run.stage_done("language", t)
 
     # dedup ---------------------------------------------------------------------------------------------
     t = time.perf_counter()
     if docs.num_rows:
-        nd = dedup_task(
-            store, quote(prior_parts), quote(docs), settings.n_process if docs.num_rows >= MIN_DOCS_FOR_POOL else 1
-        )
+        nd = dedup_task(store, quote(prior_parts), quote(docs))
         run.tables["dup_clusters"] = nd.dup_clusters
         run.tables["doc_signatures"] = nd.doc_signatures
         run.tables["shared_passages"] = nd.shared_passages
@@ -514,31 +576,37 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
             f"dedup: {docs.num_rows} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
         del nd  # its tables are the run's now: written (and freed) below
+        _trim_heap()  # the sketches and the band join's memory, before the writes
     else:
         near_dups, canonical = 0, set()
         log.info("dedup: nothing new: no dedup work")
-    # records, documents and clusters are final now: write them and keep only what extraction reads
+    # records, documents and clusters are final now: write them; extraction reads its texts back from the file
     is_canonical = pa.compute.is_in(docs.column("doc_id"), pa.array(sorted(canonical), pa.string()))
-    todo = docs.filter(is_canonical).select(list(DOC_KEYS))
+    todo_ids = docs.column("doc_id").filter(is_canonical).to_pylist()
     run.tables["documents"] = docs
     del docs
-    run.tables["raw_documents"] = _with_raw_texts(schema.to_table("raw_documents", list(raw_rows.values())), raw_texts)
-    del raw_rows
-    run.write(["raw_documents", "documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
+    raw_ids = raw_table.column("record_id").to_pylist()
+    doc_ids = pa.array([doc_of.get(r) for r in raw_ids], pa.string())
+    raw_table = raw_table.set_column(raw_table.schema.get_field_index("doc_id"), "doc_id", doc_ids)
+    del doc_of, raw_ids, doc_ids
+    written = run.write(["documents", "boilerplate_lines", "dup_clusters", "doc_signatures", "shared_passages"])
+    if raw_table.num_rows:
+        run.write_stream("raw_documents", partial(_with_raw_texts, raw_table, raw_texts))
+    del raw_table
     raw_texts.unlink()
-    close_pool()  # the normalize/language/near-dup workers: their memory goes to the NER workers now
     run.stage_done("dedup", t)
 
     # extract: canonical documents new in this run, in chunks; entity ids stay stable across chunks and runs -----
     t = time.perf_counter()
-    if todo.num_rows:
-        n_todo = todo.num_rows
-        _extract(run, store, prior_parts, todo, settings.n_process)
+    if todo_ids:
+        doc_file = pq.ParquetFile(next(p.path for p in written if p.table_name == "documents"))
+        todo = _chunks(doc_file.iter_batches(EXTRACT_CHUNK, columns=list(DOC_KEYS)), is_canonical, EXTRACT_CHUNK)
+        _extract(run, store, prior_parts, todo, todo_ids, settings.n_process)
         found = ", ".join(f"{run.n_rows(k)} {k}" for k in EXTRACT_TABLES)
-        log.info(f"extract: {n_todo} canonical document(s): {found}")
+        log.info(f"extract: {len(todo_ids)} canonical document(s): {found}")
     else:
         log.info("extract: no new canonical documents: no NER work")
-    del todo
+    del is_canonical
     run.stage_done("extract", t)
     _kill_point("extract")
 
@@ -619,9 +687,12 @@ def _canonical_ids(clusters: pa.Table) -> list[str]:
     return clusters.filter(mask).column("doc_id").to_pylist()
 
 
-def _extract(run: _Run, store: Store, prior: list[Partition], docs: pa.Table, n_process: int) -> None:
-    """Run NER + parsers over `docs` (DOC_KEYS columns) chunk by chunk in a streaming worker pool; gate and write
-    each chunk's rows. A chunk becomes Python dicts only when the pool takes it."""
+def _extract(
+    run: _Run, store: Store, prior: list[Partition], chunks: Iterator[pa.Table], doc_ids: list[str], n_process: int
+) -> None:
+    """Run NER + parsers over the documents `doc_ids`, given as `chunks` of EXTRACT_CHUNK rows (DOC_KEYS columns,
+    read from the written documents partition as the pool takes them), in a streaming worker pool; gate and
+    write each chunk's rows. A chunk becomes Python dicts only when the pool takes it."""
     from transforms.extract import EntityTable, KnownEntities, merge_entities
 
     con = store.connect_published(prior)
@@ -634,20 +705,20 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: pa.Table, n_
     entities = EntityTable()  # this run's entity rows
     skipped: dict[str, str] = {}
     counts: dict[str, dict[str, int]] = {}
-    chunks = [docs.slice(i, EXTRACT_CHUNK) for i in range(0, docs.num_rows, EXTRACT_CHUNK)]  # zero-copy
+    sizes = [min(EXTRACT_CHUNK, len(doc_ids) - i) for i in range(0, len(doc_ids), EXTRACT_CHUNK)]
     t0, done = time.perf_counter(), 0
-    procs = max(1, min(n_process, docs.num_rows // MIN_DOCS_PER_PROCESS))
+    procs = max(1, min(n_process, len(doc_ids) // MIN_DOCS_PER_PROCESS))
     with ExtractPool(procs, nlp=_nlp() if procs <= 1 else None) as pool:
         # chunk k is resolved against the entities of the run's chunks before it (read when k is resolved)
         results = pool.extract_chunks((c.to_pylist() for c in chunks), lambda: known)
-        for i, chunk in enumerate(chunks):
+        for i, size in enumerate(sizes):
             res = extract_task(quote(results), i)
             known.add(res["entities"])
             entities.add(res["entities"])
             _store_chunk(run, i, res, skipped, counts)
             _trim_heap()  # the chunk's rows and gate frames: memory stays flat across chunks
-            done += chunk.num_rows
-            _log_progress("extract", done, docs.num_rows, t0)
+            done += size
+            _log_progress("extract", done, len(doc_ids), t0)
     run.tables["entities"] = [{**e, "run_id": run.run_id} for e in entities.rows()]
     run.gate("extract_entities", run.tables["entities"])
     run.tables["extractions"] = [
@@ -658,7 +729,7 @@ def _extract(run: _Run, store: Store, prior: list[Partition], docs: pa.Table, n_
             "run_id": run.run_id,
             **{f"n_{k}": counts.get(doc_id, {}).get(k, 0) for k in ROW_TABLES},
         }
-        for doc_id in docs.column("doc_id").to_pylist()
+        for doc_id in doc_ids
     ]
 
 
@@ -701,25 +772,31 @@ def _gate_rows(run: _Run, suite: str, rows: list[dict]) -> list[dict]:
     return kept
 
 
-def _apply_warnings(run: _Run, res: GateResult, docs: list[dict], raw_rows: dict[str, dict], stage: str) -> list[dict]:
-    """Move documents named by warning-level failures to quarantine, with every record that mapped to them."""
+Docs = TypeVar("Docs", list[dict], pa.Table)
+
+
+def _apply_warnings(run: _Run, res: GateResult, docs: Docs, doc_of: dict[str, str | None], stage: str) -> Docs:
+    """Move documents named by warning-level failures to quarantine, with every record that mapped to them
+    (`doc_of`: record_id → doc_id, set to None for those records)."""
     if not res.warned_rows:
         return docs
     bad = res.warned_rows
-    for row in raw_rows.values():
-        if row["doc_id"] in bad:
+    for record_id, doc_id in doc_of.items():
+        if doc_id in bad:
             run.tables["quarantine"].append(
                 {
                     "run_id": run.run_id,
                     "stage": stage,
-                    "source_ref": row["doc_id"],
-                    "record_id": row["record_id"],
-                    "reason_code": bad[row["doc_id"]],
-                    "detail": f"document {row['doc_id'][:12]} failed a warning check",
+                    "source_ref": doc_id,
+                    "record_id": record_id,
+                    "reason_code": bad[doc_id],
+                    "detail": f"document {doc_id[:12]} failed a warning check",
                 }
             )
-            row["doc_id"] = None
+            doc_of[record_id] = None
     run.tables["boilerplate_lines"] = [b for b in run.tables["boilerplate_lines"] if b["doc_id"] not in bad]
+    if isinstance(docs, pa.Table):
+        return docs.filter(pa.compute.invert(pa.compute.is_in(docs.column("doc_id"), pa.array(list(bad), pa.string()))))
     return [d for d in docs if d["doc_id"] not in bad]
 
 

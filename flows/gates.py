@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
 SHORT = {
@@ -64,10 +65,13 @@ def suite_columns(stage: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(cols))
 
 
-def gate_frame(stage: str, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def gate_frame(stage: str, rows: Sequence[Mapping[str, Any]] | pa.Table) -> pd.DataFrame:
     """The DataFrame a gate validates: only the columns its suite reads (a column no row has stays absent).
 
-    The stages' rows carry texts the suites mostly do not read; a frame of every column copied them all."""
+    The stages' rows carry texts the suites mostly do not read; a frame of every column copied them all. Rows
+    may be an Arrow table: its columns become the same Python-object columns as rows of dicts would."""
+    if isinstance(rows, pa.Table):
+        return pd.DataFrame({c: rows.column(c).to_pylist() for c in suite_columns(stage) if c in rows.column_names})
     cols = [c for c in suite_columns(stage) if any(c in r for r in rows)]
     return pd.DataFrame({c: [r.get(c) for r in rows] for c in cols})
 

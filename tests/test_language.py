@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.language import UND, detect_language
 
@@ -77,3 +79,14 @@ def test_concurrent_first_use_gives_the_same_labels_as_sequential():
         factory._factory = None  # first use again, now from 8 threads at once
         with ThreadPoolExecutor(8) as pool:
             assert [r.lang for r in pool.map(detect_language, texts)] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=700), max_size=20))
+def test_language_samples_in_arrow_are_the_python_samples(texts):
+    import pyarrow as pa
+
+    from transforms.language import language_sample, language_samples
+
+    assert language_samples(pa.array(texts, pa.string())) == [language_sample(t) for t in texts]
+    assert language_samples(pa.chunked_array([pa.array(texts, pa.string())])) == [language_sample(t) for t in texts]

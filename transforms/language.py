@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from langdetect import DetectorFactory, detect_langs
 from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SEED = 0
 MIN_LETTERS = 20
@@ -44,6 +48,14 @@ def _ensure_profiles() -> None:
 def language_sample(text: str) -> str:
     """All of `text` that `detect_language` reads: a caller can send only this to a worker process."""
     return text[:SAMPLE_CHARS]
+
+
+def language_samples(texts: pa.Array | pa.ChunkedArray) -> list[str]:
+    """`language_sample` of each of `texts` (non-null), sliced in Arrow: a column's full texts never become
+    Python strings. (pyarrow is imported here: the language workers, which import this module, do not need it.)"""
+    import pyarrow.compute as pc
+
+    return pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS).to_pylist()  # slices code points, as str[:n] does
 
 
 def detect_language(text: str, *, min_letters: int = MIN_LETTERS, min_prob: float = MIN_PROB) -> LangResult:

@@ -156,7 +156,7 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
 
 
 def test_same_input_gives_identical_tables(tmp_path, run_etl, monkeypatch):
-    """Also with normalize, language and near-dup batches sent to worker processes and extraction written in
+    """Also with normalize and language batches sent to worker processes and extraction written in
     parts (both forced for 5 documents)."""
     from flows import etl
 
