@@ -206,7 +206,7 @@ def sub_words(g: Generator, text: str, rate: float) -> str:
 
 def delete_sentences(g: Generator, text: str) -> str:
     paras = text.split("\n\n")
-    body = list(range(1, len(paras) - 1))
+    body = list(range(1, len(paras) - 1)) or list(range(len(paras)))  # under 3 paragraphs: any of them
     for _ in range(int(g.rng.integers(1, 4))):
         p = body[g.rng.integers(len(body))]
         sents = paras[p].split(". ")
