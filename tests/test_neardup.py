@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from pathlib import Path
 
 import duckdb
@@ -259,3 +260,14 @@ def test_streamed_candidate_batches_give_the_same_result_as_one_batch(con, seeds
     assert join_rows > 10 * pairs
     assert whole.stats["joined_prior_clusters"] == second.num_rows
     assert whole.stats["contained_pairs"] > 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_take_from_chunks_is_take(seed):
+    rng = np.random.default_rng(seed)
+    values = [None if rng.random() < 0.1 else f"text {i} é" for i in range(int(rng.integers(1, 200)))]
+    cuts = sorted({0, len(values), *rng.integers(0, len(values), 6).tolist()})
+    col = pa.chunked_array([pa.array(values[a:b], pa.string()) for a, b in itertools.pairwise(cuts)])
+    idx = rng.integers(0, len(values), int(rng.integers(0, 50))).astype(np.uint64)  # as sort_indices gives
+    assert neardup._take_pylist(col, idx) == [values[i] for i in idx]
+    assert neardup._take_pylist(col.combine_chunks(), idx) == [values[i] for i in idx]
