@@ -8,18 +8,20 @@ settings end the run as Failed with a one-line message and publish nothing.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 
@@ -36,25 +38,27 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from flows.gates import GateFailed, GateResult, gate_frame, run_gate  # noqa: E402
 from flows.runners import thread_runner  # noqa: E402
 from flows.version import code_version  # noqa: E402
-from transforms.documents import exact_dedup  # noqa: E402
+from transforms.boilerplate import flag_repeated, merge_line_counts  # noqa: E402
+from transforms.documents import ExactDeduper  # noqa: E402
 from transforms.extract_pool import DOC_KEYS, ExtractPool  # noqa: E402
 from transforms.language import language_samples  # noqa: E402
 from transforms.readers import InputFile, discover, hash_file  # noqa: E402
 from transforms.records import Rejection  # noqa: E402
 from transforms.stages import (  # noqa: E402
-    IngestBatch,
-    NormalizeBatch,
-    find_repeated_lines,
-    ingest_files,
+    IngestTable,
+    LineCounts,
+    NormalizeTable,
+    ingest_table,
     language_labels,
-    normalize_records,
+    normalize_table,
 )
 from transforms.workers import close_pool, run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
 from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
 from warehouse.store import BOOKKEEPING, Partition, Store, WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
-FILES_PER_BATCH = 64
+FILES_PER_BATCH = 64  # an ingest batch has at most this many files
+BYTES_PER_BATCH = 4 << 20  # ... and files of at most this many bytes in all (or one larger file)
 KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection: SIGKILL the process group at a named point
 
 
@@ -82,44 +86,59 @@ def _libc() -> Any:
         return None
 
 
+M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 256 << 10
+
+
+def _map_large_blocks() -> None:
+    """Have glibc serve blocks of 256 KiB and more with their own mappings, returned to the OS when freed.
+
+    The batches workers send back arrive as pickled Arrow tables whose buffers are large Python bytes objects.
+    glibc's default threshold rises to the largest block freed (up to 32 MiB), after which such blocks come
+    from the heap and stay resident when freed: at 100k documents, main's RSS grew twice as fast as the
+    documents it kept."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def _trim_heap() -> None:
     """Give memory a stage freed back to the OS: Arrow's pool (mimalloc) and glibc's heap keep freed blocks
     for reuse, so the RSS of this process stayed at its peak, beside the extraction workers' (the GX frames
     of a 20k-document gate left ~310 MB in Arrow's pool)."""
+    gc.collect()  # finished task runs leave reference cycles that hold their results until a full collection
     pa.default_memory_pool().release_unused()
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
 
 
-def _drain_to_table(name: str, rows: list[dict], step: int = 5000) -> pa.Table:
-    """Table `name` from row dicts, converted `step` rows at a time while emptying `rows`: the dicts are freed as
-    the Arrow columns grow, so the two copies of the texts are never both whole."""
-    parts = []
-    while rows:
-        parts.append(schema.to_table(name, rows[-step:]))
-        del rows[-step:]
-    parts.reverse()
-    return pa.concat_tables(parts) if parts else schema.to_table(name, [])
+class _RawSpill:
+    """raw_documents rows written, texts included, to a Parquet file in the warehouse's staging folder as ingest
+    batches arrive, in row groups of at most `group_rows` rows (normalize reads them back a group per task); the
+    rows stay in memory without their texts (`close` returns them). A failed or killed run leaves the file to
+    cleanup."""
 
+    def __init__(self, path: Path, group_rows: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.group_rows = path, group_rows
+        self.group_sizes: list[int] = []
+        self._pieces: list[pa.Table] = []
+        self._writer = pq.ParquetWriter(path, schema.TABLES["raw_documents"][0], compression="none")
 
-def _spill_raw_texts(rows: list[dict], path: Path, step: int = 5000) -> pa.Table:
-    """Write the records' raw texts to `path` (record_id, raw_text; in `rows` order) and return the rows as a
-    raw_documents table without them, emptying `rows` as it goes: raw_documents needs its texts only when it is
-    written, after dedup. `path` is in the warehouse's staging folder, which a failed or killed run leaves to
-    cleanup. (200k records held as dicts took ~200 MB, and more in fragments after they were freed.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spill_schema = pa.schema([("record_id", pa.string()), ("raw_text", pa.string())])
-    parts = []
-    with pq.ParquetWriter(path, spill_schema, compression="none") as writer:
-        for i in range(0, len(rows), step):
-            part = rows[i : i + step]
-            ids, texts = [r["record_id"] for r in part], [r.get("raw_text") for r in part]
-            writer.write_table(pa.table({"record_id": ids, "raw_text": texts}, schema=spill_schema))
-            parts.append(schema.to_table("raw_documents", [{**r, "raw_text": None} for r in part]))
-            rows[i : i + step] = [None] * len(part)
-    rows.clear()
-    return pa.concat_tables(parts) if parts else schema.to_table("raw_documents", [])
+    def add(self, table: pa.Table) -> None:
+        for at in range(0, table.num_rows, self.group_rows):
+            piece = table.slice(at, self.group_rows)
+            self._writer.write_table(piece)  # each call ends its own row group(s)
+            self.group_sizes.append(piece.num_rows)
+        col = table.schema.get_field_index("raw_text")
+        self._pieces.append(table.set_column(col, "raw_text", pa.nulls(table.num_rows, pa.string())))
+
+    def close(self) -> pa.Table:
+        """Finish the file; the rows without their texts, in the order they were written."""
+        self._writer.close()
+        pieces, self._pieces = self._pieces, []
+        return pa.concat_tables(pieces) if pieces else schema.empty("raw_documents")
 
 
 def _with_raw_texts(table: pa.Table, path: Path, step: int = 5000) -> Iterator[pa.Table]:
@@ -127,7 +146,7 @@ def _with_raw_texts(table: pa.Table, path: Path, step: int = 5000) -> Iterator[p
     rows at a time: the raw texts are never all in memory at once."""
     spilled = pq.ParquetFile(path)
     at, col = 0, table.schema.get_field_index("raw_text")
-    for batch in spilled.iter_batches(batch_size=step):
+    for batch in spilled.iter_batches(batch_size=step, columns=["record_id", "raw_text"]):
         rows = table.slice(at, batch.num_rows)
         if not batch.column(0).equals(rows.column("record_id").combine_chunks()):
             raise RuntimeError("raw_documents rows are not in the order their texts were spilled in")
@@ -159,34 +178,49 @@ def _batches(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _file_batches(files: list[InputFile], max_files: int, max_bytes: int) -> list[list[InputFile]]:
+    """`files` in order, cut into batches of at most `max_files` files and `max_bytes` bytes (a larger file is a
+    batch of its own): a batch of many-record files is read, held and sent back like one of single articles."""
+    batches: list[list[InputFile]] = []
+    size = 0
+    for f in files:
+        if not batches or len(batches[-1]) >= max_files or (batches[-1] and size + f.bytes > max_bytes):
+            batches.append([])
+            size = 0
+        batches[-1].append(f)
+        size += f.bytes
+    return batches
+
+
 def _log_progress(stage: str, done: int, total: int, t0: float, unit: str = "docs", extra: str = "") -> None:
     rate = done / max(time.perf_counter() - t0, 1e-9)
     eta = (total - done) / rate if rate else 0.0
     get_run_logger().info(f"{stage}: {extra}{done}/{total} {unit}, {rate:.1f} {unit}/s, ETA {eta:.0f} s")
 
 
-def _gather(futures: Any, stage: str, batches: list[list], unit: str = "docs") -> list:
-    """Results of mapped batch futures in submission order, logging progress (rate, ETA) as batches finish.
+def _gather(
+    futures: Any, stage: str, batches: list[list], unit: str = "docs", sizes: Sequence[int] | None = None
+) -> Iterator:
+    """Results of mapped batch futures in submission order, each as soon as it is in, logging progress (rate,
+    ETA) as batches finish; `sizes` counts each batch's items if its length does not.
 
-    Each input batch is emptied once its result is in: the stage's input and output are not both whole in
-    memory (the caller holds no other reference to the items)."""
-    from prefect.futures import as_completed
-
+    Each input batch is emptied and its future dropped once its result is in, so that a result the caller
+    does not keep is freed (the caller holds no other reference to the items or the futures)."""
     futures = list(futures)
-    sizes = [len(b) for b in batches]
-    index = {id(f): i for i, f in enumerate(futures)}
-    results: list = [None] * len(futures)
+    sizes = list(sizes) if sizes is not None else [len(b) for b in batches]
     total, done, t0, last = sum(sizes), 0, time.perf_counter(), 0.0
-    for n, fut in enumerate(as_completed(futures), 1):
-        i = index[id(fut)]
-        results[i] = fut.result()
+    for i in range(len(futures)):
+        result = futures[i].result()
+        futures[i] = None
         batches[i].clear()
         done += sizes[i]
+        n = i + 1
         if len(futures) > 1 and (time.perf_counter() - last > 2 or n == len(futures)):
             last = time.perf_counter()
             _log_progress(stage, done, total, t0, unit, extra=f"{n}/{len(futures)} batches, ")
             _trim_heap()  # what the finished batches freed (at the end of a 100k language stage, 420 MB was resident)
-    return results
+        yield result
+        del result
 
 
 # --- tasks ------------------------------------------------------------------------------------------------
@@ -205,25 +239,25 @@ def discover_task(inputs: list[str]) -> tuple[list[InputFile], list[tuple[str, s
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def ingest_task(files: list[InputFile], max_doc_chars: int) -> IngestBatch:
-    return ingest_files(files, max_doc_chars)
+def ingest_task(files: list[InputFile], max_doc_chars: int, run_id: str, n_jobs: int) -> IngestTable:
+    """Read a batch of files into raw_documents rows as Arrow, in a worker when n_jobs > 1: the texts never
+    become Python strings in this process (those fragmented its heap: ~760 MB free but resident at 100k)."""
+    return run_batch(ingest_table, files, max_doc_chars, run_id, n_jobs=n_jobs)
 
 
 @task(name="normalize", cache_policy=NO_CACHE)
 def normalize_task(
-    records: list,
+    row_groups: list[int],
+    spill: Path,
+    skip: frozenset[str],
     paths: dict[str, str],
     first_seen: datetime,
     run_id: str,
     repeated: dict[str, frozenset[str]],
     n_jobs: int,
-) -> NormalizeBatch:
-    return run_batch(normalize_records, records, paths, first_seen, run_id, repeated, n_jobs=n_jobs)
-
-
-@task(name="repeated-lines", cache_policy=NO_CACHE)
-def repeated_lines_task(records: list, paths: dict[str, str]) -> dict[str, frozenset[str]]:
-    return find_repeated_lines(records, paths)
+) -> NormalizeTable:
+    """Normalize the records of `row_groups` of the raw spill file; the worker reads them from the file."""
+    return run_batch(normalize_table, str(spill), row_groups, skip, paths, first_seen, run_id, repeated, n_jobs=n_jobs)
 
 
 @task(name="language", cache_policy=NO_CACHE)
@@ -390,6 +424,7 @@ def _n_rows(rows: list | pa.Table) -> int:
 def _run(settings: Settings) -> RunSummary:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     run = _Run(run_id, Store(settings.warehouse))
+    _map_large_blocks()
     try:
         return _stages(run, settings)
     except BaseException:
@@ -440,13 +475,31 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         if status == "ingested":
             new_files.append(f)
     paths = {f.file_id: f.path for f in new_files}
-    ingested = IngestBatch()
-    file_batches = _batches(new_files, FILES_PER_BATCH)
-    futures = ingest_task.map([quote(b) for b in file_batches], unmapped(settings.max_doc_chars))
-    for b in _gather(futures, "ingest", file_batches, "files"):
-        ingested.records += b.records
-        ingested.rejections += b.rejections
-        ingested.n_records_by_file.update(b.n_records_by_file)
+    file_batches = _file_batches(new_files, FILES_PER_BATCH, BYTES_PER_BATCH)
+    ingest_jobs = settings.n_process if len(file_batches) > 1 else 1
+    raw_texts = store.staging / f"{run_id}.raw_text.parquet"
+    spill = _RawSpill(raw_texts, settings.batch_size)
+    rejections: list[Rejection] = []
+    n_records_by_file: dict[str, int] = {}
+    lines: LineCounts = ({}, Counter())
+    try:
+        for b in _gather(
+            ingest_task.map(
+                [quote(b) for b in file_batches],
+                unmapped(settings.max_doc_chars),
+                unmapped(run_id),
+                unmapped(ingest_jobs),
+            ),
+            "ingest",
+            file_batches,
+            "files",
+        ):
+            spill.add(b.raw)
+            rejections += b.rejections
+            n_records_by_file.update(b.n_records_by_file)
+            merge_line_counts(lines, b.lines)
+    finally:
+        raw_table = spill.close()  # raw_documents without its texts (they are in the spill file), doc_id still null
     for f in files:
         run.tables["source_files"].append(
             {
@@ -456,45 +509,15 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
                 "bytes": f.bytes,
                 "format": f.format,
                 "status": status_of[f.path],
-                "n_records": ingested.n_records_by_file.get(f.file_id, 0),
+                "n_records": n_records_by_file.get(f.file_id, 0),
                 "run_id": run_id,
             }
         )
-    raw_rows: list[dict] = []
-    for r in ingested.records:
-        raw_rows.append(
-            {
-                "record_id": r.record_id,
-                "file_id": r.file_id,
-                "record_index": r.record_index,
-                "raw_text": r.text,
-                "title": r.title,
-                "url": r.url,
-                "published_at_raw": r.published_at,
-                "encoding": r.encoding,
-                "doc_id": None,
-                "run_id": run_id,
-            }
-        )
-    for rej in ingested.rejections:
-        raw_rows.append(
-            {
-                "record_id": rej.record_id,
-                "file_id": rej.file_id,
-                "record_index": rej.record_index,
-                "raw_text": rej.raw_text,
-                "doc_id": None,
-                "run_id": run_id,
-            }
-        )
+    for rej in rejections:
         run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
-    n_rejected = len(ingested.rejections)
-    ingested.rejections = []  # their raw texts are in raw_rows (then the spill file) and their reasons quarantined
     run.gate("source_files", run.tables["source_files"])
-    run.gate("ingest", raw_rows)
-    n_records = len(raw_rows)
-    raw_texts = store.staging / f"{run_id}.raw_text.parquet"
-    raw_table = _spill_raw_texts(raw_rows, raw_texts)  # raw_documents without its texts, doc_id still null
+    run.gate("ingest", raw_table)
+    n_records, n_rejected = raw_table.num_rows, len(rejections)
     run.stage_done("ingest", t)
     _kill_point("ingest")
     log.info(
@@ -502,38 +525,46 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         f"{n_rejected} rejected"
     )
 
-    # normalize + exact dedup ---------------------------------------------------------------------------
+    # normalize + exact dedup: workers read the records from the spill file, a row group per task -----------
     t = time.perf_counter()
-    norm = NormalizeBatch()
-    rec_batches = _batches(ingested.records, settings.batch_size)
-    repeated = repeated_lines_task(quote(ingested.records), quote(paths))
-    jobs = settings.n_process if len(ingested.records) >= MIN_DOCS_FOR_POOL else 1
-    ingested.records = []  # the batches hold the records now, freed batch by batch as their documents come in
-    futures = normalize_task.map(
-        [quote(b) for b in rec_batches],
-        unmapped(quote(paths)),
-        unmapped(started),
-        unmapped(run_id),
-        unmapped(quote(repeated)),
-        unmapped(jobs),
-    )
-    for b in _gather(futures, "normalize", rec_batches, "records"):
-        norm.docs += b.docs
-        norm.boilerplate += b.boilerplate
-        norm.rejections += b.rejections
-    for rej in norm.rejections:
-        run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
-    dedup = exact_dedup(((d["record_id"], d["doc_id"]) for d in norm.docs), known_docs)
+    repeated = flag_repeated(*lines)  # over the whole run: a text normalizes the same in whichever batch it is
+    del lines
+    skip = frozenset(r.record_id for r in rejections)
+    jobs = settings.n_process if n_records - n_rejected >= MIN_DOCS_FOR_POOL else 1
+    groups = [[i] for i in range(len(spill.group_sizes))]
+    dedup = ExactDeduper(known_docs)  # batch by batch, in input order: only new documents are kept
+    doc_parts: list[pa.Table] = []
+    bp_parts: list[pa.Table] = []
+    for b in _gather(
+        normalize_task.map(
+            [quote(g) for g in groups],
+            unmapped(raw_texts),
+            unmapped(quote(skip)),
+            unmapped(quote(paths)),
+            unmapped(started),
+            unmapped(run_id),
+            unmapped(quote(repeated)),
+            unmapped(jobs),
+        ),
+        "normalize",
+        groups,
+        "records",
+        sizes=spill.group_sizes,
+    ):
+        ids = zip(b.docs.column("record_id").to_pylist(), b.docs.column("doc_id").to_pylist(), strict=True)
+        owners = pa.array(dedup.add(ids), pa.string())  # the first record of each new document
+        doc_parts.append(b.docs.filter(pa.compute.is_in(b.docs.column("record_id"), owners)))  # lang still null
+        bp_parts.append(b.boilerplate.filter(pa.compute.is_in(b.boilerplate.column("record_id"), owners)))
+        for rej in b.rejections:
+            run.quarantine(rej, paths.get(rej.file_id, rej.file_id))
+    docs = pa.concat_tables(doc_parts) if doc_parts else schema.empty("documents")
+    boilerplate = pa.concat_tables(bp_parts) if bp_parts else schema.empty("boilerplate_lines")
+    run.tables["boilerplate_lines"] = boilerplate
     doc_of: dict[str, str | None] = dedup.doc_of_record  # record → document (None once quarantined); the rest: None
-    owners = set(dedup.owners)
-    del dedup
-    new_docs = [d for d in norm.docs if d["record_id"] in owners]
-    bp_owner = {d["doc_id"]: d["record_id"] for d in new_docs}
-    run.tables["boilerplate_lines"] = [b for b in norm.boilerplate if bp_owner.get(b["doc_id"]) == b["record_id"]]
-    new_docs = _apply_warnings(run, run.gate("normalize", new_docs), new_docs, doc_of, "normalize")
-    n_docs = len(new_docs)
-    docs = _drain_to_table("documents", new_docs)  # lang still null: from here on the texts live in Arrow
-    del norm, rec_batches, futures, new_docs
+    del doc_parts, bp_parts, boilerplate, repeated, skip, dedup
+    docs = _apply_warnings(run, run.gate("normalize", docs), docs, doc_of, "normalize")
+    n_docs = docs.num_rows
+    close_pool()  # its workers' heaps held what they read and normalized (~200 MB each at 100k): start afresh
     run.stage_done("normalize", t)
     log.info(
         f"normalize: {len(doc_of)} record(s) → {n_docs} new document(s), "
@@ -767,12 +798,9 @@ def _gate_rows(run: _Run, suite: str, rows: list[dict]) -> list[dict]:
     return kept
 
 
-Docs = TypeVar("Docs", list[dict], pa.Table)
-
-
-def _apply_warnings(run: _Run, res: GateResult, docs: Docs, doc_of: dict[str, str | None], stage: str) -> Docs:
+def _apply_warnings(run: _Run, res: GateResult, docs: pa.Table, doc_of: dict[str, str | None], stage: str) -> pa.Table:
     """Move documents named by warning-level failures to quarantine, with every record that mapped to them
-    (`doc_of`: record_id → doc_id, set to None for those records)."""
+    (`doc_of`: record_id → doc_id, set to None for those records), and drop their boilerplate lines."""
     if not res.warned_rows:
         return docs
     bad = res.warned_rows
@@ -789,10 +817,15 @@ def _apply_warnings(run: _Run, res: GateResult, docs: Docs, doc_of: dict[str, st
                 }
             )
             doc_of[record_id] = None
-    run.tables["boilerplate_lines"] = [b for b in run.tables["boilerplate_lines"] if b["doc_id"] not in bad]
-    if isinstance(docs, pa.Table):
-        return docs.filter(pa.compute.invert(pa.compute.is_in(docs.column("doc_id"), pa.array(list(bad), pa.string()))))
-    return [d for d in docs if d["doc_id"] not in bad]
+    bad_ids = pa.array(list(bad), pa.string())
+    lines = run.tables["boilerplate_lines"]
+    assert isinstance(lines, pa.Table)  # set by the normalize stage, before any gate can warn
+    run.tables["boilerplate_lines"] = _without_docs(lines, bad_ids)
+    return _without_docs(docs, bad_ids)
+
+
+def _without_docs(table: pa.Table, doc_ids: pa.Array) -> pa.Table:
+    return table.filter(pa.compute.invert(pa.compute.is_in(table.column("doc_id"), doc_ids)))
 
 
 def _counts(

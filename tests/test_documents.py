@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transforms.documents import count_words, doc_id_for, exact_dedup
+from transforms.documents import ExactDeduper, count_words, doc_id_for, exact_dedup
 
 
 def test_doc_id_is_sha256_of_utf8_text():
@@ -30,3 +30,13 @@ def test_exact_dedup_first_record_owns():
 def test_exact_dedup_empty():
     res = exact_dedup([])
     assert (res.doc_of_record, res.owners) == ({}, [])
+
+
+def test_exact_dedup_in_parts_is_one_call_over_all():
+    records = [("r1", "d1"), ("r2", "d2"), ("r3", "d1"), ("r4", "d3"), ("r5", "d2"), ("r6", "d4")]
+    whole = exact_dedup(records, known={"d3"})
+    dedup = ExactDeduper({"d3"})
+    parts = [dedup.add(records[:2]), dedup.add(records[2:2]), dedup.add(records[2:5]), dedup.add(records[5:])]
+    assert parts == [["r1", "r2"], [], [], ["r6"]]
+    assert [r for p in parts for r in p] == whole.owners
+    assert dedup.doc_of_record == whole.doc_of_record

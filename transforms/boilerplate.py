@@ -101,6 +101,45 @@ def strip_lines(
     return kept, removed
 
 
+def line_counts(
+    docs: Iterable[tuple[str, Sequence[str]]], *, max_chars: int = 200
+) -> tuple[dict[str, Counter[str]], Counter[str]]:
+    """Per source: in how many documents each short line (<= max_chars) appears, and how many documents it has.
+
+    docs: (source, lines) pairs. Counts of disjoint parts of a run add up (`merge_line_counts`), so workers can
+    count their batches and the run flags lines over the sum."""
+    per_source: dict[str, Counter[str]] = defaultdict(Counter)
+    n_docs: Counter[str] = Counter()
+    for source, lines in docs:
+        n_docs[source] += 1
+        per_source[source].update({ln for ln in lines if ln and len(ln) <= max_chars})
+    return dict(per_source), n_docs
+
+
+def merge_line_counts(
+    into: tuple[dict[str, Counter[str]], Counter[str]], part: tuple[dict[str, Counter[str]], Counter[str]]
+) -> None:
+    """Add `part`'s counts (from `line_counts`) to `into`, in place."""
+    for source, counts in part[0].items():
+        into[0].setdefault(source, Counter()).update(counts)
+    into[1].update(part[1])
+
+
+def flag_repeated(
+    per_source: dict[str, Counter[str]], n_docs: Counter[str], *, min_docs: int = 5, min_share: float = 0.5
+) -> dict[str, frozenset[str]]:
+    """Lines that appear in at least `min_share` of one source's documents (and in >= `min_docs`)."""
+    out: dict[str, frozenset[str]] = {}
+    for source, counts in per_source.items():
+        n = n_docs[source]
+        if n < min_docs:
+            continue
+        flagged = frozenset(ln for ln, c in counts.items() if c >= min_docs and c >= min_share * n)
+        if flagged:
+            out[source] = flagged
+    return out
+
+
 def repeated_lines(
     docs: Iterable[tuple[str, Sequence[str]]],
     *,
@@ -113,17 +152,4 @@ def repeated_lines(
     docs: (source, lines) pairs. Only short lines qualify (<= max_chars), so a syndicated article paragraph is
     not mistaken for a footer. Returns source -> set of lines to remove.
     """
-    per_source: dict[str, Counter[str]] = defaultdict(Counter)
-    n_docs: Counter[str] = Counter()
-    for source, lines in docs:
-        n_docs[source] += 1
-        per_source[source].update({ln for ln in lines if ln and len(ln) <= max_chars})
-    out: dict[str, frozenset[str]] = {}
-    for source, counts in per_source.items():
-        n = n_docs[source]
-        if n < min_docs:
-            continue
-        flagged = frozenset(ln for ln, c in counts.items() if c >= min_docs and c >= min_share * n)
-        if flagged:
-            out[source] = flagged
-    return out
+    return flag_repeated(*line_counts(docs, max_chars=max_chars), min_docs=min_docs, min_share=min_share)

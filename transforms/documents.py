@@ -42,17 +42,30 @@ class ExactDedup:
     owners: list[str]
 
 
+class ExactDeduper:
+    """`exact_dedup` over records that arrive in parts, in input order: the parts' owners, and the map of every
+    record so far, are those one call over all the records gives."""
+
+    def __init__(self, known: set[str] | frozenset[str] = frozenset()) -> None:
+        self._seen = set(known)
+        self.doc_of_record: dict[str, str] = {}
+
+    def add(self, records: Iterable[tuple[str, str]]) -> list[str]:
+        """Map each record to its doc_id; the record_ids among `records` that own a new document."""
+        owners: list[str] = []
+        for record_id, doc_id in records:
+            self.doc_of_record[record_id] = doc_id
+            if doc_id not in self._seen:
+                self._seen.add(doc_id)
+                owners.append(record_id)
+        return owners
+
+
 def exact_dedup(records: Iterable[tuple[str, str]], known: set[str] | frozenset[str] = frozenset()) -> ExactDedup:
     """records: (record_id, doc_id) in input order; known: doc_ids already in the warehouse.
 
     Each record maps to its doc_id; the first record of a doc_id not in `known` becomes its owner.
     """
-    seen = set(known)
-    doc_of: dict[str, str] = {}
-    owners: list[str] = []
-    for record_id, doc_id in records:
-        doc_of[record_id] = doc_id
-        if doc_id not in seen:
-            seen.add(doc_id)
-            owners.append(record_id)
-    return ExactDedup(doc_of, owners)
+    dedup = ExactDeduper(known)
+    owners = dedup.add(records)
+    return ExactDedup(dedup.doc_of_record, owners)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from flows.etl import _chunks, _spill_raw_texts, _with_raw_texts
+from flows.etl import _chunks, _RawSpill, _with_raw_texts
 from warehouse import schema
 
 
@@ -33,24 +35,59 @@ def _raw_rows(n: int) -> list[dict]:
     ]
 
 
+def _spill(path, rows: list[dict], group_rows: int = 500, splits: tuple[int, ...] = ()) -> tuple[pa.Table, _RawSpill]:
+    table, spill = schema.to_table("raw_documents", rows), _RawSpill(path, group_rows)
+    for a, b in zip((0, *splits), (*splits, len(rows)), strict=True):
+        spill.add(table.slice(a, b - a))
+    return spill.close(), spill
+
+
 def test_raw_texts_come_back_in_pieces_with_their_rows(tmp_path):
     rows = _raw_rows(23)
     expected = schema.to_table("raw_documents", rows)
     path = tmp_path / "spill.parquet"
-    table = _spill_raw_texts(rows, path, step=4)
-    assert rows == []  # emptied: the texts are in the file, the rest in the table
+    table, spill = _spill(path, rows, group_rows=4, splits=(10,))  # two ingest batches of 10 and 13 rows
+    assert spill.group_sizes == [4, 4, 2, 4, 4, 4, 1]  # a row group never spans two batches
+    assert pq.ParquetFile(path).metadata.num_row_groups == 7
+    assert pq.read_table(path).equals(expected)  # the file holds the whole rows, texts included
     assert table.column("raw_text").null_count == 23
     assert table.drop_columns("raw_text").equals(expected.drop_columns("raw_text"))
     pieces = list(_with_raw_texts(table, path, step=5))
-    assert [p.num_rows for p in pieces] == [5, 5, 5, 5, 3]
+    assert sum(p.num_rows for p in pieces) == 23
     assert pa.concat_tables(pieces).combine_chunks().equals(expected)
 
 
 def test_raw_texts_refuse_rows_out_of_spill_order_or_missing(tmp_path):
     path = tmp_path / "spill.parquet"
-    table = _spill_raw_texts(_raw_rows(6), path)
+    table, _ = _spill(path, _raw_rows(6))
     with pytest.raises(RuntimeError, match="order"):
         list(_with_raw_texts(table.take([1, 0, 2, 3, 4, 5]), path))
     longer = pa.concat_tables([table, table.slice(0, 1)])
     with pytest.raises(RuntimeError, match="no spilled text"):
         list(_with_raw_texts(longer, path))
+
+
+def test_an_empty_spill_is_an_empty_table(tmp_path):
+    table, spill = _spill(tmp_path / "spill.parquet", [])
+    assert table.num_rows == 0 and spill.group_sizes == []
+    assert list(_with_raw_texts(table, spill.path)) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_file_batches_keep_order_and_bounds(seed):
+    from flows.etl import _file_batches
+    from transforms.readers import InputFile
+
+    rnd = random.Random(seed)
+    files = [
+        InputFile(f"/in/{i}.txt", f"{i:064x}", rnd.choice([10, 100, 700, 3000]), "txt")
+        for i in range(rnd.randint(0, 40))
+    ]
+    max_files, max_bytes = rnd.randint(1, 6), 1000
+    batches = _file_batches(files, max_files, max_bytes)
+    assert [f for b in batches for f in b] == files
+    for b in batches:
+        assert 0 < len(b) <= max_files
+        assert len(b) == 1 or sum(f.bytes for f in b) <= max_bytes  # only a file over the budget stands alone
+    for b, nxt in itertools.pairwise(batches):  # a batch is cut only when the next file would not fit
+        assert len(b) == max_files or sum(f.bytes for f in b) + nxt[0].bytes > max_bytes
