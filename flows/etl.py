@@ -142,18 +142,35 @@ class _RawSpill:
 
 
 def _with_raw_texts(table: pa.Table, path: Path, step: int = 5000) -> Iterator[pa.Table]:
-    """`table` (raw_documents, rows in the spilled order) with its raw_text column read back from `path`, `step`
-    rows at a time: the raw texts are never all in memory at once."""
+    """`table` (raw_documents, rows in the spilled order) with its raw_text column read back from `path` row group
+    by row group, in pieces of at least `step` rows (the last may be smaller): the raw texts are never all in
+    memory at once. (`iter_batches` read the whole column ahead on this uncompressed, finely row-grouped file:
+    +330 MB at 100k.)"""
     spilled = pq.ParquetFile(path)
     at, col = 0, table.schema.get_field_index("raw_text")
-    for batch in spilled.iter_batches(batch_size=step, columns=["record_id", "raw_text"]):
-        rows = table.slice(at, batch.num_rows)
-        if not batch.column(0).equals(rows.column("record_id").combine_chunks()):
+    for texts in _row_group_pieces(spilled, ["record_id", "raw_text"], step):
+        rows = table.slice(at, texts.num_rows)
+        if not texts.column(0).equals(rows.column("record_id")):
             raise RuntimeError("raw_documents rows are not in the order their texts were spilled in")
-        yield rows.set_column(col, "raw_text", batch.column(1))
-        at += batch.num_rows
+        yield rows.set_column(col, "raw_text", texts.column(1))
+        at += texts.num_rows
     if at != table.num_rows:
         raise RuntimeError(f"{table.num_rows - at} raw_documents row(s) have no spilled text")
+
+
+def _row_group_pieces(file: pq.ParquetFile, columns: list[str], rows: int) -> Iterator[pa.Table]:
+    """`columns` of `file`, a row group at a time, gathered into tables of at least `rows` rows (the last may be
+    smaller)."""
+    held: list[pa.Table] = []
+    n = 0
+    for i in range(file.num_row_groups):
+        held.append(file.read_row_group(i, columns=columns))
+        n += held[-1].num_rows
+        if n >= rows:
+            yield pa.concat_tables(held)
+            held, n = [], 0
+    if held:
+        yield pa.concat_tables(held)
 
 
 def _chunks(batches: Iterator[pa.RecordBatch], mask: pa.Array, size: int) -> Iterator[pa.Table]:
