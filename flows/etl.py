@@ -87,19 +87,21 @@ def _libc() -> Any:
 
 
 M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
-MMAP_THRESHOLD = 256 << 10
+MMAP_THRESHOLD = 256 << 10  # while ingest and normalize results arrive
+MMAP_THRESHOLD_MAX = 32 << 20  # glibc's ceiling for its dynamic threshold (64-bit): where the default ends up
 
 
-def _map_large_blocks() -> None:
-    """Have glibc serve blocks of 256 KiB and more with their own mappings, returned to the OS when freed.
+def _map_large_blocks(on: bool) -> None:
+    """While `on`, glibc serves blocks of 256 KiB and more with their own mappings, returned to the OS when freed.
 
-    The batches workers send back arrive as pickled Arrow tables whose buffers are large Python bytes objects.
+    Ingest and normalize results arrive as pickled Arrow tables whose buffers are large Python bytes objects.
     glibc's default threshold rises to the largest block freed (up to 32 MiB), after which such blocks come
-    from the heap and stay resident when freed: at 100k documents, main's RSS grew twice as fast as the
-    documents it kept."""
+    from the heap and stayed resident when freed: at 100k documents, main's RSS grew twice as fast as the
+    documents it kept. Off, the threshold is 32 MiB: a mapping per 256 KiB block made near-dup's sketching
+    (MinHash matrices per document) ~70 % slower."""
     libc = _libc()
     if libc is not None and hasattr(libc, "mallopt"):
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD if on else MMAP_THRESHOLD_MAX)
 
 
 def _trim_heap() -> None:
@@ -441,12 +443,14 @@ def _n_rows(rows: list | pa.Table) -> int:
 def _run(settings: Settings) -> RunSummary:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     run = _Run(run_id, Store(settings.warehouse))
-    _map_large_blocks()
+    _map_large_blocks(True)
     try:
         return _stages(run, settings)
     except BaseException:
         run.store.discard(run.parts, run.staged)
         raise
+    finally:
+        _map_large_blocks(False)  # also when a run fails before normalize ends (`newsetl serve` runs on)
 
 
 def _stages(run: _Run, settings: Settings) -> RunSummary:
@@ -582,6 +586,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     docs = _apply_warnings(run, run.gate("normalize", docs), docs, doc_of, "normalize")
     n_docs = docs.num_rows
     close_pool()  # its workers' heaps held what they read and normalized (~200 MB each at 100k): start afresh
+    _map_large_blocks(False)  # the texts are in: numpy's temporaries from here on are better served by the heap
     run.stage_done("normalize", t)
     log.info(
         f"normalize: {len(doc_of)} record(s) → {n_docs} new document(s), "
