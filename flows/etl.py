@@ -193,10 +193,6 @@ def _chunks(batches: Iterator[pa.RecordBatch], mask: pa.Array, size: int) -> Ite
         yield pa.concat_tables(held)
 
 
-def _batches(items: list, size: int) -> list[list]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def _file_batches(files: list[InputFile], max_files: int, max_bytes: int) -> list[list[InputFile]]:
     """`files` in order, cut into batches of at most `max_files` files and `max_bytes` bytes (a larger file is a
     batch of its own): a batch of many-record files is read, held and sent back like one of single articles."""

@@ -8,7 +8,7 @@ texts reach the flow's process as a few large buffers, never as Python strings (
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -89,7 +89,7 @@ def ingest_table(files: Sequence[InputFile], max_doc_chars: int, run_id: str) ->
         }
         for rej in batch.rejections
     ]
-    lines = line_counts((source_of(r, paths.get(r.file_id)), split_lines(clean_unicode(r.text))) for r in batch.records)
+    lines = line_counts(_source_lines(batch.records, paths))
     return IngestTable(
         schema.to_table("raw_documents", rows),
         [replace(rej, raw_text=None) for rej in batch.rejections],
@@ -156,7 +156,12 @@ def source_of(record: RawRecord, path: str | None) -> str:
 def find_repeated_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> dict[str, frozenset[str]]:
     """Lines repeated across >= half of one source's records (source_of): computed once over the whole run, so
     that a text normalizes the same whichever batch it lands in (its doc_id depends on it)."""
-    return repeated_lines((source_of(r, paths.get(r.file_id)), split_lines(clean_unicode(r.text))) for r in records)
+    return repeated_lines(_source_lines(records, paths))
+
+
+def _source_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """(source, cleaned lines) of each record: what the repeated-line detector counts."""
+    return ((source_of(r, paths.get(r.file_id)), split_lines(clean_unicode(r.text))) for r in records)
 
 
 def normalize_records(
