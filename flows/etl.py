@@ -837,7 +837,8 @@ def _apply_warnings(run: _Run, res: GateResult, docs: pa.Table, doc_of: dict[str
             doc_of[record_id] = None
     bad_ids = pa.array(list(bad), pa.string())
     lines = run.tables["boilerplate_lines"]
-    assert isinstance(lines, pa.Table)  # set by the normalize stage, before any gate can warn
+    if not isinstance(lines, pa.Table):  # still rows: the normalize stage packs them before its gate runs
+        lines = schema.to_table("boilerplate_lines", lines)
     run.tables["boilerplate_lines"] = _without_docs(lines, bad_ids)
     return _without_docs(docs, bad_ids)
 

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.etl import _chunks, _RawSpill, _with_raw_texts
+from flows.etl import _apply_warnings, _chunks, _RawSpill, _Run, _with_raw_texts
+from flows.gates import GateResult
 from warehouse import schema
 
 
@@ -91,3 +92,22 @@ def test_file_batches_keep_order_and_bounds(seed):
         assert len(b) == 1 or sum(f.bytes for f in b) <= max_bytes  # only a file over the budget stands alone
     for b, nxt in itertools.pairwise(batches):  # a batch is cut only when the next file would not fit
         assert len(b) == max_files or sum(f.bytes for f in b) + nxt[0].bytes > max_bytes
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_warned_documents_go_to_quarantine_with_their_records_and_lines(packed):
+    run = _Run("run1", store=None)
+    lines = [{"doc_id": d, "line_no": i, "text": f"line of {d}", "rule": "share_footer"} for i, d in enumerate("abbc")]
+    run.tables["boilerplate_lines"] = schema.to_table("boilerplate_lines", lines) if packed else lines
+    docs = pa.table({"doc_id": ["a", "b", "c"], "text": ["x", "y", "z"]})
+    doc_of = {"r1": "a", "r2": "b", "r3": "b", "r4": "c"}
+    res = GateResult("language", [], warned_rows={"b": "dq_bad"})
+    kept = _apply_warnings(run, res, docs, doc_of, "language")
+    assert kept.column("doc_id").to_pylist() == ["a", "c"]
+    assert run.tables["boilerplate_lines"].column("doc_id").to_pylist() == ["a", "c"]
+    assert doc_of == {"r1": "a", "r2": None, "r3": None, "r4": "c"}
+    q = run.tables["quarantine"]
+    assert [(r["record_id"], r["reason_code"], r["stage"]) for r in q] == [
+        ("r2", "dq_bad", "language"),
+        ("r3", "dq_bad", "language"),
+    ]
