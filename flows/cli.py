@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from typing import Any
 
 import click
@@ -19,13 +20,13 @@ def runner_options(f: Any) -> Any:
         "--dask-address",
         default=None,
         metavar="ADDR",
-        help="Scheduler address of an existing Dask cluster (env NEWSETL_DASK_ADDRESS).",
+        help="Scheduler address of an existing Dask cluster, e.g. tcp://HOST:8786 (env NEWSETL_DASK_ADDRESS).",
     )(f)
     return click.option(
         "--runner",
-        type=click.Choice(["thread", "process", "dask"]),
+        type=click.Choice(["dask", "process", "thread"]),
         default=None,
-        help="Task runner: thread (default) or dask (env NEWSETL_RUNNER).",
+        help="Task runner: dask (default: a local cluster, or --dask-address), process or thread (env NEWSETL_RUNNER).",
     )(f)
 
 
@@ -68,7 +69,7 @@ def main() -> None:
     help="File, directory or glob; repeat for more (env NEWSETL_INPUTS, default ./seeds).",
 )
 @warehouse_option
-@click.option("--batch-size", type=int, default=None, help="Documents per task batch (default 500).")
+@click.option("--batch-size", type=int, default=None, help="Documents per language and extract task (default 250).")
 @click.option(
     "--max-doc-chars",
     type=int,
@@ -79,7 +80,7 @@ def main() -> None:
     "--n-process",
     type=int,
     default=None,
-    help="Processes for NER and near-dup signatures (env NEWSETL_N_PROCESS, default 2).",
+    help="Worker processes of the local runner (env NEWSETL_N_PROCESS, default: one per core).",
 )
 @click.option("--quiet", is_flag=True, help="Print only warnings, errors and the final line.")
 @click.option("--json-logs", is_flag=True, help="Log as JSON lines (for schedulers); the final summary too.")
@@ -97,7 +98,7 @@ def run(
 ) -> None:
     """Run the pipeline on the inputs and publish the warehouse."""
     try:
-        resolve(
+        settings = resolve(
             warehouse=warehouse,
             inputs=list(inputs),
             batch_size=batch_size,
@@ -111,15 +112,16 @@ def run(
     from flows.runners import configured_flow
 
     try:
-        flow = configured_flow(runner, dask_address)
+        flow = configured_flow(runner, dask_address, settings.n_process)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
-    import threading
+    if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
+        import threading
 
-    from flows.gates import warm_up
+        from flows.gates import warm_up
 
-    # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
-    threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
+        # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
+        threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
     state = flow(
         inputs=list(inputs) or None,
         warehouse=warehouse,

@@ -40,6 +40,9 @@ class GateFailed(RuntimeError):
         self.failures = failures
         self.results = results
 
+    def __reduce__(self) -> tuple:  # raised in a worker process, re-raised in the flow's
+        return (GateFailed, (self.failures, self.results))
+
 
 @dataclass
 class GateResult:

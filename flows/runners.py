@@ -1,53 +1,98 @@
-"""Task runner chosen by configuration: threads in-process (default) or a Dask cluster via prefect-dask.
+"""The task runner, the run's only parallelism, chosen by configuration; the flow code does not change.
 
-The flow code does not change: `configured_flow()` returns the etl flow with the runner set.
+`dask` (default): a local Dask cluster of `n_process` single-threaded worker processes, or an existing cluster
+at `--dask-address` (workers on other machines). `process`: Prefect's ProcessPoolTaskRunner. `thread`: threads
+in the flow's process (for small inputs and tests: no worker start-up, one core for Python work).
+The choice of the default is measured in docs/architecture.md ("Choosing the runner").
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-RUNNERS = ("thread", "process", "dask")
+RUNNERS = ("dask", "process", "thread")
+DEFAULT_RUNNER = "dask"
 
 
 def thread_runner() -> Any:
-    """Prefect's thread runner with a bounded pool: twice the cores, at least 4.
-
-    Its default starts a thread for every task submitted at once: a 100k-document run had 215 threads, one per
-    normalize batch. The batches only wait on the worker processes (or hold the GIL), so more threads do not run
-    more at once."""
+    """Prefect's thread runner with a bounded pool: twice the cores, at least 4 (its default starts a thread for
+    every task submitted at once)."""
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=max(4, 2 * (os.cpu_count() or 1)))
 
 
+def _workers(workers: int | None) -> int:
+    return workers or int(os.environ.get("NEWSETL_N_PROCESS") or os.cpu_count() or 1)
+
+
 def task_runner(name: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
-    """`thread` → ThreadPoolTaskRunner; `process` → ProcessPoolTaskRunner of `workers` processes (default 2: one
-    per core here); `dask` → DaskTaskRunner on `address`, or a new local cluster of `workers` single-threaded
-    processes."""
-    name = name or os.environ.get("NEWSETL_RUNNER", "thread")
+    """`dask` → DaskTaskRunner on `address`, or a new local cluster of `workers` single-threaded processes;
+    `process` → ProcessPoolTaskRunner of `workers` processes; `thread` → threads in this process."""
+    name = name or os.environ.get("NEWSETL_RUNNER") or DEFAULT_RUNNER
     address = address or os.environ.get("NEWSETL_DASK_ADDRESS") or None
+    if address and name != "dask":
+        raise ValueError(f"--dask-address needs --runner dask, got --runner {name}")
     if name == "thread":
         return thread_runner()
     if name == "process":
         from prefect.task_runners import ProcessPoolTaskRunner
 
-        return ProcessPoolTaskRunner(max_workers=workers or int(os.environ.get("NEWSETL_WORKERS", "2")))
+        return ProcessPoolTaskRunner(max_workers=_workers(workers))
     if name == "dask":
         from prefect_dask import DaskTaskRunner
 
         if address:
             return DaskTaskRunner(address=address)
-        n = workers or int(os.environ.get("NEWSETL_DASK_WORKERS", "2"))
-        return DaskTaskRunner(
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
-        )
+        return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=local_cluster(_workers(workers)))
     raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {name!r}")
 
 
-def configured_flow(runner: str | None = None, address: str | None = None) -> Any:
+def local_cluster(n_workers: int) -> dict[str, Any]:
+    """LocalCluster settings: one single-threaded worker process per core, no dashboard, quiet logs."""
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines (per worker start/stop) are noise
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": None,
+        "silence_logs": logging.WARNING,
+    }
+
+
+def default_runner() -> Any:
+    return task_runner()
+
+
+def configured_flow(runner: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
     from flows.etl import etl_flow
 
-    return etl_flow.with_options(task_runner=task_runner(runner, address))
+    return etl_flow.with_options(task_runner=task_runner(runner, address, workers))
+
+
+@contextmanager
+def api_for_workers() -> Iterator[str | None]:
+    """Make every task report to this flow's Prefect API, also from worker processes and other machines.
+
+    Tasks run on workers with the flow's serialized settings. Without PREFECT_API_URL those settings name no
+    API, and each worker process started a temporary server of its own that outlived the run. So when none is
+    configured, the flow's own temporary server (the one its client already uses) is set as the API URL for the
+    tasks it submits."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        url = str(client.api_url).rstrip("/")
+    if not url.startswith("http"):  # an in-process API (no server to point workers at)
+        yield None
+        return
+    with temporary_settings({PREFECT_API_URL: url}):
+        yield url

@@ -46,11 +46,13 @@ def seeds_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_etl(prefect_harness):
-    """Call the etl flow; returns (state, summary dict or None)."""
-    from flows.etl import etl_flow
+    """Call the etl flow on the thread runner (no worker processes to start: fast on small inputs; the runners
+    that start workers have their own tests); returns (state, summary dict or None)."""
+    from flows.runners import configured_flow
 
-    def _run(inputs: list[str] | list[Path], warehouse: Path, **kwargs):
-        state = etl_flow(inputs=[str(p) for p in inputs], warehouse=str(warehouse), return_state=True, **kwargs)
+    def _run(inputs: list[str] | list[Path], warehouse: Path, runner: str = "thread", **kwargs):
+        flow = configured_flow(runner)
+        state = flow(inputs=[str(p) for p in inputs], warehouse=str(warehouse), return_state=True, **kwargs)
         return state, (state.result() if state.is_completed() else None)
 
     return _run

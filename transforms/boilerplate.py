@@ -125,8 +125,16 @@ def merge_line_counts(
     into[1].update(part[1])
 
 
+MIN_LINE_DOCS = 5  # a line is repeated boilerplate when in at least this many documents of its source
+MIN_LINE_SHARE = 0.5  # ... and in at least this share of them
+
+
 def flag_repeated(
-    per_source: dict[str, Counter[str]], n_docs: Counter[str], *, min_docs: int = 5, min_share: float = 0.5
+    per_source: dict[str, Counter[str]],
+    n_docs: Counter[str],
+    *,
+    min_docs: int = MIN_LINE_DOCS,
+    min_share: float = MIN_LINE_SHARE,
 ) -> dict[str, frozenset[str]]:
     """Lines that appear in at least `min_share` of one source's documents (and in >= `min_docs`)."""
     out: dict[str, frozenset[str]] = {}

@@ -217,6 +217,62 @@ def read_file(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item
         yield _reject(f, next_index, "read_error", f"{type(exc).__name__}: {exc}"[:300])
 
 
+def read_piece(
+    f: InputFile, start: int, end: int | None, first_index: int, max_doc_chars: int = MAX_DOC_CHARS
+) -> Iterator[Item]:
+    """Records of a piece of a file (see transforms.shards): all of it when `end` is None, else the bytes
+    [start, end) of a JSONL or CSV file or the row groups [start, end) of a Parquet file, whose first record has
+    index `first_index` in the whole file. Never raises, as `read_file`."""
+    if end is None:
+        yield from read_file(f, max_doc_chars)
+        return
+    reader = _PIECE_READERS[f.format or ""]
+    next_index = first_index
+    try:
+        for item in reader(f, start, end, first_index, max_doc_chars):
+            next_index = max(next_index, item.record_index + 1)
+            yield item
+    except OSError as exc:
+        yield _reject(f, next_index, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
+    except Exception as exc:  # as in read_file: a library choking on hostile content must not end the run
+        yield _reject(f, next_index, "read_error", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _read_range(path: str, start: int, end: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return fh.read(end - start)
+
+
+def _jsonl_piece(f: InputFile, start: int, end: int, first: int, max_doc_chars: int) -> Iterator[Item]:
+    lines = _read_range(f.path, start, end).splitlines(keepends=True)
+    yield from _json_records(f, lines, max_doc_chars, first=first)
+
+
+def _csv_piece(f: InputFile, start: int, end: int, first: int, max_doc_chars: int) -> Iterator[Item]:
+    with open(f.path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        fields = next(csv.reader(fh), [])
+    got = _decode_range(f, start, end, first)
+    if isinstance(got, Rejection):
+        yield got
+        return
+    data, enc = got
+    reader = csv.DictReader(io.StringIO(data, newline=""), fieldnames=fields)
+    yield from _csv_records(f, reader, enc, max_doc_chars, first)
+
+
+def _decode_range(f: InputFile, start: int, end: int, first: int) -> tuple[str, str] | Rejection:
+    try:
+        d = decode_bytes(_read_range(f.path, start, end))
+    except UndecodableError as exc:
+        return _reject(f, first, exc.reason_code, str(exc))
+    return d.text, d.encoding
+
+
+def _parquet_piece(f: InputFile, start: int, end: int, first: int, max_doc_chars: int) -> Iterator[Item]:
+    yield from read_parquet(f, max_doc_chars, row_groups=range(start, end), first=first)
+
+
 def _reject(f: InputFile, index: int, code: str, detail: str, raw: str | None = None) -> Rejection:
     return Rejection(
         record_id=f"{f.file_id}:{index}",
@@ -324,8 +380,8 @@ def read_html(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item
     yield _record(f, 0, text, enc, max_doc_chars, title=doc.title, url=doc.url, published_at=doc.date)
 
 
-def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int) -> Iterator[Item]:
-    for i, line in enumerate(lines):
+def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int, first: int = 0) -> Iterator[Item]:
+    for i, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
@@ -386,17 +442,26 @@ def read_csv(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]
     csv.field_size_limit(1 << 30)
     try:
         reader = csv.DictReader(io.StringIO(data, newline=""))
-        fields = reader.fieldnames or []
+        reader.fieldnames  # noqa: B018 (reads the header row now, where a parse error is the file's)
     except csv.Error as exc:
         yield _reject(f, 0, "malformed_csv", str(exc)[:300], data)
         return
+    yield from _csv_records(f, reader, enc, max_doc_chars, 0, raw=data)
+
+
+def _csv_records(
+    f: InputFile, reader: csv.DictReader, enc: str, max_doc_chars: int, first: int, raw: str | None = None
+) -> Iterator[Item]:
+    """The rows of `reader` (header known) as records numbered from `first`."""
+    csv.field_size_limit(1 << 30)
+    fields = reader.fieldnames or []
     col = next((c for c in TEXT_FIELDS if c in fields), None)
     if col is None:
-        yield _reject(f, 0, "missing_text_column", f"CSV header {fields[:10]} has no text column", data)
+        yield _reject(f, first, "missing_text_column", f"CSV header {fields[:10]} has no text column", raw)
         return
-    i = 0
+    i = first
     try:
-        for i, row in enumerate(reader):
+        for i, row in enumerate(reader, start=first):
             text = row.get(col)
             if text is None:
                 yield _reject(f, i, "malformed_csv", f"row {i + 1} is missing fields", str(row))
@@ -415,22 +480,26 @@ def read_csv(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]
         yield _reject(f, i + 1, "malformed_csv", f"row {i + 2}: {exc}"[:300])
 
 
-def read_parquet(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
-    """.parquet with a string `text` column (and optional title, url, published_at)."""
+def read_parquet(
+    f: InputFile, max_doc_chars: int = MAX_DOC_CHARS, *, row_groups: Iterable[int] | None = None, first: int = 0
+) -> Iterator[Item]:
+    """.parquet with a string `text` column (and optional title, url, published_at); `row_groups` (default all)
+    whose first row has index `first` in the file."""
     try:
         pf = pq.ParquetFile(f.path)
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError variants on corrupt files
-        yield _reject(f, 0, "corrupt_parquet", f"{type(exc).__name__}: {exc}"[:300])
+        yield _reject(f, first, "corrupt_parquet", f"{type(exc).__name__}: {exc}"[:300])
         return
     names = pf.schema_arrow.names
     col = next((c for c in TEXT_FIELDS if c in names), None)
     if col is None or not str(pf.schema_arrow.field(col).type).endswith("string"):
-        yield _reject(f, 0, "wrong_schema", f"parquet schema {names[:10]} has no string text column")
+        yield _reject(f, first, "wrong_schema", f"parquet schema {names[:10]} has no string text column")
         return
     meta_cols = [c for c in ("title", "url", "published_at") if c in names]
-    i = 0
+    i = first
+    groups = list(range(pf.metadata.num_row_groups)) if row_groups is None else list(row_groups)
     try:
-        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[col, *meta_cols]):
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=groups, columns=[col, *meta_cols]):
             for row in batch.to_pylist():
                 text = row[col]
                 if text is None:
@@ -453,4 +522,9 @@ _READERS: dict[str, Callable[[InputFile], Iterator[Item]]] = {
     "jsonl.gz": read_jsonl_gz,
     "csv": read_csv,
     "parquet": read_parquet,
+}
+_PIECE_READERS: dict[str, Callable[..., Iterator[Item]]] = {
+    "jsonl": _jsonl_piece,
+    "csv": _csv_piece,
+    "parquet": _parquet_piece,
 }

@@ -1,29 +1,22 @@
 """Pure batch functions, one per stage, as the flow calls them: plain rows in, plain rows and rejections out.
 
 Rows are dicts keyed by the column names in warehouse/schema.py. Nothing here does Prefect or DuckDB work.
-`ingest_table` and `normalize_table` are the forms a worker process runs: they return Arrow tables, so the
-texts reach the flow's process as a few large buffers, never as Python strings (which fragmented its heap).
+The flow's map tasks (flows/ingest.py, flows/normalize.py) call these on one shard and pack the rows as Arrow.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from transforms.boilerplate import line_counts, load_rules, repeated_lines
+from transforms.boilerplate import load_rules, repeated_lines
 from transforms.documents import count_words, doc_id_for
 from transforms.language import detect_language, language_sample
 from transforms.normalize import clean_unicode, normalize_document, split_lines
 from transforms.readers import InputFile, read_file
 from transforms.records import RawRecord, Rejection
-from warehouse import schema
 
 DEFAULT_MAX_DOC_CHARS = 1_000_000
 
@@ -47,96 +40,6 @@ def ingest_files(files: Sequence[InputFile], max_doc_chars: int = DEFAULT_MAX_DO
     return out
 
 
-LineCounts = tuple[dict[str, Counter[str]], Counter[str]]  # per source: line → documents, and documents
-
-
-@dataclass
-class IngestTable:
-    """`ingest_files` of a batch of files as Arrow: `raw` holds every record read (raw_documents rows, doc_id
-    null), rejected ones included; `rejections` say why (their texts are in `raw`)."""
-
-    raw: pa.Table
-    rejections: list[Rejection]
-    n_records_by_file: dict[str, int]
-    lines: LineCounts  # the records' short lines per source (`line_counts`), for the run's repeated lines
-
-
-def ingest_table(files: Sequence[InputFile], max_doc_chars: int, run_id: str) -> IngestTable:
-    """Read `files` (as `ingest_files`) into raw_documents rows, and count their lines per source."""
-    batch = ingest_files(files, max_doc_chars)
-    paths = {f.file_id: f.path for f in files}
-    rows = [
-        {
-            "record_id": r.record_id,
-            "file_id": r.file_id,
-            "record_index": r.record_index,
-            "raw_text": r.text,
-            "title": r.title,
-            "url": r.url,
-            "published_at_raw": r.published_at,
-            "encoding": r.encoding,
-            "run_id": run_id,
-        }
-        for r in batch.records
-    ]
-    rows += [
-        {
-            "record_id": rej.record_id,
-            "file_id": rej.file_id,
-            "record_index": rej.record_index,
-            "raw_text": rej.raw_text,
-            "run_id": run_id,
-        }
-        for rej in batch.rejections
-    ]
-    lines = line_counts(_source_lines(batch.records, paths))
-    return IngestTable(
-        schema.to_table("raw_documents", rows),
-        [replace(rej, raw_text=None) for rej in batch.rejections],
-        batch.n_records_by_file,
-        lines,
-    )
-
-
-@dataclass
-class NormalizeTable:
-    """`normalize_records` as Arrow: documents and boilerplate_lines rows, and the records rejected (their
-    texts are in raw_documents already)."""
-
-    docs: pa.Table
-    boilerplate: pa.Table
-    rejections: list[Rejection]
-
-
-def normalize_table(
-    path: str | Path,
-    row_groups: Sequence[int],
-    skip: frozenset[str],
-    paths: dict[str, str],
-    first_seen: datetime,
-    run_id: str,
-    repeated: dict[str, frozenset[str]],
-) -> NormalizeTable:
-    """Normalize the records in `row_groups` of the raw_documents Parquet file at `path` (`ingest_table` rows),
-    except those whose record_id is in `skip` (rejected at ingest)."""
-    cols = ["record_id", "file_id", "record_index", "raw_text", "title", "url", "published_at_raw"]
-    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=cols)
-    records = [
-        RawRecord(
-            r["record_id"], r["file_id"], r["record_index"], r["raw_text"], r["title"], r["url"], r["published_at_raw"]
-        )
-        for r in table.to_pylist()
-        if r["record_id"] not in skip
-    ]
-    del table
-    batch = normalize_records(records, paths, first_seen, run_id, repeated)
-    return NormalizeTable(
-        schema.to_table("documents", batch.docs),
-        schema.to_table("boilerplate_lines", batch.boilerplate),
-        [replace(rej, raw_text=None) for rej in batch.rejections],
-    )
-
-
 @dataclass
 class NormalizeBatch:
     docs: list[dict] = field(default_factory=list)  # one per record (exact dedup happens later)
@@ -156,10 +59,10 @@ def source_of(record: RawRecord, path: str | None) -> str:
 def find_repeated_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> dict[str, frozenset[str]]:
     """Lines repeated across >= half of one source's records (source_of): computed once over the whole run, so
     that a text normalizes the same whichever batch it lands in (its doc_id depends on it)."""
-    return repeated_lines(_source_lines(records, paths))
+    return repeated_lines(source_lines(records, paths))
 
 
-def _source_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+def source_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
     """(source, cleaned lines) of each record: what the repeated-line detector counts."""
     return ((source_of(r, paths.get(r.file_id)), split_lines(clean_unicode(r.text))) for r in records)
 

@@ -158,9 +158,14 @@ class Store:
     def recover(self) -> list[str]:
         """Remove staging leftovers and partition files no published catalog lists. Returns what was removed."""
         removed: list[str] = []
-        if self.staging.exists():
-            removed += [str(f) for f in sorted(self.staging.rglob("*")) if f.is_file()]
-            shutil.rmtree(self.staging)
+        if self.staging.exists():  # all but the work of an unfinished run (flows resume it, or drop it)
+            for child in sorted(self.staging.iterdir()):
+                if child.name == "work":
+                    continue
+                removed += [str(f) for f in sorted(child.rglob("*")) if f.is_file()] if child.is_dir() else [str(child)]
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            if not any(self.staging.iterdir()):
+                self.staging.rmdir()
         listed = {p.path for p in self.published_partitions()}
         if self.data.exists():
             for f in sorted(self.data.rglob("*.parquet")):

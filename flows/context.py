@@ -1,0 +1,194 @@
+"""What every task of a run shares: the run's context, the handles tasks return, and the map helper.
+
+A task gets the `RunContext` (small, picklable) and the handles of the tasks it depends on; it reads its input
+from the run's work area, writes its outputs there, and returns a handle: a small dict with the paths, row
+counts, seconds and the worker that ran it. Nothing a task needs lives only in the flow process's memory, so
+the same task runs on a thread, a local process or a remote Dask worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from prefect import get_run_logger
+
+from flows.gates import GateFailed, GateResult, gate_frame, run_gate
+from warehouse import schema
+from warehouse.staging import WorkArea
+
+Handle = dict[str, Any]
+KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection, see `kill_point`
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    run_id: str
+    root: str  # the warehouse folder (the same path on every worker)
+    work: WorkArea
+    started_at: str  # ISO UTC; also each document's first_seen
+    max_doc_chars: int
+    batch_size: int  # documents per language and extract task
+
+
+def worker_id() -> str:
+    """Where a task ran: host:pid, and the Dask worker's name when it ran on one."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        from distributed import get_worker
+
+        return f"{name}:{get_worker().name}"
+    except (ImportError, ValueError):  # not in a Dask worker
+        return name
+
+
+def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[str, int], **stats: Any) -> Handle:
+    """A task's handle (see the module docstring)."""
+    return {
+        "stage": stage,
+        "key": key,
+        "files": files,
+        "rows": rows,
+        "stats": stats,
+        "worker": worker_id(),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def key_of(i: int) -> str:
+    return f"{i:05d}"
+
+
+def write_outputs(ctx: RunContext, stage: str, key: str, tables: dict[str, pa.Table]) -> tuple[dict, dict]:
+    """Write a task's output tables to the work area; (files, rows) for its handle."""
+    files = {name: ctx.work.write(stage, key, name, t) for name, t in tables.items()}
+    return files, {name: t.num_rows for name, t in tables.items()}
+
+
+_GATE_LOCK = threading.Lock()  # GX is not thread-safe: on the thread runner, one gate at a time per process
+
+
+def gate(ctx: RunContext, stage: str, rows: pa.Table | list[dict], dq: list[dict]) -> GateResult:
+    """Run a stage's suite on `rows`, append its results to `dq` (dq_results rows); raise GateFailed on an
+    error-level failure."""
+    with _GATE_LOCK:
+        res = run_gate(stage, gate_frame(stage, rows))
+    dq.extend({**r, "run_id": ctx.run_id} for r in res.results)
+    if res.errors:
+        raise GateFailed(res.errors, res.results)
+    return res
+
+
+def quarantine_row(ctx: RunContext, stage: str, source_ref: str, record_id: str | None, code: str, detail: str) -> dict:
+    return {
+        "run_id": ctx.run_id,
+        "stage": stage,
+        "source_ref": source_ref,
+        "record_id": record_id,
+        "reason_code": code,
+        "detail": detail,
+    }
+
+
+def table(name: str, rows: list[dict]) -> pa.Table:
+    return schema.to_table(name, rows)
+
+
+def with_run_id(ctx: RunContext, name: str, t: pa.Table) -> pa.Table:
+    """`t` with the run_id column, in table `name`'s schema: a work file that is already its final partition."""
+    if "run_id" not in t.column_names:
+        t = t.append_column("run_id", pa.array([ctx.run_id] * t.num_rows, pa.string()))
+    return t.select(schema.TABLES[name][0].names).cast(schema.TABLES[name][0])
+
+
+@cache
+def nlp() -> Any:
+    """The spaCy pipeline, loaded once per worker process (tok2vec + ner only)."""
+    from transforms.extract import load_nlp
+
+    return load_nlp()
+
+
+_NLP_LOCK = threading.Lock()
+
+
+@contextmanager
+def nlp_session() -> Iterator[Any]:
+    """The process's spaCy pipeline for one task. It is not thread-safe (on the thread runner tasks share it),
+    and no spaCy object outlives the task's memory zone, so its vocab does not grow over a long run.
+    (Locks live here, not in a task's module: Prefect ships a task's function by value, globals included.)"""
+    model = nlp()
+    with _NLP_LOCK, model.memory_zone():
+        yield model
+
+
+def kill_point(name: str) -> None:
+    """Test-only: simulate a crash (power loss, OOM kill) at `name`. NEWSETL_TEST_KILL_AT=name kills the process
+    group; `name:flow` kills only the flow's own process, as an out-of-memory kill would."""
+    want = os.environ.get(KILL_AT_ENV, "")
+    if want == name:
+        os.killpg(os.getpgrp(), 9)
+    if want == f"{name}:flow":
+        os.kill(os.getpid(), 9)
+
+
+def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str, tuple]], unit: str = "shards") -> dict:
+    """Run `task(ctx, *args)` for each (key, args) of `items` whose task is not already complete in the work area
+    (a resumed run reuses them), on the task runner; the handles by key, in key order. Logs progress (rate, ETA)
+    as tasks finish."""
+    log = get_run_logger()
+    done = {k: ctx.work.done(stage, k) for k, _ in items}
+    todo = [(k, args) for k, args in items if done[k] is None]
+    if len(todo) < len(items):
+        log.info(f"{stage}: {len(items) - len(todo)} of {len(items)} {unit} already done by an earlier attempt")
+    futures = [(k, task.submit(ctx, *args)) for k, args in todo]  # no `quote`: Dask rebuilds it as a tuple
+    t0, last = time.perf_counter(), 0.0
+    for n, (k, fut) in enumerate(futures, start=1):
+        done[k] = fut.result()
+        if time.perf_counter() - last > 5 or n == len(futures):
+            last = time.perf_counter()
+            rate = n / max(last - t0, 1e-9)
+            log.info(f"{stage}: {n}/{len(futures)} {unit}, {rate:.2f} {unit}/s, ETA {(len(futures) - n) / rate:.0f} s")
+        kill_point(f"{stage}:{n}")
+    return {k: done[k] for k, _ in items}
+
+
+def reduce_task(task: Any, stage: str, ctx: RunContext, *args: Any) -> Handle:
+    """Run a reduce task once per plan: an earlier attempt's completed result is reused."""
+    got = ctx.work.done(stage, "all")
+    if got is not None:
+        get_run_logger().info(f"{stage}: already done by an earlier attempt")
+        return got
+    return task.submit(ctx, *args).result()
+
+
+def paths(handles: dict[str, Handle] | Sequence[Handle], name: str) -> list[str]:
+    """The output files `name` of handles, in key order (tasks that wrote none are left out)."""
+    hs = handles.values() if isinstance(handles, dict) else handles
+    return [h["files"][name] for h in hs if name in h["files"]]
+
+
+def total(handles: dict[str, Handle], name: str) -> int:
+    return sum(h["rows"].get(name, 0) for h in handles.values())
+
+
+def workers_of(*stages: dict[str, Handle]) -> list[str]:
+    return sorted({h["worker"] for hs in stages for h in hs.values()})
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    return fn(), time.perf_counter() - t
+
+
+def existing(path: str | Path) -> bool:
+    return Path(path).exists()
