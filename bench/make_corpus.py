@@ -232,8 +232,9 @@ class Doc:
 class Writer:
     """The article generator: every random choice comes from one seeded random.Random, in a fixed order."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, words: tuple[int, int] = (WORDS_MIN, WORDS_MAX)) -> None:
         self.rng = random.Random(seed)
+        self.words = words
 
     def _pick(self, name: str, pools: dict | None = None) -> str:
         r = self.rng
@@ -281,7 +282,7 @@ class Writer:
 
     def article(self, base: int, lang: str = "en") -> Doc:
         r = self.rng
-        target = r.randint(WORDS_MIN, WORDS_MAX - 50)  # + dateline, footer, last sentence
+        target = r.randint(self.words[0], self.words[1] - 50)  # + dateline, footer, last sentence
         templates = _EN if lang == "en" else _FOREIGN[lang]
         pools = None if lang == "en" else FOREIGN[lang]
         outlet = r.choice(OUTLETS)
@@ -354,7 +355,7 @@ def _share(n: int, share: float, minimum: int = 1) -> int:
     return max(minimum, round(n * share)) if n >= 20 else 0
 
 
-def plan(n: int, seed: int) -> list[Slot]:
+def plan(n: int, seed: int, words: tuple[int, int] = (WORDS_MIN, WORDS_MAX)) -> list[Slot]:
     """The record slots for N records, in a seeded shuffled order (broken and per-file kinds included)."""
     n_exact, n_near = _share(n, EXACT_SHARE), _share(n, NEAR_SHARE)
     n_foreign = _share(n, FOREIGN_SHARE, 3)
@@ -366,7 +367,7 @@ def plan(n: int, seed: int) -> list[Slot]:
     n_base = n - n_exact - n_near - n_foreign - sum(n_bad.values())
     if n_base < max(1, n_exact, n_near):
         raise SystemExit(f"--docs {n} is too small: need at least 20 records")
-    w = Writer(seed)
+    w = Writer(seed, words)
     bases = [Slot("base", w.article(i)) for i in range(n_base)]
     langs = list(FOREIGN)
     foreign = [Slot("foreign", w.article(n_base + i, langs[i % len(langs)])) for i in range(n_foreign)]
@@ -408,10 +409,11 @@ def _jsonl_bytes(rows: list[dict | str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def write_corpus(n: int, out: Path, seed: int) -> dict:
-    """Write N records under out/docs and return the manifest (also written to out/manifest.json)."""
+def write_corpus(n: int, out: Path, seed: int, words: tuple[int, int] = (WORDS_MIN, WORDS_MAX)) -> dict:
+    """Write N records under out/docs and return the manifest (also written to out/manifest.json). `words`: the
+    range of an article's length (shorter articles make a quick corpus for tests)."""
     t0 = time.perf_counter()
-    slots = plan(n, seed)
+    slots = plan(n, seed, words)
     rng = random.Random(seed + 1)  # layout choices, independent of the text generator's stream
     docs_dir = out / "docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -546,8 +548,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--docs", type=int, required=True, help="number of input records (>= 20)")
     ap.add_argument("--out", type=Path, required=True, help="output directory (docs/ must be new or empty)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--words", type=int, nargs=2, default=(WORDS_MIN, WORDS_MAX), metavar=("MIN", "MAX"))
     args = ap.parse_args(argv)
-    m = write_corpus(args.docs, args.out, args.seed)
+    m = write_corpus(args.docs, args.out, args.seed, tuple(args.words))
     print(
         f"wrote {m['records']} records in {m['files_total']} files ({m['bytes'] / 1e6:.1f} MB, {m['words']:,} words) "
         f"to {args.out / 'docs'} in {m['_seconds']} s: {m['exact_dups']} exact dups, {m['near_dups']} near dups, "

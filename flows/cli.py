@@ -122,14 +122,17 @@ def run(
 
         # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
         threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
-    state = flow(
-        inputs=list(inputs) or None,
-        warehouse=warehouse,
-        batch_size=batch_size,
-        max_doc_chars=max_doc_chars,
-        n_process=n_process,
-        return_state=True,
-    )
+    from flows.runners import local_api
+
+    with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
+        state = flow(
+            inputs=list(inputs) or None,
+            warehouse=warehouse,
+            batch_size=batch_size,
+            max_doc_chars=max_doc_chars,
+            n_process=n_process,
+            return_state=True,
+        )
     if not state.is_completed():
         _fail(state.message or f"run ended {state.name}")
     summary = state.result()

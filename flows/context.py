@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 from prefect import get_run_logger
 
@@ -60,7 +61,9 @@ def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[st
         "rows": rows,
         "stats": stats,
         "worker": worker_id(),
+        "children": len(psutil.Process().children()),  # a task starts no process (a Dask worker may not)
         "seconds": round(time.perf_counter() - t0, 3),
+        "finished_at": time.time(),
     }
 
 

@@ -23,10 +23,10 @@ from flows.config import Settings
 from flows.context import Handle, RunContext, key_of, kill_point, total, worker_id, workers_of
 from flows.discover import Discovered, discover_task, plan_key, plan_task
 from flows.load import load_task
-from flows.version import code_version
 from transforms.shards import SHARD_FILES, Shard
 from warehouse.staging import WorkArea, drop_other_work
 from warehouse.store import Store
+from warehouse.version import code_version
 
 STAGES = ("ingest", "normalize", "dedup", "language", "extract", "load")
 
@@ -52,6 +52,7 @@ class Run:
     stages: dict[str, dict[str, Handle]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, int] = field(default_factory=dict)
+    attempt_started: float = field(default_factory=time.time)  # tasks finished before it: an earlier attempt's
     t_start: float = field(default_factory=time.perf_counter)
 
     @contextmanager
@@ -146,6 +147,9 @@ def publish(run: Run) -> Summary:
         counts = run.counts()
         counts["workers"] = {k: workers_of(v) for k, v in run.stages.items()}
         counts["flow_worker"] = worker_id()
+        counts["task_children"] = max((h["children"] for hs in run.stages.values() for h in hs.values()), default=0)
+        handles = [h for hs in run.stages.values() for h in hs.values()]
+        counts["reused_tasks"] = sum(h["finished_at"] < run.attempt_started for h in handles)
         books = _bookkeeping(run, counts)
         loaded = load_task.submit(run.ctx, run.stages, books).result()
         kill_point("publish")

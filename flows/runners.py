@@ -96,3 +96,53 @@ def api_for_workers() -> Iterator[str | None]:
         return
     with temporary_settings({PREFECT_API_URL: url}):
         yield url
+
+
+@contextmanager
+def local_api() -> Iterator[str | None]:
+    """A temporary Prefect API server for one `newsetl run` when none is configured (PREFECT_API_URL unset).
+
+    Prefect starts such a server on its own, but as a plain child process: when the run is killed (an
+    out-of-memory kill of the flow's process), it stays behind forever. This one is started the same way and
+    dies with the process that started it (Linux's parent-death signal)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    server = _server_class()()
+    server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        server.stop()
+
+
+def _server_class() -> type:
+    import signal
+    import subprocess
+    import sys
+
+    import prefect
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    def die_with_parent() -> None:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    class Server(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen:  # as Prefect's, plus the parent-death signal
+            app = str(prefect.__module_path__.parent)
+            env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+            env |= get_current_settings().to_environment_variables(exclude_unset=True)
+            return subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--app-dir", app, "--factory", "prefect.server.api.server:create_app",
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+                env={**os.environ, **env},
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            )  # fmt: skip
+
+    return Server

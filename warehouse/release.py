@@ -32,11 +32,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.version import code_version
 from warehouse.checks import run_checks
 from warehouse.model_checks import MODEL_CHECKS
 from warehouse.query import open_read_only
 from warehouse.store import WarehouseError, sha256_file
+from warehouse.version import code_version
 
 FORMAT = "newsetl-release/1"
 MANIFEST = "manifest.json"

@@ -1,0 +1,233 @@
+"""Scale-out: the same tables on every runner, map tasks in the workers, an external Dask cluster, resume.
+
+The corpus is big enough for every path that changes with size: 2,400 generated short articles in 110 files
+(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into 10 shards, 25 extract slices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, q
+from warehouse.fingerprint import table_fingerprints
+
+SHARD_BYTES = "200000"  # ~10 shards of the 1.5 MB corpus
+BATCH = 100
+
+
+def _corpus(root: Path, n: int, seed: int, words: tuple[int, int]) -> Path:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from make_corpus import write_corpus
+    finally:
+        sys.path.pop(0)
+    write_corpus(n, root, seed, words)
+    return root / "docs"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    docs = _corpus(tmp_path_factory.mktemp("corpus"), 2400, 3, (80, 160))
+    assert len([p for p in docs.rglob("*") if p.is_file()]) >= 100
+    return docs
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory, prefect_harness) -> dict[str, str]:
+    """The corpus through the thread runner: the tables every other runner must give."""
+    from flows.runners import configured_flow
+
+    wh = tmp_path_factory.mktemp("reference")
+    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):
+        state = configured_flow("thread")(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["counts"]["shards"] >= 8
+    return table_fingerprints(wh)
+
+
+class _env:
+    def __init__(self, **values: str) -> None:
+        self.values, self.saved = values, {}
+
+    def __enter__(self) -> None:
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self.saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def run_counts(wh: Path) -> dict:
+    return json.loads(q(wh, "SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1")[0][0])
+
+
+def test_local_dask_cluster_gives_the_same_tables_with_the_map_tasks_in_its_workers(
+    corpus, reference, tmp_path, prefect_harness
+):
+    from flows.runners import configured_flow
+
+    wh = tmp_path / "wh"
+    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):
+        flow = configured_flow("dask", workers=2)
+        state = flow(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
+    assert state.is_completed(), state.message
+    assert table_fingerprints(wh) == reference
+    counts = run_counts(wh)
+    for stage in ("ingest", "normalize", "language", "extract"):
+        workers = counts["workers"][stage]
+        assert counts["flow_worker"] not in workers, (stage, workers)
+        assert all(w.split(":")[1] != str(os.getpid()) for w in workers)
+    assert len(counts["workers"]["extract"]) == 2  # both worker processes extracted
+    assert counts["task_children"] == 0  # no task started a process (a Dask worker is daemonic: it could not)
+
+
+def test_a_task_in_a_daemonic_worker_starts_no_process(corpus, tmp_path):
+    """An ingest and a normalize task run in a daemonic process (as in a Dask worker, which may not start
+    children); before issue 17 they started a process pool there and failed."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:  # pool workers are daemonic processes
+        got = pool.apply(_tasks_in_daemon, (str(corpus), str(tmp_path / "wh")))
+    assert got["daemon"] is True
+    assert got["children"] == 0 and got["docs"] > 100
+
+
+def _tasks_in_daemon(corpus: str, wh: str) -> dict:
+    import multiprocessing
+
+    from flows.context import RunContext
+    from flows.ingest import ingest_task, repeated_lines_task
+    from flows.normalize import normalize_task
+    from transforms.readers import discover, hash_file
+    from transforms.shards import plan_shards
+    from warehouse.staging import WorkArea
+
+    files = [hash_file(p) for p in discover([corpus])[0]]
+    shard = plan_shards(files, 1 << 30)[0]
+    ctx = RunContext("r1", wh, WorkArea.of(Path(wh), "k"), "2026-01-01T00:00:00+00:00", 10**6, 100)
+    ingested = ingest_task.fn(ctx, shard)
+    normalized = normalize_task.fn(ctx, shard, ingested, repeated_lines_task.fn(ctx, [ingested["files"]["lines"]]))
+    children = max(ingested["children"], normalized["children"])
+    return {
+        "daemon": multiprocessing.current_process().daemon,
+        "children": children,
+        "docs": normalized["rows"]["docs"],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_external_dask_cluster_runs_the_flow(corpus, reference, tmp_path):
+    """A scheduler and two worker processes started on their own, as on other machines; the flow runs against its
+    address, the tasks report to the flow's API (no worker starts a server of its own)."""
+    port, bindir = _free_port(), Path(sys.executable).parent
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    procs = [
+        subprocess.Popen([bindir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True),
+    ]  # fmt: skip
+    try:
+        time.sleep(3)
+        procs.append(
+            subprocess.Popen([bindir / "dask", "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--nthreads",
+                              "1", "--no-dashboard", "--local-directory", str(tmp_path / "w")],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        )  # fmt: skip
+        wh = tmp_path / "wh"
+        res = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "run", "--runner", "dask", "--dask-address", f"tcp://127.0.0.1:{port}",
+             "--input", str(corpus), "--warehouse", str(wh), "--batch-size", str(BATCH), "--quiet"],
+            cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES}, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert table_fingerprints(wh) == reference
+        counts = run_counts(wh)
+        assert len(counts["workers"]["extract"]) == 2 and counts["task_children"] == 0
+        assert all("tcp://" in w for w in counts["workers"]["extract"])  # Dask worker names of the cluster
+    finally:
+        for p in reversed(procs):
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=30)
+
+
+SMALL_SHARD_BYTES, SMALL_BATCH = "60000", 40
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, prefect_harness) -> tuple[Path, dict[str, str], int]:
+    """600 short articles in 6 shards and 15 extract slices, and their tables from an uninterrupted run."""
+    from flows.runners import configured_flow
+
+    docs = _corpus(tmp_path_factory.mktemp("small"), 600, 5, (60, 120))
+    wh = tmp_path_factory.mktemp("small_reference")
+    with _env(NEWSETL_SHARD_BYTES=SMALL_SHARD_BYTES):
+        flow = configured_flow("thread")
+        state = flow(inputs=[str(docs)], warehouse=str(wh), batch_size=SMALL_BATCH, return_state=True)
+    assert state.is_completed(), state.message
+    slices = q(wh, "SELECT count(*) FROM (SELECT DISTINCT regexp_extract(path, '-(\\d+)\\.parquet$', 1) "
+                   "FROM _partitions WHERE table_name = 'extractions')")[0][0]  # fmt: skip
+    assert slices >= 10
+    return docs, table_fingerprints(wh), slices
+
+
+def _group_gone(pgid: int, timeout: float = 20) -> bool:
+    import psutil
+
+    end = time.time() + timeout
+    while time.time() < end:
+        alive = []
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(p.pid) == pgid:
+                    alive.append(p.pid)
+            except (ProcessLookupError, psutil.Error):
+                continue
+        if not alive:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.parametrize("kill", ["extract:4", "extract:4:flow"])
+def test_a_run_killed_during_extraction_resumes_from_its_completed_tasks(small, tmp_path, kill):
+    """Killed mid-extraction (the whole process group, or only the flow's process as an out-of-memory kill
+    would), then started again on the same input: the tasks completed before the kill are not run again and the
+    tables equal an uninterrupted run's. Nothing is published before, and no process of the killed run is left."""
+    docs, expected, n_slices = small
+    wh = tmp_path / "wh"
+    args = [sys.executable, "-m", "flows.cli", "run", "--input", str(docs), "--warehouse", str(wh),
+            "--batch-size", str(SMALL_BATCH), "--n-process", "2"]  # fmt: skip
+    env = {**os.environ, "NEWSETL_SHARD_BYTES": SMALL_SHARD_BYTES, "PREFECT_LOGGING_LEVEL": "INFO"}
+    killed = subprocess.Popen(args, cwd=ROOT, env={**env, "NEWSETL_TEST_KILL_AT": kill}, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert killed.wait(timeout=600) == -signal.SIGKILL
+    assert _group_gone(killed.pid), "a process of the killed run is still running"
+    assert not (wh / "newsetl.duckdb").exists()  # nothing was published
+    (work,) = (wh / ".staging" / "work").iterdir()
+    done = sorted(p.name for p in (work / "extract").glob("*.done.json"))
+    assert 4 <= len(done) < n_slices
+
+    res = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"extract: {len(done)} of {n_slices} slices already done by an earlier attempt" in res.stderr
+    assert f"extract: {n_slices - len(done)}/{n_slices - len(done)} slices" in res.stderr  # only the rest ran
+    assert run_counts(wh)["reused_tasks"] >= len(done) + 3  # and every ingest/normalize/... task before them
+    assert table_fingerprints(wh) == expected
