@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +112,11 @@ def with_run_id(ctx: RunContext, name: str, t: pa.Table) -> pa.Table:
     return t.select(schema.TABLES[name][0].names).cast(schema.TABLES[name][0])
 
 
-@cache
 def nlp() -> Any:
     """The spaCy pipeline, loaded once per worker process (tok2vec + ner only)."""
-    from transforms.extract import load_nlp
+    from transforms.extract import shared_nlp
 
-    return load_nlp()
+    return shared_nlp()
 
 
 _NLP_LOCK = threading.Lock()

@@ -61,6 +61,7 @@ def local_cluster(n_workers: int) -> dict[str, Any]:
         "processes": True,
         "dashboard_address": None,
         "silence_logs": logging.WARNING,
+        "preload": ["flows.worker_setup"],  # each worker loads GX, spaCy and langdetect once, in the background
     }
 
 

@@ -15,6 +15,7 @@ against the known entities, mention rows, quotes with their speakers).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,6 +50,18 @@ def load_nlp(model: str = MODEL_NAME) -> spacy.language.Language:
     import spacy
 
     return spacy.load(model, exclude=list(UNUSED_PIPES))
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED: dict[str, spacy.language.Language] = {}
+
+
+def shared_nlp(model: str = MODEL_NAME) -> spacy.language.Language:
+    """`load_nlp(model)` once per process, whoever asks first (a load in progress is waited for)."""
+    with _SHARED_LOCK:
+        if model not in _SHARED:
+            _SHARED[model] = load_nlp(model)
+        return _SHARED[model]
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], s: int, e: int) -> bool:
