@@ -194,19 +194,17 @@ def serve(
 
     root = _warehouse(warehouse)
     try:
-        job = etl_job(
-            Schedule.parse(cron, interval),
-            inputs=list(inputs),
-            warehouse=str(root),
-            runner=runner,
-            dask_address=dask_address,
-            name=name,
-        )
+        schedule = Schedule.parse(cron, interval)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
+
+    def jobs() -> list:
+        opts = {"inputs": list(inputs), "warehouse": str(root), "runner": runner, "dask_address": dask_address}
+        return [etl_job(schedule, name=name, **opts)]
+
     try:
-        serve_jobs([job], root, port=port, echo=lambda line: click.echo(line))
-    except ServeError as exc:
+        serve_jobs(jobs, root, port=port, echo=lambda line: click.echo(line))
+    except (ServeError, ValueError) as exc:  # ValueError: a bad NEWSETL_RUNNER
         _fail(str(exc))
 
 

@@ -2,7 +2,8 @@
 deployment that runs at most one flow run at a time. prefect.yaml declares the same etl deployment (hourly) for a
 Prefect server with a work pool.
 
-A second job (e.g. the warehouse's compaction) is one more `Job` in the list that `flows.serve.serve` gets."""
+A second job (e.g. the warehouse's compaction on its own cron) is one more `Job` in the list that the `jobs()`
+factory of `newsetl serve` (flows/cli.py) returns to `flows.serve.serve`."""
 
 from __future__ import annotations
 

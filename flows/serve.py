@@ -83,6 +83,7 @@ class ManagedServer:
         self.ui_url = f"http://{HOST}:{self.port}"
         self.log = home / SERVER_LOG
         self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -96,7 +97,8 @@ class ManagedServer:
         )
         return env
 
-    def start(self, timeout: float = START_TIMEOUT) -> None:
+    def launch(self) -> None:
+        """Start the process; `wait_healthy` waits for it to answer."""
         self.home.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "flows.serve", "server", str(os.getpid()), str(self.port)]
         with open(self.log, "wb") as log:
@@ -104,12 +106,15 @@ class ManagedServer:
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env(),
                 start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout
+        self.started_at = time.monotonic()
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
+        """Until /api/health answers; ServeError if the process ends first or `timeout` s pass from launch."""
+        assert self.proc is not None
         while not is_healthy(self.api_url):
-            code = self.proc.poll()
-            if code is not None:
+            if self.proc.poll() is not None:
                 raise ServeError(f"the Prefect server exited during start-up ({self._last_words()}); see {self.log}")
-            if time.monotonic() > deadline:
+            if time.monotonic() - self.started_at > timeout:
                 self.stop()
                 raise ServeError(f"the Prefect server did not answer within {timeout:.0f} s; see {self.log}")
             time.sleep(0.25)
@@ -237,9 +242,14 @@ async def _serve_jobs(jobs: Sequence[Job]) -> None:
 
 
 def serve(
-    jobs: Sequence[Job], warehouse: Path, *, port: int | None = None, echo: Callable[[str], None] = print
+    make_jobs: Callable[[], Sequence[Job]],
+    warehouse: Path,
+    *,
+    port: int | None = None,
+    echo: Callable[[str], None] = print,
 ) -> None:
-    """Serve `jobs` until SIGINT/SIGTERM; start and stop a Prefect server when none is configured."""
+    """Serve the jobs `make_jobs()` returns until SIGINT/SIGTERM; start and stop a Prefect server when none is
+    configured. `make_jobs` (which imports the flows, several seconds) runs while the server starts."""
     api_url = configured_api_url()
     if api_url is not None and port is not None:
         raise ServeError("--port is for the server serve starts; PREFECT_API_URL is set, so it starts none")
@@ -247,16 +257,19 @@ def serve(
         raise ServeError(f"no Prefect server answers at {api_url} (PREFECT_API_URL)")
     # until the runner installs its own handler, SIGTERM stops serve like Ctrl-C: the `finally` below runs
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    server = None
+    server = ManagedServer(warehouse / SERVER_DIR, port) if api_url is None else None
     tree = ProcessTree()
     try:
-        if api_url is None:
-            server = ManagedServer(warehouse / SERVER_DIR, port)
+        if server is not None:
             echo(f"newsetl: starting a Prefect server (database and log in {server.home}) ...")
-            server.start()
+            server.launch()
+        jobs = make_jobs()
+        if server is not None:
+            server.wait_healthy()
             api_url, dashboard = server.api_url, server.ui_url
             echo(f"newsetl: Prefect server (pid {server.proc.pid}) at {api_url}")
         else:
+            assert api_url is not None
             dashboard = ui_url(api_url)
             echo(f"newsetl: using the Prefect server at {api_url} (PREFECT_API_URL)")
         echo(f"newsetl: dashboard {dashboard}/runs")
