@@ -8,10 +8,12 @@ factory of `newsetl serve` (flows/cli.py) returns to `flows.serve.serve`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DEFAULT_CRON = "0 * * * *"
 ETL_DEPLOYMENT = "newsetl-etl"
+FIRST_RUN_AFTER = 10  # seconds; the server's scheduler looks at new deployments every 5 s
 
 
 def validate_cron(expr: str) -> str:
@@ -48,8 +50,15 @@ class Schedule:
         return f"every {self.interval} s" if self.interval is not None else f'on cron "{self.cron}" (UTC)'
 
     def deployment_kwargs(self) -> dict[str, Any]:
-        """The keyword Prefect's `to_deployment` / `Runner.add_flow` takes for this schedule."""
-        return {"interval": self.interval} if self.interval is not None else {"cron": self.cron}
+        """The keyword Prefect's `Runner.add_flow` takes for this schedule. An interval starts with a run right
+        away: its anchor is FIRST_RUN_AFTER s from now (Prefect's default anchor, now, is already past when the
+        server's scheduler first looks, so the first run would come one interval later)."""
+        if self.interval is None:
+            return {"cron": self.cron}
+        from prefect.client.schemas.schedules import IntervalSchedule
+
+        anchor = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_AFTER)
+        return {"schedule": IntervalSchedule(interval=timedelta(seconds=self.interval), anchor_date=anchor)}
 
 
 def one_run_at_a_time() -> Any:

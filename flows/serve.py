@@ -28,6 +28,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from flows.config import prepare_prefect_env
 from flows.deploy import Job, one_run_at_a_time
@@ -225,11 +226,32 @@ class _SkipLine(logging.Filter):
         return True
 
 
-async def _serve_jobs(jobs: Sequence[Job]) -> None:
+def _runner(query_seconds: float) -> Any:
+    """Prefect's Runner, except that stopping it does not relabel a finished run as Cancelled.
+
+    On SIGTERM Prefect's runner cancels every run whose process is still alive, and a run's process lives on for
+    a moment after it reported Completed: such a run ended up Cancelled ('Runner is shutting down.') after it
+    had published. Here a run whose state is already final is given 10 s to exit and is not cancelled."""
     from prefect.runner import Runner
 
+    class _Runner(Runner):
+        async def cancel_all(self) -> None:
+            for run_id in self._process_manager.flow_run_ids():
+                try:
+                    flow_run = await self._client.read_flow_run(run_id)
+                    if flow_run.state is not None and flow_run.state.is_final():
+                        await self._process_manager.wait_for_exit(run_id, grace_seconds=10)
+                    else:
+                        await self._cancellation_manager.cancel(flow_run, state_msg="Runner is shutting down.")
+                except Exception:
+                    self._logger.exception("Exception while cancelling flow run '%s'", run_id)
+
+    return _Runner(name="newsetl-serve", query_seconds=query_seconds, limit=None, pause_on_shutdown=True)
+
+
+async def _serve_jobs(jobs: Sequence[Job]) -> None:
     shortest = min((j.schedule.interval for j in jobs if j.schedule.interval), default=10)
-    runner = Runner(name="newsetl-serve", query_seconds=max(1, min(10, shortest)), limit=None, pause_on_shutdown=True)
+    runner = _runner(query_seconds=max(1, min(10, shortest)))
     for job in jobs:
         await runner.aadd_flow(
             job.flow,

@@ -70,6 +70,13 @@ def free_port() -> int:
 
 
 # --- processes ----------------------------------------------------------------------------------------------------
+# exec the command with SIGINT at its default (a shell starting pytest in the background may have it ignored, and
+# an ignored SIGINT would be inherited), as from a terminal
+EXEC_WITH_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 class Proc:
     """A command in its own session with its output in a file; every descendant seen is remembered."""
 
@@ -77,6 +84,7 @@ class Proc:
         import psutil
 
         self.log = log
+        argv = [sys.executable, "-c", EXEC_WITH_SIGINT, *argv]
         with open(log, "wb") as out:
             self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -174,6 +182,16 @@ def wait_runs(wh: Path, n: int, proc: Proc, timeout: float = 300) -> list[tuple]
     return rows
 
 
+def wait_completed(served: Served, n: int, timeout: float = 60) -> list[dict]:
+    """At least `n` scheduled flow runs Completed (a run publishes, then reports Completed to the server)."""
+    wait_runs(served.wh, n, served.proc)
+    deadline = time.monotonic() + timeout
+    while len(done := [r for r in flow_runs(served.api_url, "COMPLETED") if r["auto_scheduled"]]) < n:
+        assert time.monotonic() < deadline, flow_runs(served.api_url)
+        time.sleep(0.3)
+    return done
+
+
 # --- the shared serve process: the README's no-server path ---------------------------------------------------------
 class Served:
     def __init__(self, tmp: Path) -> None:
@@ -241,10 +259,7 @@ def test_two_scheduled_runs_publish_then_record_a_no_op(served):
     assert (first[3], first[4], first[5]) == (5, 5, 5)  # records, new documents, documents in all
     assert (second[3], second[4], second[5]) == (0, 0, 5)  # nothing new: a no-op, recorded in runs
     assert second[1] >= first[2]  # one run at a time
-    deadline = time.monotonic() + 30  # a run publishes, then reports Completed to the server
-    while len([r for r in flow_runs(served.api_url, "COMPLETED") if r["auto_scheduled"]]) < 2:
-        assert time.monotonic() < deadline, flow_runs(served.api_url)
-        time.sleep(0.3)
+    assert len(wait_completed(served, 2)) >= 2  # both were scheduled runs
     # runs due while one was going were cancelled by the server, each with one log line
     skipped = [r for r in flow_runs(served.api_url, "CANCELLED") if r["auto_scheduled"]]
     assert skipped and all(r["state"]["message"] == "Deployment concurrency limit reached." for r in skipped)
@@ -328,8 +343,9 @@ def completed_in_database(db: Path) -> set[str]:
         return {str(r[0]) for r in con.execute("SELECT id FROM flow_run WHERE state_type = 'COMPLETED'")}
 
 
-def test_run_history_survives_a_restart(served, tmp_path):
-    if served.proc.popen.poll() is None:
+def test_run_history_survives_a_restart_and_ctrl_c_stops_everything(served, tmp_path):
+    if served.proc.popen.poll() is None:  # not stopped by the SIGTERM test (run alone)
+        wait_completed(served, 2)
         served.proc.popen.send_signal(signal.SIGTERM)
         served.proc.popen.wait(90)
     before = completed_in_database(served.wh / ".prefect" / "prefect.db")
@@ -340,10 +356,11 @@ def test_run_history_survives_a_restart(served, tmp_path):
         again.wait_for(r"stops serving and the server$", timeout=240)
         api_url = re.search(r"Prefect server \(pid \d+\) at (\S+)$", again.output(), re.M).group(1)
         assert before <= {r["id"] for r in flow_runs(api_url, "COMPLETED")}  # the earlier session's runs
-        again.popen.send_signal(signal.SIGTERM)
+        again.wait_for(r"Beginning flow run", timeout=120)  # an interval's first run is due at once
+        os.killpg(again.popen.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
         assert again.popen.wait(90) == 0
         time.sleep(0.5)
-        assert again.alive() == []
+        assert again.alive() == [] and not healthy(api_url), [p.cmdline() for p in again.alive()]
     finally:
         again.kill_all()
 
