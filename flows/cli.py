@@ -170,25 +170,47 @@ def _render(cols: list[str], rows: list[tuple], fmt: str) -> str:
 
 
 @main.command()
-@click.option("--cron", required=True, metavar="EXPR", help='Cron schedule, e.g. "0 * * * *" (hourly).')
+@click.option("--cron", default=None, metavar="EXPR", help='Cron schedule in UTC, e.g. "0 * * * *" (hourly).')
+@click.option("--interval", type=int, default=None, metavar="SECONDS", help="Run every SECONDS seconds instead.")
 @click.option("--input", "inputs", multiple=True, metavar="PATH", help="Inputs for every scheduled run.")
 @warehouse_option
 @click.option("--name", default="newsetl-etl", show_default=True, help="Deployment name.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the Prefect server serve starts when PREFECT_API_URL is unset (default: a free port).",
+)
 @runner_options
 def serve(
-    cron: str, inputs: tuple[str, ...], warehouse: str | None, name: str, runner: str | None, dask_address: str | None
+    cron: str | None,
+    interval: int | None,
+    inputs: tuple[str, ...],
+    warehouse: str | None,
+    name: str,
+    port: int | None,
+    runner: str | None,
+    dask_address: str | None,
 ) -> None:
-    """Serve the etl flow on a cron schedule (Prefect serve; runs until stopped)."""
-    from flows.deploy import validate_cron
-    from flows.runners import configured_flow
+    """Serve the etl flow on a schedule until stopped; starts a Prefect server if PREFECT_API_URL is unset."""
+    from flows.deploy import Schedule, etl_job
+    from flows.serve import ServeError
+    from flows.serve import serve as serve_jobs
 
+    root = _warehouse(warehouse)
     try:
-        validate_cron(cron)
-        flow = configured_flow(runner, dask_address)
+        schedule = Schedule.parse(cron, interval)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
-    params = {"inputs": list(inputs) or None, "warehouse": warehouse}
-    flow.serve(name=name, cron=cron, parameters={k: v for k, v in params.items() if v is not None})
+
+    def jobs() -> list:
+        opts = {"inputs": list(inputs), "warehouse": str(root), "runner": runner, "dask_address": dask_address}
+        return [etl_job(schedule, name=name, **opts)]
+
+    try:
+        serve_jobs(jobs, root, port=port, echo=lambda line: click.echo(line))
+    except (ServeError, ValueError) as exc:  # ValueError: a bad NEWSETL_RUNNER
+        _fail(str(exc))
 
 
 @main.command()
