@@ -20,7 +20,7 @@ from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 prepare_prefect_env()
 
 from prefect import flow, get_run_logger  # noqa: E402
-from prefect.states import Failed  # noqa: E402
+from prefect.states import Cancelled, Failed  # noqa: E402
 
 from flows.context import kill_point, map_tasks, paths, reduce_task  # noqa: E402
 from flows.dedup import exact_dedup_task, near_dup_task  # noqa: E402
@@ -59,7 +59,10 @@ def etl_flow(
         )
         with writer_lock(settings.warehouse), api_for_workers():
             return asdict(run_pipeline(settings))
-    except (WarehouseBusy, WarehouseError, ConfigError, GateFailed, NoInput) as exc:
+    except WarehouseBusy as exc:  # another run is writing: a scheduled run skips (serve logs it), not a failure
+        get_run_logger().warning(f"skipped: {exc}")
+        return Cancelled(message=f"skipped: {exc}")
+    except (WarehouseError, ConfigError, GateFailed, NoInput) as exc:
         get_run_logger().error(str(exc))
         return Failed(message=str(exc))
 

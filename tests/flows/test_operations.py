@@ -128,6 +128,19 @@ def test_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path, run_e
     assert summary["counts"]["documents_new"] == 1
 
 
+def test_a_flow_run_on_a_busy_warehouse_is_skipped_not_failed(tmp_path, run_etl):
+    """What a scheduled run does when a hand-started run holds the warehouse: it ends Cancelled ('skipped'),
+    touches nothing, and `newsetl serve` goes on."""
+    from warehouse.store import writer_lock
+
+    wh = tmp_path / "wh"
+    with writer_lock(wh):
+        state, _ = run_etl([SEEDS], wh)
+    assert state.is_cancelled(), state
+    assert state.message.startswith("skipped: another newsetl run (pid ") and state.message.endswith("finish")
+    assert not (wh / CATALOG).exists() and not (wh / DATA).exists()
+
+
 def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_completes(tmp_path, run_etl):
     reference = tmp_path / "reference"
     extra = extra_input(tmp_path)
