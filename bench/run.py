@@ -52,7 +52,7 @@ NEWSETL = str(Path(PY).with_name("newsetl"))
 RESULTS = ROOT / "bench" / "results"
 POLL_SECONDS = 0.2
 NER_STAGES = ("extract", "ner", "entities")  # stage names under which the flow would report NER time
-STAGES = ("ingest", "normalize", "language", "dedup", "extract", "load")  # the flow's stages, in order
+STAGES = ("ingest", "normalize", "dedup", "language", "extract", "load")  # the flow's stages, in order
 PROFILE_LANGUAGE_DOCS = 2000
 CLI_ERROR = "newsetl: error: "  # how the CLI prints a failed run's message
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b")  # a traceback's last line
@@ -762,21 +762,23 @@ class _Progress:
             self.path.write_text(json.dumps(self.data, default=str), encoding="utf-8")
 
 
-def _hook_stage_done(etl: object, progress: _Progress) -> None:
-    """Record each stage's end in `progress`. The flow's `_Run.stage_done` times the stages; if it is gone, a
+def _hook_stage_done(run_module: object, progress: _Progress) -> None:
+    """Record each stage's end in `progress`. The flow's `flows.run.Run.stage` times the stages; if it is gone, a
     failed run is still reported, without its stages."""
-    run_cls = getattr(etl, "_Run", None)
-    original = getattr(run_cls, "stage_done", None)
+    run_cls = getattr(run_module, "Run", None)
+    original = getattr(run_cls, "stage", None)
     if original is None:
-        print("bench: flows.etl._Run.stage_done not found: a failed run will have no stage seconds", file=sys.stderr)
+        print("bench: flows.run.Run.stage not found: a failed run will have no stage seconds", file=sys.stderr)
         return
 
-    def stage_done(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
+    @contextlib.contextmanager
+    def stage(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with original(self, *args, **kwargs):
+            yield
         seconds = {k: round(v, 3) for k, v in getattr(self, "seconds", {}).items()}
         progress.mark(seconds=seconds, peak_rss_mib=dict(getattr(self, "peak_mb", {})), stage_started_at=time.time())
 
-    run_cls.stage_done = stage_done  # type: ignore[union-attr]
+    run_cls.stage = stage  # type: ignore[union-attr]
 
 
 def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
@@ -786,11 +788,12 @@ def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
     from dataclasses import asdict
 
     import flows.etl as etl  # prepares the offline Prefect environment on import, as the CLI does
+    import flows.run as run_module
 
-    original = etl._run
+    original = etl.run_pipeline
     progress = _Progress(_progress_path(summary_path))
 
-    def _run(settings):  # type: ignore[no-untyped-def]
+    def run_pipeline(settings):  # type: ignore[no-untyped-def]
         progress.mark(stage_started_at=time.time())
         try:
             summary = original(settings)
@@ -800,8 +803,8 @@ def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
         summary_path.write_text(json.dumps(asdict(summary)), encoding="utf-8")
         return summary
 
-    etl._run = _run
-    _hook_stage_done(etl, progress)
+    etl.run_pipeline = run_pipeline
+    _hook_stage_done(run_module, progress)
     from flows.cli import main as newsetl_main
 
     newsetl_main(cli_args, prog_name="newsetl")
@@ -830,6 +833,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the stages' pure code at each size")
     ap.add_argument("--keep", action="store_true", help="keep the warehouses in --workdir")
     ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--scaling", type=int, default=0, metavar="N", help="also bench/scaling.py on N records")
     args = ap.parse_args(argv)
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -858,6 +862,12 @@ def main(argv: list[str] | None = None) -> None:
     for n in sizes:
         result["sizes"].append(bench_size(n, args, args.workdir))
         _write_json(out, result)  # the sizes measured so far outlive a harness that dies later
+    if args.scaling:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from scaling import measure as measure_scaling
+
+        result["scaling"] = measure_scaling(args.scaling, args.seed, args.workdir, args.ner_sample)
+        _write_json(out, result)
     if args.profile:
         result["profiles"] = {str(s["size"]): s.pop("profile") for s in result["sizes"] if "profile" in s}
     result["targets"] = evaluate(result["sizes"], empty, baselines=not args.no_baselines, noop=not args.no_noop)

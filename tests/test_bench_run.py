@@ -173,32 +173,38 @@ class _Summary:
 
 
 def _fake_flows(fail: bool) -> dict[str, types.ModuleType]:
-    """Stand-ins for flows, flows.etl (a _Run timing stages, a _run failing in the language stage) and flows.cli."""
-    etl = types.ModuleType("flows.etl")
+    """Stand-ins for flows, flows.run (a Run timing stages), flows.etl (a run_pipeline failing in the dedup stage)
+    and flows.cli."""
+    import contextlib
 
-    class _Run:
+    etl, run_mod = types.ModuleType("flows.etl"), types.ModuleType("flows.run")
+
+    class Run:
         def __init__(self) -> None:
             self.seconds: dict[str, float] = {}
             self.peak_mb: dict[str, int] = {}
 
-        def stage_done(self, stage: str, t0: float) -> None:
-            self.seconds[stage] = 1.5
-            self.peak_mb[stage] = 100
+        @contextlib.contextmanager
+        def stage(self, name: str):  # type: ignore[no-untyped-def]
+            yield
+            self.seconds[name] = 1.5
+            self.peak_mb[name] = 100
 
-    def _run(settings: object) -> _Summary:
-        run = _Run()
-        run.stage_done("ingest", 0.0)
-        run.stage_done("normalize", 0.0)
+    def run_pipeline(settings: object) -> _Summary:
+        run = run_mod.Run()  # through the module's name, as the flow does
+        for name in ("ingest", "normalize"):
+            with run.stage(name):
+                pass
         if fail:
-            raise MemoryError("out of memory\nin language")
+            raise MemoryError("out of memory\nin dedup")
         return _Summary("r1", run.seconds)
 
-    etl._Run, etl._run = _Run, _run
+    run_mod.Run, etl.run_pipeline = Run, run_pipeline
     cli = types.ModuleType("flows.cli")
-    cli.main = lambda args, prog_name: etl._run(args)  # as the flow does: through the module's name
+    cli.main = lambda args, prog_name: etl.run_pipeline(args)  # as the flow does: through the module's name
     flows = types.ModuleType("flows")
-    flows.etl, flows.cli = etl, cli
-    return {"flows": flows, "flows.etl": etl, "flows.cli": cli}
+    flows.etl, flows.cli, flows.run = etl, cli, run_mod
+    return {"flows": flows, "flows.etl": etl, "flows.run": run_mod, "flows.cli": cli}
 
 
 @pytest.mark.parametrize("fail", [True, False])
@@ -223,6 +229,6 @@ def test_child_hook_records_progress(bench_run, monkeypatch, tmp_path, fail):
     log = tmp_path / "log.txt"
     log.write_text("newsetl: error: Flow run encountered an exception: MemoryError\n")
     f = bench_run.pipeline_failure(_process(log, 1, 30.0, 900), progress, time.time())
-    assert (f["stage"], f["stage_seconds"]) == ("language", progress["seconds"])
+    assert (f["stage"], f["stage_seconds"]) == ("dedup", progress["seconds"])
     assert f["reason"] == "MemoryError: out of memory"  # the child's exception wins over the log's line
-    assert bench_run.failure_summary({**f, "step": "cold run"}).startswith("failed in language (cold run) after ")
+    assert bench_run.failure_summary({**f, "step": "cold run"}).startswith("failed in dedup (cold run) after ")
