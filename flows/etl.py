@@ -77,6 +77,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
         kill_point("ingest")
         with run.stage("normalize"):
             rep = reduce_task(repeated_lines_task, "repeated", ctx, paths(s["ingest"], "lines"))
+            s["repeated"] = {"all": rep}
             args = [(k, (sh, s["ingest"][k], rep)) for k, sh in run.shards.items()]
             s["normalize"] = map_tasks(normalize_task, "normalize", ctx, args)
         with run.stage("dedup"):
@@ -89,6 +90,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             s["language"] = map_tasks(language_task, "language", ctx, args)
             clusters = {k: nd[f"clusters-{k}"] for k in docs if own.get(k)}
             langs = reduce_task(cluster_language_task, "cluster-language", ctx, clusters, paths(s["language"], "lang"))
+            s["cluster-language"] = {"all": langs}
         with run.stage("extract"):
             slices = extract_slices(ctx, own, docs, clusters, langs)
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")

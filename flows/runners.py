@@ -116,8 +116,17 @@ def local_api() -> Iterator[str | None]:
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url
+            _drain_logs()  # the run's last log records go to the server before it stops
     finally:
         server.stop()
+
+
+def _drain_logs() -> None:
+    """Send the log records Prefect still holds to the API now. Once the server is gone they would be retried
+    at exit: that took 90 s after every run (then 'Error logging to API')."""
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
 
 
 def _server_class() -> type:
