@@ -109,12 +109,14 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
-    from flows.runners import configured_flow
+    from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
 
     try:
-        flow = configured_flow(runner, dask_address, settings.n_process)
+        check_runner(runner, dask_address)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
+    # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)
+    cluster = EarlyCluster(settings.n_process) if wants_local_cluster(runner, dask_address) else None
     if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
         import threading
 
@@ -122,17 +124,23 @@ def run(
 
         # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
         threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
-    from flows.runners import local_api
-
-    with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
-        state = flow(
-            inputs=list(inputs) or None,
-            warehouse=warehouse,
-            batch_size=batch_size,
-            max_doc_chars=max_doc_chars,
-            n_process=n_process,
-            return_state=True,
-        )
+    try:
+        with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
+            address = cluster.address() if cluster else dask_address
+            flow = configured_flow(runner, address, settings.n_process)
+            state = flow(
+                inputs=list(inputs) or None,
+                warehouse=warehouse,
+                batch_size=batch_size,
+                max_doc_chars=max_doc_chars,
+                n_process=n_process,
+                return_state=True,
+            )
+    except RuntimeError as exc:
+        _fail(str(exc))
+    finally:
+        if cluster:
+            cluster.close()
     if not state.is_completed():
         _fail(state.message or f"run ended {state.name}")
     summary = state.result()

@@ -69,6 +69,41 @@ def default_runner() -> Any:
     return task_runner()
 
 
+class EarlyCluster:
+    """A local Dask cluster started in the background now, so that its workers start and load their state (the
+    preload) while the flow's Prefect server starts; `address()` waits for it. `close()` stops it."""
+
+    def __init__(self, n_workers: int) -> None:
+        import threading
+
+        import distributed
+        import distributed.deploy.local  # noqa: F401  can trip Python's import-lock deadlock detection)
+
+        self._cluster: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(n_workers,), name="newsetl-cluster", daemon=True)
+        self._thread.start()
+
+    def _start(self, n_workers: int) -> None:
+        try:
+            from distributed import LocalCluster
+
+            self._cluster = LocalCluster(**local_cluster(n_workers))
+        except BaseException as exc:  # reported by address()
+            self._error = exc
+
+    def address(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise RuntimeError(f"the local Dask cluster did not start: {self._error}") from None
+        return self._cluster.scheduler_address
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
 def configured_flow(runner: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
     from flows.etl import etl_flow
 
@@ -156,3 +191,18 @@ def _server_class() -> type:
             )  # fmt: skip
 
     return Server
+
+
+def check_runner(runner: str | None, address: str | None) -> None:
+    """Raise ValueError (one line) for a runner setting that cannot work, without importing the flow."""
+    name = runner or os.environ.get("NEWSETL_RUNNER") or DEFAULT_RUNNER
+    if name not in RUNNERS:
+        raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {name!r}")
+    if (address or os.environ.get("NEWSETL_DASK_ADDRESS")) and name != "dask":
+        raise ValueError(f"--dask-address needs --runner dask, got --runner {name}")
+
+
+def wants_local_cluster(runner: str | None, address: str | None) -> bool:
+    """Whether these settings run on a local Dask cluster (the default)."""
+    name = runner or os.environ.get("NEWSETL_RUNNER") or DEFAULT_RUNNER
+    return name == "dask" and not (address or os.environ.get("NEWSETL_DASK_ADDRESS"))
