@@ -62,13 +62,15 @@ def test_turkiye_and_turkey():
     assert next(iter(ents.values()))["country_code"] == "TR"
 
 
-def test_demonym_kept_as_norp_but_linked_to_country():
+def test_demonym_mentions_resolve_to_their_country_keeping_the_norp_label():
+    # Changed in issue 21: a demonym used to be an entity of its own (type NORP, with the country code). Now it
+    # resolves to the country, as AIDA links "Syrian" to Syria, and the mention keeps its NORP label.
     text = "Syrian troops in Syria and the Syrians."
     mentions, ents = resolve_one(text, ("Syrian", "NORP"), ("Syria", "GPE"), ("Syrians", "NORP"))
-    norp, country, norp2 = (ents[m["entity_id"]] for m in mentions)
-    assert (norp["type"], norp["country_code"]) == ("NORP", "SY")
+    assert len({m["entity_id"] for m in mentions}) == 1
+    assert [m["label"] for m in mentions] == ["NORP", "GPE", "NORP"]
+    (country,) = ents.values()
     assert (country["type"], country["country_code"], country["name"]) == ("GPE", "SY", "Syria")
-    assert norp is norp2
 
 
 def test_pycountry_fallback_for_countries_not_in_aliases():
@@ -132,9 +134,14 @@ def test_ambiguous_surname_is_not_linked():
     assert len({m["entity_id"] for m in mentions}) == 3
 
 
-def test_ids_are_deterministic_and_typed():
-    assert entity_id("PERSON", "bashar assad") == entity_id("PERSON", "bashar assad")
-    assert entity_id("PERSON", "x") != entity_id("ORG", "x")
+def test_ids_are_deterministic_and_keyed_by_entity_key_not_label():
+    # Changed in issue 21: ids were sha1(type|key), so one NER label disagreement split an entity.
+    assert entity_id("person:bashar assad") == entity_id("person:bashar assad")
+    assert entity_id("person:bashar assad").startswith("E") and len(entity_id("x")) == 17
+    text = "Labour won the vote. Labour said the result was clear."
+    mentions, ents = resolve_one(text, ("Labour", "ORG"), ("Labour", "PERSON"))
+    assert len({m["entity_id"] for m in mentions}) == 1
+    assert next(iter(ents.values()))["type"] == "ORG"
     assert person_key("President Bashar al-Assad") == ("bashar", "assad")
     assert fold("the U.S.") == "us"
 

@@ -16,7 +16,8 @@ KEYS = {
                 "sentence"],
     "dates": ["doc_id", "start", "end", "surface", "iso", "precision", "resolved", "sentence"],
     "quotes": ["doc_id", "start", "end", "text", "speaker_entity_id", "speaker", "sentence"],
-    "entities": ["entity_id", "name", "type", "country_code", "aliases", "mention_count"],
+    "entities": ["entity_id", "entity_key", "name", "type", "country_code", "admin1_code", "latitude", "longitude",
+                 "geonames_id", "aliases", "mention_count"],
 }  # fmt: skip
 
 
@@ -95,7 +96,9 @@ def test_skips_non_english_and_empty_and_country_codes(nlp):
     assert {m["doc_id"] for m in out["mentions"]} == {"en"}
     codes = {e["name"]: e["country_code"] for e in out["entities"]}
     assert codes.get("United States") == "US" and codes.get("Turkey") == "TR"
-    assert codes.get("Syrian") == "SY"
+    # issue 21: "Syrian" resolves to Syria (it was an entity "Syrian" with code SY)
+    ents = {e["entity_id"]: e for e in out["entities"]}
+    assert {ents[m["entity_id"]]["country_code"] for m in out["mentions"] if m["surface"] == "Syrian"} == {"SY"}
     assert [(d["surface"], d["iso"]) for d in out["dates"]] == [("Tuesday", "2023-03-14")]
 
 

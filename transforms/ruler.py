@@ -1,0 +1,298 @@
+"""Rules after NER, per document: repair spans, add what NER missed, and relabel by context.
+
+Contract: ``apply_rules(text, cased, spans) -> Ruled`` where ``spans`` are NER (start, end, label) over
+``cased`` (``transforms.truecase.truecase(text)``, same length). In order:
+
+1. repair: a span is cut at " ( ", ")", " - ", " , " and line breaks, and loses trailing numbers ("Somerset
+   83", "Romania - Cosmin Contra", "Scott Draper ( Australia" are two names or one name and a score);
+   adjacent spans that together form a curated alias are merged ("Islamic" + "State");
+2. acronyms defined in the text, "Full Name (ACR)": the long form and the acronym become spans of one label,
+   and ``Ruled.acronyms`` holds (acronym span, long-form span) pairs;
+3. honorifics: "Mr/Mrs/Ms/Miss/Dr/Sir/Lord/Lady/Dame + Name" makes Name a PERSON span, replacing what NER had;
+4. gazetteer: countries, first-level divisions, cities of 100,000+ people (``transforms.places``), demonyms
+   (``demonyms.csv``) and curated aliases (``aliases.csv``; rows with context "sport" only in a sports story)
+   are added where no span is. A single word is not added when the document also writes it in lower case
+   ("Reading", "Nice"), when it is a function word, or when it is a listed given name ("Florence");
+5. propagation: a name tagged once is tagged at its other occurrences, and so is the surname of a tagged
+   full name ("Alexander Lebed" ... "Lebed");
+6. sport: in a sports story (``is_sport``) a city or division that is not a dateline nor after "in/at/from"
+   names a club and is relabelled ORG ("Leicestershire beat Somerset"). A country keeps its label: whether it
+   is the national team is decided by ``team_like`` when the entity is keyed (``transforms.entities``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transforms.names import acronym_matches, fold, is_acronym, load_aliases
+from transforms.places import ADMIN1, CITY, COUNTRY, candidates
+
+Span = tuple[int, int, str]
+DEMONYMS_PATH = Path(__file__).with_name("demonyms.csv")
+RULER_CITY_POPULATION = 100_000
+_CUT = re.compile(r" \( | \(|\) | \)| - | , |\n| \[ | \] ")
+_TRAILING_NUMBER = re.compile(r"(?:\s+[\d][\d.,:/\-]*)+$")
+_HONORIFIC = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Lord|Lady|Dame)\.?\s+"
+    r"((?:[A-Z][\w'’\-]*\.?)(?:\s+(?:[A-Z][\w'’\-]*\.?|van|von|de|al|bin|der|da)){0,3})"
+)
+_ACRONYM_DEF = re.compile(r"\(\s*([A-Z][A-Za-z&.]{1,9})\s*\)")
+_CAP_WORD = re.compile(r"\b[A-Z][\w'’\-]*[\w]|\b[A-Z]\b")
+_SPORT_WORDS = re.compile(
+    r"\b(?:soccer|football|cricket|tennis|golf|rugby|baseball|basketball|athletics|cycling|boxing|hockey|"
+    r"motor racing|formula one|skiing|squash|badminton|innings|wickets?|goals?|striker|midfielder|"
+    r"goalkeeper|league|championship|cup|match(?:es)?|tournament|seeded|semifinal|quarter-?final|pitcher|"
+    r"homer|inning|touchdown|race|stage|lap|olympics?|champion)\b",
+    re.I,
+)
+_SPORT_HEAD = re.compile(
+    r"^\s*(?:[A-Z ]+ - )?(?:SOCCER|CRICKET|TENNIS|GOLF|RUGBY|BASEBALL|BASKETBALL|ATHLETICS|CYCLING|BOXING|"
+    r"HOCKEY|MOTOR RACING|SKIING|SQUASH|BADMINTON|NFL|NBA|NHL|SPORTS?)\b",
+    re.I,
+)
+_NOT_CLUB_BEFORE = re.compile(r"\b(?:in|at|from|near|to|of|into)\s+$")
+_DATELINE_AFTER = re.compile(r"^\s+\d{4}-\d\d-\d\d|^\s*\d{1,2}\s+[A-Z][a-z]+")
+_GENERIC = frozenset(
+    [
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "centre",
+        "center",
+        "capital",
+        "western",
+        "eastern",
+        "northern",
+        "southern",
+        "coast",
+        "island",
+        "islands",
+        "river",
+        "city",
+        "lake",
+        "district",
+        "region",
+        "valley",
+        "mountain",
+        "delta",
+        "north-west",
+        "south-east",
+        "union",
+    ]
+)
+
+
+@dataclass
+class Ruled:
+    spans: list[Span]
+    acronyms: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    sport: bool = False
+
+
+def is_sport(text: str) -> bool:
+    """A sports story: its first line starts with a sport, or sport words make 1 % of its first 400 words."""
+    head = text[:120].lstrip().split("\n", 1)[0]
+    if _SPORT_HEAD.match(head):
+        return True
+    words = text.split()[:400]
+    return bool(words) and len(_SPORT_WORDS.findall(" ".join(words))) >= max(3, len(words) // 100)
+
+
+def _overlaps(spans: Sequence[Span] | Sequence[tuple[int, int]], s: int, e: int) -> bool:
+    return any(a < e and s < b for a, b, *_ in spans)
+
+
+def repair(text: str, spans: Sequence[Span]) -> list[Span]:
+    """Cut spans at brackets, spaced dashes and commas and line breaks; drop trailing numbers (see module doc)."""
+    out = []
+    for s, e, label in spans:
+        pos = s
+        for m in [*_CUT.finditer(text, s, e), None]:
+            a, b = pos, (m.start() if m else e)
+            pos = m.end() if m else e
+            sub = text[a:b]
+            tail = _TRAILING_NUMBER.search(sub)
+            if tail:
+                b = a + tail.start()
+            while b > a and text[b - 1] in " ,;:(-":
+                b -= 1
+            while a < b and text[a] in " ,;:)-":
+                a += 1
+            if b > a and any(c.isalpha() for c in text[a:b]):
+                out.append((a, b, label))
+    return sorted(set(out))
+
+
+def merge_aliases(text: str, spans: list[Span]) -> list[Span]:
+    """Adjacent spans that together form a curated alias become one ("Islamic" + "State" -> "Islamic State")."""
+    table = load_aliases()
+    merged: list[Span] = []
+    for s, e, label in sorted(spans):
+        if merged:
+            ps, pe, _ = merged[-1]
+            gap = text[pe:s]
+            hit = table.get(fold(text[ps:e])) if len(gap) <= 1 and not gap.strip() else None
+            if hit is not None:
+                merged[-1] = (ps, e, hit.type)
+                continue
+        merged.append((s, e, label))
+    return merged
+
+
+def acronyms(text: str, spans: list[Span]) -> tuple[list[Span], list]:
+    """'Full Name (ACR)' pairs: the acronym becomes a span with the long form's label (see module doc)."""
+    pairs = []
+    by_end = {e: (s, e, lab) for s, e, lab in spans}
+    for m in _ACRONYM_DEF.finditer(text):
+        acr = m.group(1)
+        k = m.start()
+        while k > 0 and text[k - 1] == " ":
+            k -= 1
+        long_span = by_end.get(k)
+        if long_span is None or not acronym_matches(acr, text[long_span[0] : long_span[1]]):
+            continue
+        a, b = m.start(1), m.end(1)
+        spans = [x for x in spans if not (x[0] < b and a < x[1])] + [(a, b, long_span[2])]
+        pairs.append(((a, b), (long_span[0], long_span[1])))
+    return sorted(spans), pairs
+
+
+def honorifics(cased: str, spans: list[Span]) -> list[Span]:
+    """'Mr Blair' -> a PERSON span 'Blair', replacing overlapping spans of other labels."""
+    for m in _HONORIFIC.finditer(cased):
+        a, b = m.span(1)
+        while b > a and cased[b - 1] in ".'’":
+            b -= 1
+        if b <= a:
+            continue
+        spans = [x for x in spans if not (x[0] < b and a < x[1])] + [(a, b, "PERSON")]
+    return sorted(spans)
+
+
+@functools.lru_cache(maxsize=1)
+def demonyms() -> dict[str, str]:
+    """Folded demonym -> ISO alpha-2 country code, from ``demonyms.csv``."""
+    with open(DEMONYMS_PATH, encoding="utf-8", newline="") as fh:
+        return {fold(r["demonym"]): r["country_code"] for r in csv.DictReader(fh)}
+
+
+@functools.lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    from nicknames import name_triplets
+
+    return frozenset(n for t in name_triplets() for n in (t.name1, t.name2))
+
+
+def _gazetteer_label(phrase: str, sport: bool) -> str | None:
+    """Label for a phrase the gazetteers know, or None."""
+    key = fold(phrase)
+    alias = load_aliases().get(key)
+    if alias is not None and (not alias.context or (alias.context == "sport" and sport)):
+        return alias.type
+    if key in demonyms():
+        return "NORP"
+    cands = candidates(phrase)
+    if not cands:
+        return None
+    top = cands[0]
+    if top.kind in (COUNTRY, ADMIN1) or (top.kind == CITY and top.population >= RULER_CITY_POPULATION):
+        return "GPE"
+    return None
+
+
+def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Span]:
+    """Add gazetteer names where no span is (see module docstring, rule 4)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    lower_words = set(re.findall(r"\b[a-z][a-z'’\-]+\b", text))
+    words = list(_CAP_WORD.finditer(cased))
+    added: list[Span] = []
+    i = 0
+    while i < len(words):
+        for n in (4, 3, 2, 1):
+            if i + n > len(words):
+                continue
+            a, b = words[i].start(), words[i + n - 1].end()
+            phrase = cased[a:b]
+            if n > 1 and not re.fullmatch(r"[\w'’\-]+(?:[ ][\w'’\-]+)*", phrase):
+                continue
+            if _overlaps(spans, a, b):
+                continue
+            low = phrase.lower()
+            if n == 1 and (low in STOP_WORDS or low in lower_words or low in _GENERIC or len(phrase) < 3):
+                continue
+            label = _gazetteer_label(phrase, sport)
+            if label == "GPE" and n == 1 and low in _given_names() and candidates(phrase)[0].kind != COUNTRY:
+                label = None
+            if label is not None:
+                added.append((a, b, label))
+                i += n - 1
+                break
+        i += 1
+    return sorted(spans + added)
+
+
+def propagate(cased: str, spans: list[Span]) -> list[Span]:
+    """Tag the other occurrences of tagged names and of the surnames of tagged full names."""
+    forms: dict[str, str] = {}
+    for s, e, label in spans:
+        surface = cased[s:e]
+        if (len(surface) >= 3 and surface[0].isupper() and not is_acronym(surface)) or (
+            len(surface) >= 2 and is_acronym(surface)
+        ):
+            forms.setdefault(surface, label)
+        toks = surface.split()
+        if label == "PERSON" and len(toks) >= 2 and len(toks[-1]) >= 3 and toks[-1][0].isupper():
+            forms.setdefault(toks[-1], "PERSON")
+    if not forms:
+        return spans
+    pattern = re.compile(
+        r"(?<![\w'’\-])(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?![\w\-])"
+    )
+    added = [
+        (m.start(), m.end(), forms[m.group()])
+        for m in pattern.finditer(cased)
+        if not _overlaps(spans, m.start(), m.end())
+    ]
+    return sorted(spans + added)
+
+
+def _club_like(text: str, s: int, e: int) -> bool:
+    line_start = text.rfind("\n", 0, s) + 1
+    if s == line_start and _DATELINE_AFTER.match(text[e : e + 20]):
+        return False
+    return not _NOT_CLUB_BEFORE.search(text[max(0, s - 8) : s])
+
+
+def sport_labels(text: str, spans: list[Span]) -> list[Span]:
+    """In a sports story, cities and divisions used as team names become ORG (rule 6)."""
+    people = {w for s, e, lab in spans if lab == "PERSON" and " " in text[s:e] for w in text[s:e].split()}
+    out = []
+    for s, e, label in spans:
+        if label in ("GPE", "LOC", "PERSON") and text[s:e] not in people:
+            cands = candidates(text[s:e])
+            single = label != "PERSON" or len(text[s:e].split()) == 1
+            if cands and cands[0].kind != COUNTRY and single and _club_like(text, s, e):
+                label = "ORG"
+        out.append((s, e, label))
+    return out
+
+
+def apply_rules(text: str, cased: str, spans: Sequence[Span]) -> Ruled:
+    """The rules of the module docstring, in order, over one document."""
+    sport = is_sport(text)
+    fixed = merge_aliases(cased, repair(cased, spans))
+    fixed, pairs = acronyms(cased, fixed)
+    fixed = honorifics(cased, fixed)
+    fixed = gazetteer(text, cased, fixed, sport)
+    fixed = propagate(cased, fixed)
+    if sport:
+        fixed = sport_labels(cased, fixed)
+    return Ruled(fixed, pairs, sport)
