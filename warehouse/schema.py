@@ -138,9 +138,14 @@ MENTIONS = pa.schema(
 ENTITIES = pa.schema(
     [
         ("entity_id", pa.string()),
+        ("entity_key", pa.string()),  # the resolved, type-free key the id is made from (country:RU, person:...)
         ("name", pa.string()),
         ("type", pa.string()),
         ("country_code", pa.string()),
+        ("admin1_code", pa.string()),  # GeoNames first-level division code (US: state code), places only
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("geonames_id", pa.int64()),
         ("aliases", pa.list_(pa.string())),
         ("mention_count", pa.int64()),
         ("run_id", pa.string()),
