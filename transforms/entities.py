@@ -59,7 +59,7 @@ from transforms.names import (
     person_key,
 )
 from transforms.places import ADMIN1, COUNTRY, Context, Place, candidates, geocode
-from transforms.ruler import Ruled, _given_names, demonyms
+from transforms.ruler import GENERIC_PLACE_WORDS, Ruled, _given_names, demonyms
 
 __all__ = [
     "ENTITY_LABELS",
@@ -194,12 +194,35 @@ def classify(text: str, s: int, e: int, label: str, sport: bool, ctx: Context) -
         if len(toks) >= 2:
             return "person:" + " ".join(toks), {"kind": "person"}
         return f"surname:{toks[0]}", {"kind": "surname"}
-    if cands and label in ("GPE", "LOC", "FAC"):
+    if sport and label == "ORG":
+        team = _team_of_city(key)
+        if team is not None:
+            return f"name:{fold(team.canonical)}", {"kind": "name", "name": team.canonical, "type": "ORG",
+                                                    "country_code": team.country_code}  # fmt: skip
+    if cands and label in ("GPE", "LOC", "FAC") and key not in GENERIC_PLACE_WORDS:
         m = _QUALIFIER.match(text[e : e + 40])
         place = geocode(surface, ctx, m.group(1) if m else None)
         if place is not None:
             return _place_info(place)
     return f"name:{org_key(surface)}", {"kind": "name"}
+
+
+@functools.lru_cache(maxsize=1)
+def _teams_by_city() -> dict[str, Alias | None]:
+    """Folded city -> the one curated sports team whose canonical name starts with it (None when several)."""
+    out: dict[str, Alias | None] = {}
+    for a in {a.canonical: a for a in load_aliases().values() if a.context == "sport"}.values():
+        words = a.canonical.split(" ")
+        for n in range(1, len(words)):
+            city = fold(" ".join(words[:n]))
+            out[city] = a if city not in out else None
+    return out
+
+
+def _team_of_city(key: str) -> Alias | None:
+    """The curated team a city's name stands for in a sports story ("Milwaukee" -> Milwaukee Brewers), when
+    the aliases list one team for that city."""
+    return _teams_by_city().get(key)
 
 
 def _context(text: str, spans: Sequence[tuple[int, int, str]]) -> Context:
@@ -219,8 +242,32 @@ def _context(text: str, spans: Sequence[tuple[int, int, str]]) -> Context:
     return Context(frozenset(countries), frozenset(admin1))
 
 
+def _variant_of(toks: list[str], other: list[str]) -> bool:
+    """A person's name tokens are a variant of another's with the same surname: fewer middle names ("George
+    Bush" of "George W. Bush"), an initial ("A. Stewart" of "Alec Stewart"), a listed nickname ("Bernie")."""
+    if toks[0] == other[0]:
+        return len(toks) < len(other)
+    if len(toks) != len(other):
+        return False
+    return (len(toks[0]) == 1 and other[0].startswith(toks[0]) and len(other[0]) > 1) or nickname_of(toks[0], other[0])
+
+
+def _person_candidates(surface: str, full: Mapping[str, set[str]], persons: set[str]) -> set[str]:
+    """The document's person keys a non-person mention may name: its surname, its full name, a nickname form,
+    or a listed given name that only one person of the document has ("Monica" beside "Monica Seles")."""
+    pk = person_key(surface)
+    if len(pk) >= 2:
+        people = {"person:" + " ".join(pk)} & persons
+        return people or {p for p in full.get(pk[-1], ()) if _variant_of(list(pk), p[7:].split(" "))}
+    people = set(full.get(pk[0], ()))
+    if not people and pk[0] in _given_names():
+        people = {p for p in persons if p[7:].split(" ")[0] == pk[0]}
+    return people
+
+
 def _link_people(staged: list[list], infos: dict[str, dict]) -> None:
-    """Document-level person links, in place: variants of a full name, then single words, to one full name."""
+    """Document-level person links, in place: variants of a full name, then other mentions that fit exactly one
+    full name: bare surnames, label slips (ORG, GPE), a place word that is a person's surname here."""
     full: dict[str, set[str]] = defaultdict(set)  # surname -> person keys of the document
     for row in staged:
         if row[4].startswith("person:"):
@@ -228,27 +275,40 @@ def _link_people(staged: list[list], infos: dict[str, dict]) -> None:
     alias: dict[str, str] = {}
     for keys in full.values():
         for k in keys:
-            toks = k[7:].split(" ")
-            for other in keys - {k}:
-                o = other[7:].split(" ")
-                same_first = toks[0] == o[0] and len(toks) < len(o)  # "George Bush" <- "George W. Bush"
-                if same_first or (len(toks) == len(o) and nickname_of(toks[0], o[0])):
-                    alias[k] = other
+            others = [o for o in keys - {k} if _variant_of(k[7:].split(" "), o[7:].split(" "))]
+            if len(others) == 1:
+                alias[k] = others[0]
     persons = {k for keys in full.values() for k in keys}
     for row in staged:
-        key = row[4]
+        key, info = row[4], infos[row[4]]
         if key in alias:
             row[4] = alias[key]
-        elif key.startswith(("surname:", "name:")) and infos[key].get("type") is None:
-            pk = person_key(row[2])
-            people = full.get(pk[0], set()) if len(pk) == 1 else {"person:" + " ".join(pk)} & persons
-            if len(pk) >= 2 and not people:  # "Bernie Ebbers" tagged ORG beside the person "Bernard Ebbers"
-                people = {p for p in full.get(pk[-1], ()) if nickname_of(pk[0], p[7:].split(" ")[0])}
-            if len(people) == 1:
-                row[4] = alias.get(next(iter(people)), next(iter(people)))
+            continue
+        linkable = key.startswith(("surname:", "name:")) and info.get("type") is None
+        if key.startswith(("geo:", "admin1:")) and " " not in row[2]:
+            linkable = person_key(row[2])[0] in full  # "Washington" beside "MaliVai Washington"
+        people = _person_candidates(row[2], full, persons) if linkable else set()
+        if len(people) == 1:
+            person = next(iter(people))
+            row[4] = alias.get(person, person)
+    _same_surface_same_person(staged, infos)
     for row in staged:
         if row[4].startswith("person:"):
             infos.setdefault(row[4], {"kind": "person"})
+
+
+def _same_surface_same_person(staged: list[list], infos: Mapping[str, dict]) -> None:
+    """One surface naming a person in one place of the document names that person everywhere in it, unless it
+    is a country or a curated name ("Marc Degryse" tagged PERSON once and ORG once)."""
+    person_of: dict[str, set[str]] = defaultdict(set)
+    for row in staged:
+        if row[4].startswith("person:"):
+            person_of[fold(row[2])].add(row[4])
+    for row in staged:
+        people = person_of.get(fold(row[2]), set())
+        curated = infos.get(row[4], {}).get("type") is not None
+        if len(people) == 1 and row[4].startswith(("surname:", "name:", "geo:")) and not curated:
+            row[4] = next(iter(people))
 
 
 def _link_acronyms(text: str, staged: list[list], infos: dict[str, dict], ruled: Ruled) -> None:
@@ -463,7 +523,7 @@ class _Linker:
 
     def target(self, key: str, row: Mapping) -> str:
         """The key ``key`` resolves to across documents (itself when nothing links it)."""
-        single_person = key.startswith("name:") and " " not in key and _majority(Counter(row["labels"])) == "PERSON"
+        single_person = key.startswith("name:") and " " not in key and "PERSON" in row["labels"]
         if key.startswith("surname:") or (single_person and row.get("type") is None):
             word = key.split(":", 1)[1]
             people = self.people(word)
@@ -474,7 +534,7 @@ class _Linker:
         elif key.startswith("person:"):
             toks = key[7:].split(" ")
             formal = [p for p in self.people(toks[-1]) - {key} if len(p[7:].split(" ")) == len(toks)
-                      and p[7:].split(" ")[1:] == toks[1:] and nickname_of(toks[0], p[7:].split(" ")[0])]  # fmt: skip
+                      and _variant_of(toks, p[7:].split(" ")) and p[7:].split(" ")[1:] == toks[1:]]  # fmt: skip
             if len(formal) == 1:
                 return formal[0]
         elif key.startswith("name:") and row["surfaces"] and all(is_acronym(s) for s in row["surfaces"]):

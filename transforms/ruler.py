@@ -57,7 +57,7 @@ _SPORT_HEAD = re.compile(
 )
 _NOT_CLUB_BEFORE = re.compile(r"\b(?:in|at|from|near|to|of|into)\s+$")
 _DATELINE_AFTER = re.compile(r"^\s+\d{4}-\d\d-\d\d|^\s*\d{1,2}\s+[A-Z][a-z]+")
-_GENERIC = frozenset(
+GENERIC_PLACE_WORDS = _GENERIC = frozenset(
     [
         "north",
         "south",
@@ -82,9 +82,11 @@ _GENERIC = frozenset(
         "valley",
         "mountain",
         "delta",
-        "north-west",
-        "south-east",
+        "north west",
+        "south east",
         "union",
+        "gulf",
+        "republic",
     ]
 )
 
