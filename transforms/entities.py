@@ -85,10 +85,12 @@ PLACE_FIELDS = ("country_code", "admin1_code", "latitude", "longitude", "geoname
 _POSSESSIVE = re.compile(r"(?:['’]s|s['’]|['’])$")
 _EDGE_PUNCT = " \t\n.,;:!?\"“”‘’'()[]"
 _INITIAL_DOT = re.compile(r"(?:^|[\s.])[A-Z]\.$")
+# a score (not a dateline's year) or a result verb after the name; "beat", "against", "v" before it
 _TEAM_AFTER = re.compile(
-    r"^\s*(?:\d|beat\b|beats\b|drew\b|draw\b|lost\b|lose\b|won\b|win\b|v\b|vs\b|thrashed\b|edged\b)"
+    r"^\s*(?:\d{1,3}(?![\d:]|-\d\d-)|beat\b|beats\b|drew\b|draw\b|lost\b|lose\b|won\b|win\b|v\b|vs\b|"
+    r"thrashed\b|edged\b)"
 )
-_TEAM_BEFORE = re.compile(r"(?:\bbeat|\bagainst|\bv|\bvs\.?|\bover|\bto)\s+$")
+_TEAM_BEFORE = re.compile(r"(?:\bbeat|\bbeating|\bagainst|\bv|\bvs\.?)\s+$")
 _QUALIFIER = re.compile(r"^\s*,\s*([A-Z][\w.]+(?:\s[A-Z][\w.]+)?)")
 
 
@@ -134,6 +136,8 @@ def _demonym(surface: str) -> str | None:
 
 def team_like(text: str, start: int, end: int, label: str) -> bool:
     """A country's name read as its national team: NER said ORG, or a score or result verb is next to it."""
+    if re.match(r"\s*['’]s\b", text[end : end + 4]):  # "India 's Leander Paes": the country
+        return False
     return (
         label == "ORG"
         or bool(_TEAM_AFTER.match(text[end : end + 20]))

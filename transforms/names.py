@@ -19,6 +19,7 @@ emir general gen col colonel lt lieutenant captain capt sgt sergeant senator sen
 governor gov minister secretary chancellor pope ayatollah judge justice mayor premier vice deputy
 prime foreign defense defence state of chief leader diplomat ambassador spokesman spokeswoman
 commander marshal field supervisor editor former late ex
+champion coach manager skipper chairman striker midfielder defender goalkeeper veteran
 """
 TITLES = frozenset(_TITLES_WORDS.split())
 HONORIFICS = frozenset(
