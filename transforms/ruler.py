@@ -12,7 +12,8 @@ Contract: ``apply_rules(text, cased, spans) -> Ruled`` where ``spans`` are NER (
 4. gazetteer: countries, first-level divisions, cities of 100,000+ people (``transforms.places``), demonyms
    (``demonyms.csv``) and curated aliases (``aliases.csv``; rows with context "sport" only in a sports story)
    are added where no span is. A single word is not added when the document also writes it in lower case
-   ("Reading", "Nice"), when it is a function word, or when it is a listed given name ("Florence");
+   ("reading"), when it is a function word, and a single-word city not when it is a listed given name
+   ("Florence") or starts a sentence ("Nice work.");
 5. propagation: a name tagged once is tagged at its other occurrences, and so is the surname of a tagged
    full name ("Alexander Lebed" ... "Lebed");
 6. sport: in a sports story (``is_sport``) a city or division that is not a dateline nor after "in/at/from"
@@ -55,6 +56,7 @@ _SPORT_HEAD = re.compile(
     r"HOCKEY|MOTOR RACING|SKIING|SQUASH|BADMINTON|NFL|NBA|NHL|SPORTS?)\b",
     re.I,
 )
+_SENT_START = re.compile(r"(?:^|[.!?:\n\"“]\s*)$")
 _NOT_CLUB_BEFORE = re.compile(r"\b(?:in|at|from|near|to|of|into)\s+$")
 _DATELINE_AFTER = re.compile(r"^\s+\d{4}-\d\d-\d\d|^\s*\d{1,2}\s+[A-Z][a-z]+")
 GENERIC_PLACE_WORDS = _GENERIC = frozenset(
@@ -248,8 +250,10 @@ def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Spa
             if n == 1 and (low in STOP_WORDS or low in lower_words or low in _GENERIC or len(phrase) < 3):
                 continue
             label = _gazetteer_label(phrase, sport)
-            if label == "GPE" and n == 1 and low in _given_names() and candidates(phrase)[0].kind != COUNTRY:
-                label = None
+            if label == "GPE" and n == 1 and candidates(phrase)[0].kind == CITY:
+                at_start = a == 0 or bool(_SENT_START.search(cased[max(0, a - 3) : a]))
+                if low in _given_names() or at_start:  # "Florence"; "Nice work." / "Reading it,"
+                    label = None
             if label is not None:
                 added.append((a, b, label))
                 i += n - 1
