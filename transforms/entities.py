@@ -59,7 +59,7 @@ from transforms.names import (
     person_key,
 )
 from transforms.places import ADMIN1, COUNTRY, Context, Place, candidates, geocode
-from transforms.ruler import GENERIC_PLACE_WORDS, Ruled, _given_names, demonyms
+from transforms.ruler import GENERIC_PLACE_WORDS, Ruled, _given_names, context_applies, demonyms
 
 __all__ = [
     "ENTITY_LABELS",
@@ -173,14 +173,14 @@ def _place_info(place: Place) -> tuple[str, dict]:
     return place.key, info
 
 
-def classify(text: str, s: int, e: int, label: str, sport: bool, ctx: Context) -> tuple[str, dict]:
+def classify(text: str, s: int, e: int, label: str, sport: str | None, ctx: Context) -> tuple[str, dict]:
     """(entity_key, key info) of one trimmed span, before the document-level links (see module docstring)."""
     surface = text[s:e]
     key = fold(surface)
     alias = load_aliases().get(key)
-    if alias is not None and alias.context == "sport" and not sport:
+    if alias is not None and not context_applies(alias.context, sport):
         alias = None
-    is_team = sport and team_like(text, s, e, label)
+    is_team = sport is not None and team_like(text, s, e, label)
     if alias is not None and alias.type == "GPE" and alias.country_code:
         return _country_info(alias.country_code, is_team)
     cc = _demonym(surface)
@@ -199,7 +199,7 @@ def classify(text: str, s: int, e: int, label: str, sport: bool, ctx: Context) -
             return "person:" + " ".join(toks), {"kind": "person"}
         return f"surname:{toks[0]}", {"kind": "surname"}
     if sport and label == "ORG":
-        team = _team_of_city(key)
+        team = _team_of_city(key, sport)
         if team is not None:
             return f"name:{fold(team.canonical)}", {"kind": "name", "name": team.canonical, "type": "ORG",
                                                     "country_code": team.country_code}  # fmt: skip
@@ -211,11 +211,12 @@ def classify(text: str, s: int, e: int, label: str, sport: bool, ctx: Context) -
     return f"name:{org_key(surface)}", {"kind": "name"}
 
 
-@functools.lru_cache(maxsize=1)
-def _teams_by_city() -> dict[str, Alias | None]:
-    """Folded city -> the one curated sports team whose canonical name starts with it (None when several)."""
+@functools.lru_cache(maxsize=16)
+def _teams_by_city(sport: str) -> dict[str, Alias | None]:
+    """Folded city -> the one curated team of this sport whose canonical name starts with it (None: several)."""
     out: dict[str, Alias | None] = {}
-    for a in {a.canonical: a for a in load_aliases().values() if a.context == "sport"}.values():
+    teams = {a.canonical: a for a in load_aliases().values() if a.context and context_applies(a.context, sport)}
+    for a in teams.values():
         words = a.canonical.split(" ")
         for n in range(1, len(words)):
             city = fold(" ".join(words[:n]))
@@ -223,10 +224,10 @@ def _teams_by_city() -> dict[str, Alias | None]:
     return out
 
 
-def _team_of_city(key: str) -> Alias | None:
-    """The curated team a city's name stands for in a sports story ("Milwaukee" -> Milwaukee Brewers), when
-    the aliases list one team for that city."""
-    return _teams_by_city().get(key)
+def _team_of_city(key: str, sport: str) -> Alias | None:
+    """The curated team a city's name stands for in a story of this sport ("Milwaukee" -> Milwaukee Brewers in
+    baseball), when the aliases list one team of that sport for the city."""
+    return _teams_by_city(sport).get(key)
 
 
 def _context(text: str, spans: Sequence[tuple[int, int, str]]) -> Context:

@@ -13,7 +13,7 @@ Contract: ``apply_rules(text, cased, spans) -> Ruled`` where ``spans`` are NER (
    (``demonyms.csv``) and curated aliases (``aliases.csv``; rows with context "sport" only in a sports story)
    are added where no span is. A single word is not added when the document also writes it in lower case
    ("reading"), when it is a function word, and a single-word city not when it is a listed given name
-   ("Florence") or starts a sentence ("Nice work.");
+   ("Florence") or starts a sentence followed by a lower-case word ("Nice work.");
 5. propagation: a name tagged once is tagged at its other occurrences, and so is the surname of a tagged
    full name ("Alexander Lebed" ... "Lebed");
 6. sport: in a sports story (``is_sport``) a city or division that is not a dateline nor after "in/at/from"
@@ -52,8 +52,8 @@ _SPORT_WORDS = re.compile(
     re.I,
 )
 _SPORT_HEAD = re.compile(
-    r"^\s*(?:[A-Z ]+ - )?(?:SOCCER|CRICKET|TENNIS|GOLF|RUGBY|BASEBALL|BASKETBALL|ATHLETICS|CYCLING|BOXING|"
-    r"HOCKEY|MOTOR RACING|SKIING|SQUASH|BADMINTON|NFL|NBA|NHL|SPORTS?)\b",
+    r"^\s*(?:[A-Z ]+ - )?(?:(SOCCER|CRICKET|TENNIS|GOLF|RUGBY|BASEBALL|BASKETBALL|ATHLETICS|CYCLING|BOXING|"
+    r"HOCKEY|MOTOR RACING|SKIING|SQUASH|BADMINTON)|NFL|NBA|NHL|SPORTS?)\b",
     re.I,
 )
 _SENT_START = re.compile(r"(?:^|[.!?:\n\"“]\s*)$")
@@ -97,7 +97,7 @@ GENERIC_PLACE_WORDS = _GENERIC = frozenset(
 class Ruled:
     spans: list[Span]
     acronyms: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
-    sport: bool = False
+    sport: str | None = None  # sport_kind: None, or "baseball", "soccer", ... or "sport"
 
 
 def is_sport(text: str) -> bool:
@@ -107,6 +107,34 @@ def is_sport(text: str) -> bool:
         return True
     words = text.split()[:400]
     return bool(words) and len(_SPORT_WORDS.findall(" ".join(words))) >= max(3, len(words) // 100)
+
+
+_KIND_WORDS = {
+    "baseball": re.compile(r"\b(?:baseball|innings? pitched|pitcher|homers?|home runs?|RBIs?|bullpen|shortstop|"
+                           r"major league|American League|National League)\b", re.I),
+    "soccer": re.compile(r"\b(?:soccer|striker|midfielder|goalkeeper|penalty|first division|premier league)\b", re.I),
+    "cricket": re.compile(r"\b(?:cricket|wickets?|bowler|batsman|test match|one-day)\b", re.I),
+}  # fmt: skip
+
+
+def sport_kind(text: str) -> str | None:
+    """None for a story that is not about sport; else its sport when its headline or words tell ('baseball',
+    'soccer', 'cricket'...), else 'sport'. Curated aliases with context 'baseball' apply in baseball stories,
+    those with context 'sport' in any."""
+    if not is_sport(text):
+        return None
+    m = _SPORT_HEAD.match(text[:120].lstrip().split("\n", 1)[0])
+    if m and m.group(1):
+        return m.group(1).lower()
+    head = text[:3000]
+    counts = {kind: len(p.findall(head)) for kind, p in _KIND_WORDS.items()}
+    best = max(counts, key=counts.get)
+    return best if counts[best] >= 2 else "sport"
+
+
+def context_applies(context: str, sport: str | None) -> bool:
+    """Whether an alias of this context applies in a story of this sport kind (see ``sport_kind``)."""
+    return not context or (sport is not None and context in ("sport", sport))
 
 
 def _overlaps(spans: Sequence[Span] | Sequence[tuple[int, int]], s: int, e: int) -> bool:
@@ -194,11 +222,11 @@ def _given_names() -> frozenset[str]:
     return frozenset(n for t in name_triplets() for n in (t.name1, t.name2))
 
 
-def _gazetteer_label(phrase: str, sport: bool) -> str | None:
+def _gazetteer_label(phrase: str, sport: str | None) -> str | None:
     """Label for a phrase the gazetteers know, or None."""
     key = fold(phrase)
     alias = load_aliases().get(key)
-    if alias is not None and (not alias.context or (alias.context == "sport" and sport)):
+    if alias is not None and context_applies(alias.context, sport):
         return alias.type
     if key in demonyms():
         return "NORP"
@@ -227,7 +255,7 @@ def _covered(length: int, spans: Sequence[Span]) -> bytearray:
     return cov
 
 
-def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Span]:
+def gazetteer(text: str, cased: str, spans: list[Span], sport: str | None) -> list[Span]:
     """Add gazetteer names where no span is (see module docstring, rule 4)."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -252,6 +280,7 @@ def gazetteer(text: str, cased: str, spans: list[Span], sport: bool) -> list[Spa
             label = _gazetteer_label(phrase, sport)
             if label == "GPE" and n == 1 and candidates(phrase)[0].kind == CITY:
                 at_start = a == 0 or bool(_SENT_START.search(cased[max(0, a - 3) : a]))
+                at_start = at_start and bool(re.match(r"\s+[a-z]", cased[b : b + 3]))  # "Nice work", not "LONDON 1996"
                 if low in _given_names() or at_start:  # "Florence"; "Nice work." / "Reading it,"
                     label = None
             if label is not None:
@@ -321,7 +350,7 @@ def sport_labels(text: str, spans: list[Span]) -> list[Span]:
 
 def apply_rules(text: str, cased: str, spans: Sequence[Span]) -> Ruled:
     """The rules of the module docstring, in order, over one document."""
-    sport = is_sport(text)
+    sport = sport_kind(text)
     fixed = merge_aliases(cased, repair(cased, spans))
     fixed, pairs = acronyms(cased, fixed)
     fixed = honorifics(cased, fixed)
