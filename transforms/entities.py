@@ -526,28 +526,74 @@ class _Linker:
     def people(self, surname: str) -> set[str]:
         return self.surname.get(surname, set()) | self.known.surname_keys.get(surname, set())
 
+    def known_key(self, key: str) -> bool:
+        return key in self.merged or key in self.known.key_ids
+
+    def votes(self, *keys: str) -> Counter:
+        out: Counter = Counter()
+        for k in keys:
+            out.update(self.merged.get(k, {}).get("labels", {}))
+        return out
+
     def target(self, key: str, row: Mapping) -> str:
         """The key ``key`` resolves to across documents (itself when nothing links it)."""
-        single_person = key.startswith("name:") and " " not in key and "PERSON" in row["labels"]
-        if key.startswith("surname:") or (single_person and row.get("type") is None):
+        if key.startswith("surname:"):
             word = key.split(":", 1)[1]
             people = self.people(word)
             if len(people) == 1:
                 return next(iter(people))
-            if key.startswith("surname:") and (f"name:{word}" in self.merged or f"name:{word}" in self.known.key_ids):
-                return f"name:{word}"
-        elif key.startswith("person:"):
-            toks = key[7:].split(" ")
-            formal = [p for p in self.people(toks[-1]) - {key} if len(p[7:].split(" ")) == len(toks)
-                      and _variant_of(toks, p[7:].split(" ")) and p[7:].split(" ")[1:] == toks[1:]]  # fmt: skip
-            if len(formal) == 1:
-                return formal[0]
-        elif key.startswith("name:") and row["surfaces"] and all(is_acronym(s) for s in row["surfaces"]):
-            acr = next(iter(row["surfaces"])).replace(".", "").upper()
-            for index in ((self.acronym, self.known.acronym_keys), (self.initials, self.known.initials_keys)):
-                cands = (index[0].get(acr, set()) | index[1].get(acr, set())) - {key}
-                if len(cands) == 1:
-                    return next(iter(cands))
+            return f"name:{word}" if self.known_key(f"name:{word}") else key  # "Labour" tagged PERSON
+        if key.startswith("person:"):
+            return self._person_target(key, row)
+        if not key.startswith("name:") or row.get("type") is not None:
+            return key
+        if row["surfaces"] and all(is_acronym(s) for s in row["surfaces"]):
+            return self._acronym_target(key, row)
+        return self._name_target(key, row)
+
+    def _person_target(self, key: str, row: Mapping) -> str:
+        """A nickname or initial form -> the one full name it fits; a person key that is also an organisation's
+        name ("Johnson Controls" tagged PERSON once, "Johnson Controls Inc" elsewhere) -> the organisation when
+        its labels outvote PERSON or it was written with a legal form."""
+        toks = key[7:].split(" ")
+        formal = [p for p in self.people(toks[-1]) - {key} if len(p[7:].split(" ")) == len(toks)
+                  and _variant_of(toks, p[7:].split(" ")) and p[7:].split(" ")[1:] == toks[1:]]  # fmt: skip
+        if len(formal) == 1:
+            return formal[0]
+        org = f"name:{org_key(_best_surface(row['surfaces']))}"
+        if org in self.merged and self.merged[org].get("type") is None:
+            votes = self.votes(key, org)
+            suffixed = any(org_key(s) != fold(s) for s in self.merged[org]["surfaces"])
+            if suffixed or votes["ORG"] > votes["PERSON"]:
+                return org
+        return key
+
+    def _acronym_target(self, key: str, row: Mapping) -> str:
+        acr = next(iter(row["surfaces"])).replace(".", "").upper()
+        for index in ((self.acronym, self.known.acronym_keys), (self.initials, self.known.initials_keys)):
+            cands = (index[0].get(acr, set()) | index[1].get(acr, set())) - {key}
+            if len(cands) == 1:
+                return next(iter(cands))
+        return key
+
+    def _name_target(self, key: str, row: Mapping) -> str:
+        """A name NER once or more called a person: a full name -> that person's key when PERSON outvotes ORG
+        over both ("Marc Degryse" tagged ORG in one story); a single word -> the one person of that surname
+        when it was tagged PERSON somewhere, or tagged a place the gazetteers do not know ("Townsend" as GPE)."""
+        surface = _best_surface(row["surfaces"])
+        pk = person_key(surface)
+        if len(pk) >= 2:
+            person = "person:" + " ".join(pk)
+            if self.known_key(person) and not any(org_key(s) != fold(s) for s in row["surfaces"]):
+                votes = self.votes(key, person)
+                return person if votes["PERSON"] >= votes["ORG"] else key
+            return key
+        labels = Counter(row["labels"])
+        slip = _majority(labels) in ("GPE", "LOC", "NORP", "FAC") and not candidates(surface)
+        if "PERSON" in labels or slip:
+            people = self.people(pk[0])
+            if len(people) == 1:
+                return next(iter(people))
         return key
 
 
