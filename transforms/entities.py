@@ -138,6 +138,9 @@ def team_like(text: str, start: int, end: int, label: str) -> bool:
     """A country's name read as its national team: NER said ORG, or a score or result verb is next to it."""
     if re.match(r"\s*['’]s\b", text[end : end + 4]):  # "India 's Leander Paes": the country
         return False
+    before = text[max(0, start - 6) : start]
+    if re.search(r"(?:\b(?:of|from|in|for|at)|\()\s*$", before):  # "Dinamo of Russia 92-81", "Draper ( Australia )"
+        return False
     return (
         label == "ORG"
         or bool(_TEAM_AFTER.match(text[end : end + 20]))
