@@ -343,3 +343,27 @@ def test_reduce_over_shards_equals_reduce_over_all_and_ids_are_stable_across_run
     assert later["surname:blair"] == mapping["person:tony blair"]
     stats = key_stats(linked)
     assert len(stats) == len({m["entity_key"] for x in linked for m in x.mentions})  # one row per key
+
+
+def test_label_votes_decide_between_a_person_and_an_organisation_of_the_same_name():
+    mentions, ents = resolve_docs(
+        ("Marc Degryse scored twice. Degryse was man of the match.", ("Marc Degryse", "PERSON")),
+        ("Marc Degryse joined the squad.", ("Marc Degryse", "ORG")),
+        ("Johnson Controls Inc raised its dividend.", ("Johnson Controls Inc", "ORG")),
+        ("Johnson Controls said sales rose.", ("Johnson Controls", "PERSON")),
+    )  # fmt: skip
+    (degryse,) = ids_of(mentions, "Marc Degryse")
+    assert ents[degryse]["type"] == "PERSON"
+    (jci,) = ids_of(mentions, "Johnson Controls Inc")
+    assert ids_of(mentions, "Johnson Controls") == {jci} and ents[jci]["type"] == "ORG"
+
+
+def test_a_distinctive_given_name_alone_links_to_the_one_person_but_a_common_one_does_not():
+    mentions, _ = resolve_docs(
+        ("Saddam Hussein addressed the nation.", ("Saddam Hussein", "PERSON")),
+        ("Saddam warned the Kurds.", ("Saddam", "PERSON"), ("Kurds", "NORP")),
+        ("John Major spoke. ", ("John Major", "PERSON")),
+        ("John said no.", ("John", "PERSON")),
+    )  # fmt: skip
+    assert ids_of(mentions, "Saddam") == ids_of(mentions, "Saddam Hussein")
+    assert ids_of(mentions, "John") != ids_of(mentions, "John Major")

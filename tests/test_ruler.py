@@ -71,3 +71,17 @@ def test_sports_stories_make_county_and_city_names_clubs_but_not_datelines():
     assert got["LONDON"] == "GPE"  # dateline
     assert got["Leicestershire"] == "ORG" and got["Somerset"] == "ORG"
     assert got["Leicester"] == "GPE"  # "in Leicester": the place
+
+
+def test_leading_numbers_and_demonyms_are_split_off_and_money_leaves_demonyms_free():
+    text = "64 Bob Estes finished ahead. American Dennis Mitchell won. Profit was 21.8 million French francs ."
+    ruled = apply_rules(text, text, spans(text, ("64 Bob Estes", "PERSON"), ("American Dennis Mitchell", "ORG"),
+                                          ("21.8 million French francs", "MONEY")))  # fmt: skip
+    got = surfaces(text, ruled)
+    assert ("Bob Estes", "PERSON") in got
+    assert ("American", "NORP") in got and ("Dennis Mitchell", "PERSON") in got
+    assert ("French", "NORP") in got  # inside the MONEY span, which stays for the figures
+    keep = "American Express shares rose."
+    assert surfaces(keep, apply_rules(keep, keep, spans(keep, ("American Express", "ORG")))) == [
+        ("American Express", "ORG")
+    ]

@@ -518,9 +518,11 @@ class _Linker:
         self.surname: dict[str, set[str]] = defaultdict(set)
         self.acronym: dict[str, set[str]] = defaultdict(set)
         self.initials: dict[str, set[str]] = defaultdict(set)
+        self.given: dict[str, set[str]] = defaultdict(set)  # first name token -> person keys of this run
         for key, row in merged.items():
             if key.startswith("person:"):
                 self.surname[_surname(key)].add(key)
+                self.given[key[7:].split(" ")[0]].add(key)
             for a in row["acronyms"]:
                 self.acronym[a].add(key)
             if key.startswith("name:") and " " in key:
@@ -542,7 +544,7 @@ class _Linker:
         """The key ``key`` resolves to across documents (itself when nothing links it)."""
         if key.startswith("surname:"):
             word = key.split(":", 1)[1]
-            people = self.people(word)
+            people = self.people(word) or self.distinctive_given(word)
             if len(people) == 1:
                 return next(iter(people))
             return f"name:{word}" if self.known_key(f"name:{word}") else key  # "Labour" tagged PERSON
@@ -566,8 +568,7 @@ class _Linker:
         org = f"name:{org_key(_best_surface(row['surfaces']))}"
         if org in self.merged and self.merged[org].get("type") is None:
             votes = self.votes(key, org)
-            suffixed = any(org_key(s) != fold(s) for s in self.merged[org]["surfaces"])
-            if suffixed or votes["ORG"] > votes["PERSON"]:
+            if _has_legal_form(self.merged[org]["surfaces"]) or votes["ORG"] > votes["PERSON"]:
                 return org
         return key
 
@@ -587,17 +588,24 @@ class _Linker:
         pk = person_key(surface)
         if len(pk) >= 2:
             person = "person:" + " ".join(pk)
-            if self.known_key(person) and not any(org_key(s) != fold(s) for s in row["surfaces"]):
+            if self.known_key(person) and not _has_legal_form(row["surfaces"]):
                 votes = self.votes(key, person)
                 return person if votes["PERSON"] >= votes["ORG"] else key
             return key
         labels = Counter(row["labels"])
         slip = _majority(labels) in ("GPE", "LOC", "NORP", "FAC") and not candidates(surface)
         if "PERSON" in labels or slip:
-            people = self.people(pk[0])
+            people = self.people(pk[0]) or self.distinctive_given(pk[0])
             if len(people) == 1:
                 return next(iter(people))
         return key
+
+    def distinctive_given(self, word: str) -> set[str]:
+        """The run's people whose given name is ``word``, when it is nobody's surname and not a common English
+        given name (the nicknames list): "Saddam", "Megawati" alone name one person; "John" names nobody."""
+        if word in _given_names() or self.people(word):
+            return set()
+        return self.given.get(word, set())
 
 
 def resolve_keys(
@@ -644,8 +652,10 @@ def _entity_row(eid: str, key: str, rows: list[dict], merged: Mapping, known: Kn
         etype = "ORG"
     elif kind in ("geo", "admin1"):
         etype = "LOC" if _majority(labels) == "LOC" else "GPE"
+    elif head.get("type"):
+        etype = head["type"]
     else:
-        etype = head.get("type") or _majority(labels)
+        etype = "ORG" if _has_legal_form(surfaces) else _majority(labels)
     prior = known.get(eid)
     if prior is not None:
         name = prior["name"]
@@ -660,6 +670,11 @@ def _entity_row(eid: str, key: str, rows: list[dict], merged: Mapping, known: Kn
         etype = prior.get("type") or etype
     return {"entity_id": eid, "entity_key": key, "name": name, "type": etype, **place,
             "aliases": sorted(surfaces), "mention_count": sum(r["mentions"] for r in rows)}  # fmt: skip
+
+
+def _has_legal_form(surfaces: Iterable[str]) -> bool:
+    """Some surface ends in a legal form ("Johnson Controls Inc"): an organisation whatever NER said."""
+    return any(org_key(s) != fold(s) for s in surfaces)
 
 
 def _display_person(surface: str) -> str:

@@ -3,8 +3,10 @@
 Contract: ``apply_rules(text, cased, spans) -> Ruled`` where ``spans`` are NER (start, end, label) over
 ``cased`` (``transforms.truecase.truecase(text)``, same length). In order:
 
-1. repair: a span is cut at " ( ", ")", " - ", " , " and line breaks, and loses trailing numbers ("Somerset
-   83", "Romania - Cosmin Contra", "Scott Draper ( Australia" are two names or one name and a score);
+1. repair: a name span is cut at " ( ", ")", " - ", " , " and line breaks, and loses leading and trailing
+   numbers ("Somerset 83", "64 Bob Estes", "Romania - Cosmin Contra", "Scott Draper ( Australia" are two
+   names or one name and a score); a leading demonym before a listed given name is split off ("American
+   Dennis Mitchell" -> NORP + PERSON);
    adjacent spans that together form a curated alias are merged ("Islamic" + "State");
 2. acronyms defined in the text, "Full Name (ACR)": the long form and the acronym become spans of one label,
    and ``Ruled.acronyms`` holds (acronym span, long-form span) pairs;
@@ -38,6 +40,10 @@ DEMONYMS_PATH = Path(__file__).with_name("demonyms.csv")
 RULER_CITY_POPULATION = 100_000
 _CUT = re.compile(r" \( | \(|\) | \)| - | , |\n| \[ | \] ")
 _TRAILING_NUMBER = re.compile(r"(?:\s+[\d][\d.,:/\-]*)+$")
+_LEADING_NUMBER = re.compile(r"(?:[\d][\d.,:/\-]*\s+)+")
+NAME_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
 _HONORIFIC = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Lord|Lady|Dame)\.?\s+"
     r"((?:[A-Z][\w'’\-]*\.?)(?:\s+(?:[A-Z][\w'’\-]*\.?|van|von|de|al|bin|der|da)){0,3})"
@@ -142,24 +148,43 @@ def _overlaps(spans: Sequence[Span] | Sequence[tuple[int, int]], s: int, e: int)
 
 
 def repair(text: str, spans: Sequence[Span]) -> list[Span]:
-    """Cut spans at brackets, spaced dashes and commas and line breaks; drop trailing numbers (see module doc)."""
+    """Cut spans at brackets, spaced dashes and commas and line breaks; drop leading and trailing numbers; split
+    a leading demonym off a name (see module doc)."""
     out = []
     for s, e, label in spans:
+        if label not in NAME_LABELS:
+            out.append((s, e, label))
+            continue
         pos = s
         for m in [*_CUT.finditer(text, s, e), None]:
             a, b = pos, (m.start() if m else e)
             pos = m.end() if m else e
-            sub = text[a:b]
-            tail = _TRAILING_NUMBER.search(sub)
+            tail = _TRAILING_NUMBER.search(text, a, b)
             if tail:
-                b = a + tail.start()
+                b = tail.start()
+            head = _LEADING_NUMBER.match(text, a, b)
+            if head:
+                a = head.end()
             while b > a and text[b - 1] in " ,;:(-":
                 b -= 1
             while a < b and text[a] in " ,;:)-":
                 a += 1
             if b > a and any(c.isalpha() for c in text[a:b]):
-                out.append((a, b, label))
+                out.extend(_split_demonym(text, a, b, label))
     return sorted(set(out))
+
+
+def _split_demonym(text: str, a: int, b: int, label: str) -> list[Span]:
+    """'American Dennis Mitchell' (one ORG span) -> 'American' NORP + 'Dennis Mitchell', PERSON when its first
+    word is a listed given name; other spans unchanged ('American Express', 'French Open' stay whole)."""
+    words = text[a:b].split(" ")
+    for n in (2, 1):
+        if len(words) >= n + 2 and fold(" ".join(words[:n])) in demonyms() and words[n][:1].isupper():
+            cut = a + len(" ".join(words[:n]))
+            rest = cut + 1
+            if words[n].lower() in _given_names():
+                return [(a, cut, "NORP"), (rest, b, "PERSON")]
+    return [(a, b, label)]
 
 
 def merge_aliases(text: str, spans: list[Span]) -> list[Span]:
@@ -249,8 +274,11 @@ def _first_words() -> frozenset[str]:
 
 
 def _covered(length: int, spans: Sequence[Span]) -> bytearray:
+    """Characters covered by name spans (a MONEY span "21.8 million French francs" leaves "French" free)."""
     cov = bytearray(length)
-    for a, b, _ in spans:
+    for a, b, label in spans:
+        if label not in NAME_LABELS:
+            continue
         cov[a:b] = b"\x01" * (b - a)
     return cov
 
