@@ -206,6 +206,8 @@ def classify(text: str, s: int, e: int, label: str, sport: str | None, ctx: Cont
         if team is not None:
             return f"name:{fold(team.canonical)}", {"kind": "name", "name": team.canonical, "type": "ORG",
                                                     "country_code": team.country_code}  # fmt: skip
+    if cands and label in ("NORP", "ORG") and not sport and _large_place(cands[0]):
+        label = "GPE"  # "east of Aleppo" tagged NORP, "the Tartus naval facility" ORG: the place
     if cands and label in ("GPE", "LOC", "FAC") and key not in GENERIC_PLACE_WORDS:
         m = _QUALIFIER.match(text[e : e + 40])
         place = geocode(surface, ctx, m.group(1) if m else None)
@@ -231,6 +233,13 @@ def _team_of_city(key: str, sport: str) -> Alias | None:
     """The curated team a city's name stands for in a story of this sport ("Milwaukee" -> Milwaukee Brewers in
     baseball), when the aliases list one team of that sport for the city."""
     return _teams_by_city(sport).get(key)
+
+
+def _large_place(place: Place) -> bool:
+    """A city of 100,000+ people or a US state: NER's NORP or ORG on its name is a slip outside sport."""
+    return (place.kind == "city" and place.population >= 100_000) or (
+        place.kind == ADMIN1 and place.geonames_id is not None
+    )
 
 
 def _context(text: str, spans: Sequence[tuple[int, int, str]]) -> Context:

@@ -284,39 +284,58 @@ def _covered(length: int, spans: Sequence[Span]) -> bytearray:
 
 
 def gazetteer(text: str, cased: str, spans: list[Span], sport: str | None) -> list[Span]:
-    """Add gazetteer names where no span is (see module docstring, rule 4)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
+    """Add gazetteer names where no span is (see module docstring, rule 4). A name of several words also
+    replaces NER spans lying inside it ("Islamic" NORP in "Islamic State")."""
     lower_words = set(re.findall(r"\b[a-z][a-z'’\-]+\b", text))
     cov = _covered(len(cased), spans)
-    words = [m for m in _CAP_WORD.finditer(cased) if fold(m.group()).split(" ", 1)[0] in _first_words()]
+    words = list(_CAP_WORD.finditer(cased))
+    starts = _first_words()
     added: list[Span] = []
+    inside: set[Span] = set()
     i = 0
     while i < len(words):
+        if fold(words[i].group()) not in starts:
+            i += 1
+            continue
         for n in (4, 3, 2, 1):
             if i + n > len(words) or any(
                 cased[words[j].end() : words[j + 1].start()] != " " for j in range(i, i + n - 1)
             ):
                 continue
             a, b = words[i].start(), words[i + n - 1].end()
-            phrase = cased[a:b]
+            covered = []
             if cov.find(1, a, b) != -1:
-                continue
-            low = phrase.lower()
-            if n == 1 and (low in STOP_WORDS or low in lower_words or low in _GENERIC or len(phrase) < 3):
-                continue
-            label = _gazetteer_label(phrase, sport)
-            if label == "GPE" and n == 1 and candidates(phrase)[0].kind == CITY:
-                at_start = a == 0 or bool(_SENT_START.search(cased[max(0, a - 3) : a]))
-                at_start = at_start and bool(re.match(r"\s+[a-z]", cased[b : b + 3]))  # "Nice work", not "LONDON 1996"
-                if low in _given_names() or at_start:  # "Florence"; "Nice work." / "Reading it,"
-                    label = None
+                if n == 1:
+                    continue
+                covered = [x for x in spans if x[0] < b and a < x[1] and x[2] in NAME_LABELS]
+                if any(x[0] < a or x[1] > b for x in covered):
+                    continue
+            label = _phrase_label(cased, a, b, n, lower_words, sport)
             if label is not None:
                 added.append((a, b, label))
+                inside.update(covered)
                 i += n - 1
                 break
         i += 1
-    return sorted(spans + added)
+    return sorted([x for x in spans if x not in inside] + added)
+
+
+def _phrase_label(cased: str, a: int, b: int, n: int, lower_words: set[str], sport: str | None) -> str | None:
+    """The gazetteer label of the capitalised phrase cased[a:b] of n words, or None (rule 4's exclusions)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    phrase = cased[a:b]
+    low = phrase.lower()
+    if n == 1 and (low in STOP_WORDS or low in lower_words or low in _GENERIC or len(phrase) < 3):
+        return None
+    label = _gazetteer_label(phrase, sport)
+    places = candidates(phrase) if label == "GPE" and n == 1 else ()
+    if places and places[0].kind == CITY:
+        at_start = a == 0 or bool(_SENT_START.search(cased[max(0, a - 3) : a]))
+        at_start = at_start and bool(re.match(r"\s+[a-z]", cased[b : b + 3]))  # "Nice work", not "LONDON 1996"
+        if low in _given_names() or at_start:  # "Florence"; "Nice work." / "Reading it,"
+            return None
+    return label
 
 
 def _find_all(text: str, form: str) -> list[int]:
