@@ -367,3 +367,20 @@ def test_a_distinctive_given_name_alone_links_to_the_one_person_but_a_common_one
     )  # fmt: skip
     assert ids_of(mentions, "Saddam") == ids_of(mentions, "Saddam Hussein")
     assert ids_of(mentions, "John") != ids_of(mentions, "John Major")
+
+
+def test_key_stats_round_trip_through_the_staging_schema():
+    import pyarrow as pa
+
+    from transforms.entities import _Linked, key_stats, link_document, resolve_keys
+    from transforms.ruler import apply_rules
+    from warehouse.schema import KEY_STATS
+
+    text = "Tony Blair met the IMF (International Monetary Fund) in Moscow. Mr Blair left."
+    linked = [_Linked(*link_document(text, apply_rules(text, text, spans(text, ("Tony Blair", "PERSON")))))]
+    stats = key_stats(linked)
+    staged = pa.Table.from_pylist(stats, schema=KEY_STATS).to_pylist()  # maps come back as (key, count) pairs
+    assert isinstance(staged[0]["labels"], list)
+    assert resolve_keys(staged) == resolve_keys(stats)
+    moscow = next(r for r in staged if r["entity_key"] == "geo:524901")
+    assert (moscow["country_code"], moscow["mentions"], moscow["documents"]) == ("RU", 1, 1)

@@ -425,7 +425,7 @@ def merge_key_stats(stats: Iterable[Mapping]) -> dict[str, dict]:
         row["mentions"] += r["mentions"]
         row["documents"] += r["documents"]
         for field in ("labels", "surfaces"):
-            for k, n in r[field].items():
+            for k, n in dict(r[field]).items():  # a dict, or (key, count) pairs as Arrow maps read back
                 row[field][k] = row[field].get(k, 0) + n
     return rows
 

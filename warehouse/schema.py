@@ -238,6 +238,29 @@ DOC_SIGNATURES = pa.schema(
 )
 
 
+# Not a published table: the per-shard summary of entity keys (transforms.entities.key_stats rows), for a flow
+# that stages it as Parquet between the extract map tasks and the entity-merging reduce (resolve_keys reads
+# the rows back as they come from to_pylist: maps as lists of pairs).
+KEY_STATS = pa.schema(
+    [
+        ("entity_key", pa.string()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("country_code", pa.string()),
+        ("admin1_code", pa.string()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("geonames_id", pa.int64()),
+        ("labels", pa.map_(pa.string(), pa.int64())),
+        ("surfaces", pa.map_(pa.string(), pa.int64())),
+        ("mentions", pa.int64()),
+        ("documents", pa.int64()),
+        ("acronyms", pa.list_(pa.string())),
+    ]
+)
+
+
 TABLES: dict[str, tuple[pa.Schema, str]] = {
     "runs": (RUNS, "One row per flow run: status, parameters, code version and counts per stage."),
     "source_files": (SOURCE_FILES, "One row per input file per run: path, sha256, bytes, format, status."),
