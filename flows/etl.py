@@ -737,11 +737,12 @@ def _extract(
     """Run NER + parsers over the documents `doc_ids`, given as `chunks` of EXTRACT_CHUNK rows (DOC_KEYS columns,
     read from the written documents partition as the pool takes them), in a streaming worker pool; gate and
     write each chunk's rows. A chunk becomes Python dicts only when the pool takes it."""
-    from transforms.extract import KNOWN_ENTITY_COLUMNS, EntityTable, KnownEntities, merge_entities
+    from transforms.extract import EntityTable, KnownEntities, merge_entities
 
     con = store.connect_published(prior)
     try:
-        known = con.sql(f"SELECT {', '.join(KNOWN_ENTITY_COLUMNS)} FROM entities")
+        # every column there is: partitions written before entity_key and the place columns existed lack them
+        known = con.sql("SELECT * EXCLUDE (run_id) FROM entities")
         known = known.to_arrow_table().to_pylist()
     finally:
         con.close()
