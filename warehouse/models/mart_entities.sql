@@ -3,7 +3,8 @@
 -- One count per duplicate cluster: n_mentions and n_documents count the mentions in each cluster's canonical
 -- document only (stg_mentions keeps canonical documents), so a story republished or updated ten times counts
 -- once. The other members of a cluster are extracted too; their rows stay in the mentions, quotes, figures and
--- dates tables (and in stg_entities.mention_count, which counts every extracted document).
+-- dates tables (and in stg_entities.mention_count, which counts every extracted document); an entity named
+-- only by such a member has a row here with n_mentions = 0.
 CREATE OR REPLACE TABLE mart_entities AS
 WITH by_entity AS (
     SELECT
