@@ -45,7 +45,7 @@ COMMENT ON COLUMN mart_entities.name IS 'Canonical display name.';
 COMMENT ON COLUMN mart_entities.entity_type IS 'PERSON, ORG, GPE, LOC, NORP, EVENT...';
 COMMENT ON COLUMN mart_entities.entity_key IS 'Resolved type-free key the id was made from: country:RU, geo:<GeoNames id>, person:..., name:...';
 COMMENT ON COLUMN mart_entities.country_code IS 'ISO 3166-1 alpha-2 code: the country, the country of a geocoded place, or of a curated party or team.';
-COMMENT ON COLUMN mart_entities.admin1_code IS 'GeoNames first-level division code of a geocoded place (US: state code).';
+COMMENT ON COLUMN mart_entities.admin1_code IS 'Division of a geocoded place: GeoNames admin1 code for cities and US states (US: state code), ISO 3166-2 suffix for other divisions.';
 COMMENT ON COLUMN mart_entities.latitude IS 'Latitude (WGS84) of a geocoded city.';
 COMMENT ON COLUMN mart_entities.longitude IS 'Longitude (WGS84) of a geocoded city.';
 COMMENT ON COLUMN mart_entities.geonames_id IS 'GeoNames id of a geocoded country, US state or city.';

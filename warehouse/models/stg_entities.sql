@@ -24,7 +24,7 @@ COMMENT ON COLUMN stg_entities.entity_key IS 'Resolved type-free key: country:RU
 COMMENT ON COLUMN stg_entities.name IS 'Canonical display name (as first resolved).';
 COMMENT ON COLUMN stg_entities.entity_type IS 'PERSON, ORG, GPE, LOC, NORP, EVENT...: by the kind of key, then the majority of mention labels.';
 COMMENT ON COLUMN stg_entities.country_code IS 'ISO 3166-1 alpha-2 code: the country, the country of a geocoded place, or of a curated party or national team.';
-COMMENT ON COLUMN stg_entities.admin1_code IS 'GeoNames first-level division code of a geocoded place (US: the state code), else null.';
+COMMENT ON COLUMN stg_entities.admin1_code IS 'Division of a geocoded place: GeoNames admin1 code for cities and US states (US: the state code), the ISO 3166-2 suffix for other divisions (GB-ESS: ESS); else null.';
 COMMENT ON COLUMN stg_entities.latitude IS 'Latitude (WGS84) of a geocoded city, else null (countries and divisions have none here).';
 COMMENT ON COLUMN stg_entities.longitude IS 'Longitude (WGS84) of a geocoded city, else null.';
 COMMENT ON COLUMN stg_entities.geonames_id IS 'GeoNames id of a geocoded country, US state or city, else null.';
