@@ -142,7 +142,7 @@ ENTITIES = pa.schema(
         ("name", pa.string()),
         ("type", pa.string()),
         ("country_code", pa.string()),
-        ("admin1_code", pa.string()),  # GeoNames first-level division code (US: state code), places only
+        ("admin1_code", pa.string()),  # GeoNames admin1 (US: state code); ISO 3166-2 suffix for other divisions
         ("latitude", pa.float64()),
         ("longitude", pa.float64()),
         ("geonames_id", pa.int64()),
