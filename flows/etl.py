@@ -95,7 +95,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             slices = extract_slices(ctx, own, docs, clusters, langs)
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")
-            s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "entities"))}
+            s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "key_stats"))}
     else:
         get_run_logger().info("nothing new to ingest: no NER or dedup work")
     summary = publish(run)  # load: partitions, catalog, checks; then the atomic rename

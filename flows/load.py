@@ -20,10 +20,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.context import Handle, RunContext, gate, kill_point, paths, table
+from flows.extract import with_entity_ids
 from flows.gates import GateFailed
 from warehouse.store import Partition, Store
-
-EXTRACT_TABLES = ("documents", "mentions", "figures", "dates", "quotes", "entities", "extractions")
 
 
 @task(name="load", retries=0, cache_policy=NO_CACHE)
@@ -93,13 +92,18 @@ def _write_data(ctx: RunContext, store: Store, stages: dict[str, dict[str, Handl
         for h in stages.get("near-dup", {}).values():
             if h["rows"].get(name):
                 parts.append(adopt(store, name, ctx.run_id, h["files"][name], None))
+    resolved = stages.get("entities", {}).get("all")
+    mapping = pq.read_table(resolved["files"]["mapping"]) if resolved else None
     for i, h in enumerate(stages.get("extract", {}).values()):
-        for name in EXTRACT_TABLES:
-            if name != "entities" and h["rows"].get(name):
+        for name in ("documents", "figures", "dates", "extractions"):
+            if h["rows"].get(name):
                 parts.append(adopt(store, name, ctx.run_id, h["files"][name], i))
-    for h in stages.get("entities", {}).values():
-        if h["rows"].get("entities"):
-            parts.append(adopt(store, "entities", ctx.run_id, h["files"]["entities"], None))
+        for name in ("mentions", "quotes"):  # keyed by the map: entity ids from the reduce's mapping
+            if h["rows"].get(name):
+                rows = with_entity_ids(name, pq.read_table(h["files"][name]), mapping)
+                parts.append(store.write_partition(name, ctx.run_id, rows, i))
+    if resolved and resolved["rows"].get("entities"):
+        parts.append(adopt(store, "entities", ctx.run_id, resolved["files"]["entities"], None))
     return parts
 
 

@@ -29,8 +29,10 @@ def warm_up() -> None:
         gates_warm_up()
     with contextlib.suppress(Exception):
         from transforms.extract import shared_nlp
+        from transforms.extract import warm_up as extract_warm_up
 
         shared_nlp()
+        extract_warm_up()  # the gazetteers and name lists of the rules (~1 s)
 
 
 def dask_setup(worker: Any) -> None:

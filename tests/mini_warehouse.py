@@ -126,6 +126,7 @@ def run1_tables() -> dict[str, list[dict]]:
             _mention("d1", 19, 25, "Moscow", 0, "E2", R1),
             _mention("d1", 50, 55, "Assad", 1, "E1", R1),
         ],
+        "extractions": [_extraction("d1", R1, n_mentions=3, n_figures=2)],
         "figures": [
             {
                 "doc_id": "d1",
@@ -175,6 +176,11 @@ def run1_tables() -> dict[str, list[dict]]:
     }
 
 
+def _extraction(doc_id: str, run_id: str, **counts: int) -> dict:
+    zero = {"n_mentions": 0, "n_figures": 0, "n_dates": 0, "n_quotes": 0}
+    return {"doc_id": doc_id, "status": "extracted", "reason": None, "run_id": run_id, **zero, **counts}
+
+
 def run2_tables() -> dict[str, list[dict]]:
     return {
         "runs": [
@@ -220,6 +226,7 @@ def run2_tables() -> dict[str, list[dict]]:
             }
         ],
         "mentions": [_mention("d3", 0, 5, "Assad", 0, "E1", R2)],
+        "extractions": [_extraction("d3", R2, n_mentions=1)],
         "dq_results": [
             {
                 "run_id": R2,

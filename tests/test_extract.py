@@ -16,7 +16,8 @@ KEYS = {
                 "sentence"],
     "dates": ["doc_id", "start", "end", "surface", "iso", "precision", "resolved", "sentence"],
     "quotes": ["doc_id", "start", "end", "text", "speaker_entity_id", "speaker", "sentence"],
-    "entities": ["entity_id", "name", "type", "country_code", "aliases", "mention_count"],
+    "entities": ["entity_id", "entity_key", "name", "type", "country_code", "admin1_code", "latitude", "longitude",
+                 "geonames_id", "aliases", "mention_count"],
 }  # fmt: skip
 
 
@@ -95,7 +96,9 @@ def test_skips_non_english_and_empty_and_country_codes(nlp):
     assert {m["doc_id"] for m in out["mentions"]} == {"en"}
     codes = {e["name"]: e["country_code"] for e in out["entities"]}
     assert codes.get("United States") == "US" and codes.get("Turkey") == "TR"
-    assert codes.get("Syrian") == "SY"
+    # issue 21: "Syrian" resolves to Syria (it was an entity "Syrian" with code SY)
+    ents = {e["entity_id"]: e for e in out["entities"]}
+    assert {ents[m["entity_id"]]["country_code"] for m in out["mentions"] if m["surface"] == "Syrian"} == {"SY"}
     assert [(d["surface"], d["iso"]) for d in out["dates"]] == [("Tuesday", "2023-03-14")]
 
 
@@ -138,3 +141,48 @@ def test_long_documents_keep_offsets_through_segmented_ner(nlp):
         extract.NER_SEGMENT_CHARS = old
     surfaces = [text[a:b] for a, b, _ in spans]
     assert surfaces.count("Ankara") == 40 and surfaces.count("Vladimir Putin") == 40
+
+
+def _doc(doc_id: str, text: str) -> dict:
+    return {"doc_id": doc_id, "text": text, "lang": "en", "published_at": None}
+
+
+def test_places_are_geocoded_with_the_document_context(nlp):
+    docs = [
+        _doc("ru", "Officials met in Moscow on Tuesday, then flew to Damascus."),
+        _doc("fr", "The summit in Paris ended with a statement from the French president."),
+        _doc("tx", "A tornado hit Paris, Texas, on Sunday, the Lamar County sheriff said."),
+    ]
+    out = extract_batch(docs, nlp)
+    ents = {e["entity_id"]: e for e in out["entities"]}
+    place = {(m["doc_id"], m["surface"]): ents[m["entity_id"]] for m in out["mentions"]}
+    assert (place[("ru", "Moscow")]["country_code"], place[("ru", "Moscow")]["geonames_id"]) == ("RU", 524901)
+    assert place[("ru", "Damascus")]["country_code"] == "SY"
+    assert place[("ru", "Damascus")]["latitude"] is not None and place[("ru", "Damascus")]["admin1_code"] == "13"
+    assert place[("fr", "Paris")]["country_code"] == "FR"
+    assert (place[("tx", "Paris")]["country_code"], place[("tx", "Paris")]["admin1_code"]) == ("US", "TX")
+    assert place[("fr", "Paris")]["entity_id"] != place[("tx", "Paris")]["entity_id"]
+
+
+def test_upper_case_headline_is_truecased_for_ner_and_offsets_index_the_original(nlp):
+    text = "RUSSIA AND SYRIA SIGN DEAL IN MOSCOW\nRussia and Syria signed a deal on Tuesday, officials said."
+    out = extract_batch([_doc("h", text)], nlp)
+    headline = [m for m in out["mentions"] if m["start"] < text.index("\n")]
+    assert {m["surface"] for m in headline} >= {"RUSSIA", "SYRIA", "MOSCOW"}
+    for m in out["mentions"]:
+        assert text[m["start"] : m["end"]] == m["surface"]
+
+
+def test_map_output_carries_entity_and_speaker_keys(nlp):
+    from transforms.entities import key_stats, resolve_keys
+    from transforms.extract import extract_documents, rows_of
+
+    text = 'Bashar al-Assad met officials in Moscow. "We will rebuild the country together," Assad said.'
+    (x,) = extract_documents([_doc("a", text)], nlp)
+    assert {m["entity_key"] for m in x.mentions} >= {"person:bashar assad", "geo:524901"}
+    assert [q["speaker_key"] for q in x.quotes] == ["person:bashar assad"]
+    stats = key_stats([x])
+    assert {r["entity_key"] for r in stats} == set(x.keys)
+    mapping, entities = resolve_keys(stats)
+    rows = rows_of([x], mapping, entities)
+    assert rows["quotes"][0]["speaker_entity_id"] == mapping["person:bashar assad"]

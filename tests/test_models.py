@@ -138,7 +138,7 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
                 "SELECT * FROM w.main.mart_figures LIMIT 3")  # fmt: skip
     failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
     assert failing == {
-        "extracted_rows_on_canonical_documents": 1,
+        "extracted_rows_on_extracted_documents": 1,
         "stg_mentions_entity_exists": 1,
         "mart_entities_mentions_add_up": 1,
         "mart_figures_figure_id_unique": 1,

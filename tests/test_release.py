@@ -147,6 +147,11 @@ def test_croissant_is_valid_and_loads(wh, tmp_path):
     ds = mlc.Dataset(jsonld=str(path))
     records = list(ds.records("entities"))
     assert sorted(r["entities/entity_id"] for r in records) == [b"E1", b"E2"]
+    # issue 21: the place columns are Croissant fields of the entities record set
+    fields = {
+        f["name"] for rs in json.loads(path.read_text())["recordSet"] if rs["name"] == "entities" for f in rs["field"]
+    }
+    assert {"entity_key", "country_code", "admin1_code", "latitude", "longitude", "geonames_id"} <= fields
 
     # the validator does reject a broken file
     doc = json.loads(path.read_text())
@@ -171,6 +176,8 @@ def test_consumer_needs_only_duckdb_or_pyarrow(wh, tmp_path):
 
     card = (folder / "README.md").read_text()
     assert "duckdb -c \"SELECT name, entity_type, n_mentions FROM 'entities.parquet'" in card
+    assert "| `geonames_id` | `int64` | GeoNames id of a geocoded country, US state or city. |" in card
+    assert "| `latitude` | `double` | Latitude (WGS84) of a geocoded city. |" in card
     for heading in ["## Tables", "## Lineage", "## Quality", "## Known limitations", "## Licensing"]:
         assert heading in card
     assert "| `entity_cooccurrence` | 1 | One row per entity pair" in card

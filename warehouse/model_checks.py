@@ -64,12 +64,13 @@ MODEL_CHECKS: dict[str, str] = {
     "stg_entities_not_null": _not_null("stg_entities", "entity_id", "name", "entity_type"),
     "stg_mentions_entity_exists": _relationship("stg_mentions", "entity_id", "stg_entities", "entity_id"),
     "stg_quotes_speaker_exists": _relationship("stg_quotes", "speaker_entity_id", "stg_entities", "entity_id"),
-    # extraction runs on canonical documents only: a row on a duplicate (or unknown) document is a bug
-    "extracted_rows_on_canonical_documents": """
+    # extraction rows belong to a document the extractions table says was extracted (every distinct document is,
+    # near-duplicates included; the marts count one per cluster): a row on any other document is a bug
+    "extracted_rows_on_extracted_documents": """
         SELECT count(*) FROM (
             SELECT doc_id FROM mentions UNION ALL SELECT doc_id FROM figures
             UNION ALL SELECT doc_id FROM dates UNION ALL SELECT doc_id FROM quotes) x
-        WHERE NOT EXISTS (SELECT 1 FROM dup_clusters c WHERE c.canonical_doc_id = x.doc_id)""",
+        WHERE NOT EXISTS (SELECT 1 FROM extractions e WHERE e.doc_id = x.doc_id AND e.status = 'extracted')""",
     "shared_passages_documents_exist": """
         SELECT count(*) FROM shared_passages s
         WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = s.doc_id)

