@@ -81,9 +81,8 @@ def _write_data(ctx: RunContext, store: Store, stages: dict[str, dict[str, Handl
     parts: list[Partition] = []
     owners = stages["exact-dedup"]["all"]["files"]["owners"] if stages.get("exact-dedup") else None
     owner_records = pq.read_table(owners, columns=["record_id"]).column(0) if owners else pa.array([], pa.string())
-    for i, (key, ing) in enumerate(stages.get("ingest", {}).items()):
-        norm = stages["normalize"][key]
-        parts.append(store.write_partition("raw_documents", ctx.run_id, _raw_with_doc_ids(ing, norm), i))
+    for i, norm in enumerate(stages.get("normalize", {}).values()):
+        parts.append(adopt(store, "raw_documents", ctx.run_id, norm["files"]["raw_documents"], i))
         lines = pq.read_table(norm["files"]["boilerplate"])
         lines = lines.filter(pc.is_in(lines.column("record_id"), owner_records))
         if lines.num_rows:
@@ -105,14 +104,6 @@ def _write_data(ctx: RunContext, store: Store, stages: dict[str, dict[str, Handl
     if resolved and resolved["rows"].get("entities"):
         parts.append(adopt(store, "entities", ctx.run_id, resolved["files"]["entities"], None))
     return parts
-
-
-def _raw_with_doc_ids(ingested: Handle, normalized: Handle) -> pa.Table:
-    """The shard's raw_documents rows with the doc_id each record became (null when quarantined)."""
-    raw = pq.read_table(ingested["files"]["raw"])
-    records = pq.read_table(normalized["files"]["records"])
-    doc_ids = records.column("doc_id").take(pc.index_in(raw.column("record_id"), records.column("record_id")))
-    return raw.set_column(raw.schema.get_field_index("doc_id"), "doc_id", doc_ids)
 
 
 def _quarantine(stages: dict[str, dict[str, Handle]], discovered: list[dict]) -> pa.Table:

@@ -5,8 +5,8 @@ and runs the `exact-dedup` reduce decides. A document named by a warning-level c
 every record of the shard that became it, and its boilerplate lines are dropped: the checks read only the
 document, so another shard holding the same text warns about it too.
 
-Outputs: `docs` (documents rows, lang still null), `boilerplate`, `records` (record_id → doc_id of every record
-that became a document), `quarantine`, `dq`.
+Outputs: `docs` (documents rows, lang still null), `boilerplate`, `raw_documents` (the shard's raw_documents rows,
+final: each with the doc_id it became, null when quarantined), `quarantine`, `dq`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from transforms.records import RawRecord, Rejection
 from transforms.shards import Shard
 from transforms.stages import normalize_records
 
-RECORDS_SCHEMA = pa.schema([("record_id", pa.string()), ("doc_id", pa.string())])
 RAW_COLUMNS = ["record_id", "file_id", "record_index", "raw_text", "title", "url", "published_at_raw"]
 
 
@@ -34,8 +33,9 @@ RAW_COLUMNS = ["record_id", "file_id", "record_index", "raw_text", "title", "url
 def normalize_task(ctx: RunContext, shard: Shard, ingested: Handle, repeated: Handle) -> Handle:
     t0, key = time.perf_counter(), ingested["key"]
     paths = {p.file.file_id: p.file.path for p in shard.pieces}
+    raw = pq.read_table(ingested["files"]["raw"])
     batch = normalize_records(
-        _records(ingested), paths, datetime.fromisoformat(ctx.started_at), ctx.run_id,
+        _records(raw, ingested), paths, datetime.fromisoformat(ctx.started_at), ctx.run_id,
         load_repeated(repeated["files"]["repeated"]),
     )  # fmt: skip
     quarantine = [_quarantined(ctx, rej, paths) for rej in batch.rejections]
@@ -51,11 +51,12 @@ def normalize_task(ctx: RunContext, shard: Shard, ingested: Handle, repeated: Ha
             quarantine.append(quarantine_row(ctx, "normalize", doc_id, record_id, warned[doc_id], detail))
     if warned:
         docs_table = docs_table.filter(pc.invert(pc.is_in(docs_table.column("doc_id"), pa.array(list(warned)))))
-    kept = [(r, d) for r, d in doc_of.items() if d not in warned]
+    kept = {r: d for r, d in doc_of.items() if d not in warned}
+    doc_ids = pa.array([kept.get(r) for r in raw.column("record_id").to_pylist()], pa.string())
     tables = {
         "docs": docs_table,
         "boilerplate": table("boilerplate_lines", lines),
-        "records": pa.table([pa.array([r for r, _ in kept]), pa.array([d for _, d in kept])], schema=RECORDS_SCHEMA),
+        "raw_documents": raw.set_column(raw.schema.get_field_index("doc_id"), "doc_id", doc_ids),
         "quarantine": table("quarantine", quarantine),
         "dq": table("dq_results", dq),
     }
@@ -63,14 +64,13 @@ def normalize_task(ctx: RunContext, shard: Shard, ingested: Handle, repeated: Ha
     return ctx.work.finish("normalize", key, handle("normalize", key, t0, files, rows))
 
 
-def _records(ingested: Handle) -> list[RawRecord]:
+def _records(raw: pa.Table, ingested: Handle) -> list[RawRecord]:
     """The shard's records that were read (not rejected at ingest)."""
     rejected = set(pq.read_table(ingested["files"]["quarantine"], columns=["record_id"]).column(0).to_pylist())
-    raw = pq.read_table(ingested["files"]["raw"], columns=RAW_COLUMNS)
     return [
         RawRecord(r["record_id"], r["file_id"], r["record_index"], r["raw_text"], r["title"], r["url"],
                   r["published_at_raw"])
-        for r in raw.to_pylist()
+        for r in raw.select(RAW_COLUMNS).to_pylist()
         if r["record_id"] not in rejected
     ]  # fmt: skip
 
