@@ -54,7 +54,14 @@ from transforms.stages import (  # noqa: E402
 )
 from transforms.workers import close_pool, run_batch  # noqa: E402
 from warehouse import schema  # noqa: E402
-from warehouse.neardup import DOCUMENTS_INPUT_SCHEMA, NearDupResult, assign_near_duplicates  # noqa: E402
+from warehouse.neardup import (  # noqa: E402
+    DOCUMENTS_INPUT_SCHEMA,
+    META_SCHEMA,
+    NearDupResult,
+    assign_near_duplicates,
+    new_documents,
+    sketch_table,
+)
 from warehouse.store import BOOKKEEPING, Partition, Store, WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
 FILES_PER_BATCH = 64  # an ingest batch has at most this many files
@@ -286,13 +293,15 @@ def dedup_task(store: Store, prior: list[Partition], docs: pa.Table) -> NearDupR
     """Near-duplicate clusters of the new documents against each other and every published one.
 
     Exact duplicates are already one document (doc_id = text hash); this adds MinHash LSH + containment.
-    The sketches are computed in this process: at 100k documents two sketch workers took ~300 MB more and
-    saved ~6 s of a ~70-minute run, and this stage is where the run's memory peaked.
+    The map step (sketch_table) runs here over all new documents for now; issue 17 moves it into per-shard
+    map tasks, the reduce (assign_near_duplicates) staying one task.
     """
     con = store.connect_published(prior)
     try:
         new = docs.select(DOCUMENTS_INPUT_SCHEMA.names).cast(DOCUMENTS_INPUT_SCHEMA)  # no copy of the texts
-        return assign_near_duplicates(con, new)
+        signatures = sketch_table(new)
+        with new_documents(con, new):  # the reduce reads texts of published and new documents from `documents`
+            return assign_near_duplicates(con, signatures, new.select(META_SCHEMA.names))
     finally:
         con.close()
 
