@@ -627,10 +627,11 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         log.info(
             f"dedup: {docs.num_rows} new document(s) in {n_clusters} cluster(s); {json.dumps(nd.stats, default=str)}"
         )
+        near_dup_stats = {k: v for k, v in nd.stats.items() if k != "secs"}  # into runs.counts (the report shows it)
         del nd  # its tables are the run's now: written (and freed) below
         _trim_heap()  # the sketches and the band join's memory, before the writes
     else:
-        near_dups, canonical = 0, set()
+        near_dups, canonical, near_dup_stats = 0, set(), {}
         log.info("dedup: nothing new: no dedup work")
     # records, documents and clusters are final now: write them; extraction reads its texts back from the file
     is_canonical = pa.compute.is_in(docs.column("doc_id"), pa.array(sorted(canonical), pa.string()))
@@ -682,7 +683,12 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
         ),
         "code_version": code_version(),
         "counts": json.dumps(
-            {**counts, "seconds": {k: round(v, 3) for k, v in run.seconds.items()}, "peak_rss_mib": run.peak_mb}
+            {
+                **counts,
+                "near_dup": near_dup_stats,
+                "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
+                "peak_rss_mib": run.peak_mb,
+            }
         ),
         **counts_columns(counts),
     }
