@@ -262,3 +262,13 @@ def test_paragraph_hashes_are_the_same_from_ascii_and_other_texts():
     assert sk.passage_hash[0] == sk.passage_hash[1]
     assert other[sk.passage_start[1] : sk.passage_end[1]] == para.upper()
     assert dedup.passages(ascii_text)[0].passage_hash == int(sk.passage_hash[0])
+
+
+def test_shingle_sets_are_shingles_of_each_text_in_chunks():
+    texts = [_words(40 + 7 * i, seed=i) for i in range(12)] + ["", "a b", "a b c d e f g a b c d e f g h"]
+    for chunk in (3, 500):
+        sets = dedup.shingle_sets(texts, chunk_size=chunk)
+        assert len(sets) == len(texts)
+        for got, text in zip(sets, texts, strict=True):
+            assert np.array_equal(got, dedup.shingles(text))
+    assert dedup.shingle_sets([]) == []

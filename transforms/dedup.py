@@ -201,6 +201,20 @@ def shingles(text: str, k: int = 5) -> np.ndarray:
     return np.unique(_shingles_batch([text], k)[0])
 
 
+def shingle_sets(texts: Sequence[str], k: int = 5, chunk_size: int = 500) -> list[np.ndarray]:
+    """``shingles`` of each of ``texts``, computed ``chunk_size`` texts at a time (one sort per chunk)."""
+    if len(texts) > chunk_size or not len(texts):
+        return [x for i in range(0, len(texts), chunk_size) for x in shingle_sets(texts[i : i + chunk_size], k)]
+    values, offsets = _shingles_batch(texts, k)
+    row = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(offsets))
+    order = np.lexsort((values, row))
+    values, row = values[order], row[order]
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = (values[1:] != values[:-1]) | (row[1:] != row[:-1])
+    values, row = values[keep], row[keep]
+    return np.split(values, np.searchsorted(row, np.arange(1, len(texts))))
+
+
 # --- minhash (one permutation hashing with optimal densification)
 def _bins(h: np.ndarray, n_bins: int) -> np.ndarray:
     """Bin of each hash among ``n_bins`` (multiply-shift range reduction of the high 32 bits), int64."""
