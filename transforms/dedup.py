@@ -202,17 +202,14 @@ def shingles(text: str, k: int = 5) -> np.ndarray:
 
 
 def shingle_sets(texts: Sequence[str], k: int = 5, chunk_size: int = 500) -> list[np.ndarray]:
-    """``shingles`` of each of ``texts``, computed ``chunk_size`` texts at a time (one sort per chunk)."""
-    if len(texts) > chunk_size or not len(texts):
-        return [x for i in range(0, len(texts), chunk_size) for x in shingle_sets(texts[i : i + chunk_size], k)]
-    values, offsets = _shingles_batch(texts, k)
-    row = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(offsets))
-    order = np.lexsort((values, row))
-    values, row = values[order], row[order]
-    keep = np.ones(len(values), dtype=bool)
-    keep[1:] = (values[1:] != values[:-1]) | (row[1:] != row[:-1])
-    values, row = values[keep], row[keep]
-    return np.split(values, np.searchsorted(row, np.arange(1, len(texts))))
+    """``shingles`` of each of ``texts``, tokenized and hashed ``chunk_size`` texts at a time."""
+    out: list[np.ndarray] = []
+    for c in range(0, len(texts), chunk_size):
+        values, offsets = _shingles_batch(texts[c : c + chunk_size], k)
+        for i in range(len(offsets) - 1):  # a small sort per text beats one sort of the chunk
+            seg = np.sort(values[offsets[i] : offsets[i + 1]])
+            out.append(seg[np.concatenate([[True], seg[1:] != seg[:-1]])] if len(seg) else seg)
+    return out
 
 
 # --- minhash (one permutation hashing with optimal densification)
@@ -534,10 +531,8 @@ def _sample_buckets(
     return keep, len(big)
 
 
-def anchor_pairs(
-    keys: np.ndarray, nodes: np.ndarray, *, n_old: int = 0, anchors: int = 2, max_bucket: int = 5_000
-) -> AnchorPairs:
-    """Candidate pairs from LSH buckets with bounded work per document (anchors, as NeMo Curator's LSH does).
+class Buckets:
+    """LSH buckets ready for anchored pairing (``pairs``), with bounded work per document (after NeMo Curator).
 
     Input: one row per (bucket key, node); nodes ``< n_old`` are earlier-run documents (already clustered; a
     caller passes at most a few per bucket), the others new documents numbered by rank, best first (the
@@ -547,34 +542,56 @@ def anchor_pairs(
     ``m * (anchors + earlier-run members)`` pairs, not m²/2. Because anchors are the best-ranked members and the
     rank is global, a document meets the same few anchors in most of its buckets, so its distinct pairs stay
     few. A bucket larger than ``max_bucket`` is sampled (``_sample_buckets``). Pairs may repeat across buckets.
+
+    Memory: the rows of buckets with at least two members, sorted, ~28 bytes each; ``pairs`` makes the pairs
+    of the members in a node range only, so a caller bounds them by asking range by range.
     """
-    keys = np.asarray(keys, dtype=U64)
-    nodes = np.asarray(nodes, dtype=np.int64)
-    if not len(keys):
-        empty = np.empty(0, dtype=np.int64)
-        return AnchorPairs(a=empty, b=empty, row=empty, buckets=0, sampled_buckets=0, sampled_out=0)
-    order = np.argsort(nodes, kind="stable")
-    order = order[np.argsort(keys[order], kind="stable")]  # by key, then node
-    keys, nodes = keys[order], nodes[order]
-    keep, n_sampled = _sample_buckets(keys, nodes, n_old, anchors, max_bucket)
-    sampled_out = int(len(keep) - keep.sum())
-    if sampled_out:
+
+    def __init__(
+        self, keys: np.ndarray, nodes: np.ndarray, *, n_old: int = 0, anchors: int = 2, max_bucket: int = 5_000
+    ):
+        keys = np.asarray(keys, dtype=U64)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        order = np.argsort(nodes, kind="stable")
+        order = order[np.argsort(keys[order], kind="stable")]  # by key, then node
+        keys, nodes = keys[order], nodes[order]
+        keep, self.sampled_buckets = _sample_buckets(keys, nodes, n_old, anchors, max_bucket)
+        self.sampled_out = int(len(keep) - keep.sum())
+        _, first, size = _groups(keys[keep])
+        self.buckets = int((size > 1).sum())
+        keep[keep] = np.repeat(size > 1, size)  # a bucket of one member makes no pair
         keys, nodes, order = keys[keep], nodes[keep], order[keep]
-    gid, first, size = _groups(keys)
-    old = (nodes < n_old).astype(np.int64)
-    n_old_g = np.add.reduceat(old, first)[gid]
-    pos = np.arange(len(keys), dtype=np.int64) - first[gid]
-    count = np.where(old == 1, 0, n_old_g + np.minimum(pos - n_old_g, anchors))
-    rep = np.repeat(np.arange(len(keys), dtype=np.int64), count)
-    partner = first[gid[rep]] + (np.arange(len(rep), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count))
-    return AnchorPairs(
-        a=nodes[rep],
-        b=nodes[partner],
-        row=order[rep],
-        buckets=int((size > 1).sum()),
-        sampled_buckets=n_sampled,
-        sampled_out=sampled_out,
-    )
+        gid, first, _ = _groups(keys)
+        del keys
+        old = nodes < n_old
+        n_old_g = np.add.reduceat(old.astype(np.int64), first)[gid] if len(gid) else gid
+        pos = np.arange(len(nodes), dtype=np.int64) - first[gid]
+        self.count = np.where(old, 0, n_old_g + np.minimum(pos - n_old_g, anchors)).astype(np.int32)
+        self.first = first[gid]
+        self.nodes, self.row = nodes, order
+
+    def pairs(self, lo: int = 0, hi: int | None = None) -> AnchorPairs:
+        """The pairs of the member nodes in [lo, hi): member ``a`` against ``b``, from the bucket of input row
+        ``row`` (each distinct pair of such members is made in no other range)."""
+        at = np.flatnonzero((self.nodes >= lo) & (self.nodes < (hi if hi is not None else np.iinfo(np.int64).max)))
+        count = self.count[at]
+        rep = np.repeat(at, count)
+        offset = np.arange(len(rep), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        return AnchorPairs(
+            a=self.nodes[rep],
+            b=self.nodes[self.first[rep] + offset],
+            row=self.row[rep],
+            buckets=self.buckets,
+            sampled_buckets=self.sampled_buckets,
+            sampled_out=self.sampled_out,
+        )
+
+
+def anchor_pairs(
+    keys: np.ndarray, nodes: np.ndarray, *, n_old: int = 0, anchors: int = 2, max_bucket: int = 5_000
+) -> AnchorPairs:
+    """All the pairs of ``Buckets(keys, nodes, ...)`` at once."""
+    return Buckets(keys, nodes, n_old=n_old, anchors=anchors, max_bucket=max_bucket).pairs()
 
 
 def distinct_pairs(a: np.ndarray, b: np.ndarray, kind: np.ndarray, n_kinds: int) -> tuple[np.ndarray, ...]:
