@@ -697,6 +697,28 @@ def _to_canonical(
     return is_canon, method, sims
 
 
+def _clusters(
+    nodes: _Nodes, la: np.ndarray, lb: np.ndarray, threshold: float, containment_threshold: float
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """``dup_clusters`` rows of the new documents from the linked pairs, which are canonicals, and which joined
+    an earlier cluster."""
+    new, prior = nodes.new, nodes.prior
+    labels, comp_old = _components(new, prior, la, lb)
+    canon, canon_old, cluster_str, canon_str = _canonicals(new, prior, labels, comp_old)
+    is_canon, method, sims = _to_canonical(nodes, canon, canon_old, threshold, containment_threshold)
+    table = pa.table(
+        {
+            "doc_id": new.doc_ids,
+            "cluster_id": pa.array(cluster_str, pa.string()),
+            "canonical_doc_id": pa.array(canon_str, pa.string()),
+            "method": pa.array(method.tolist(), pa.string()),
+            "similarity": pa.array(sims, pa.float64()),
+        },
+        schema=DUP_CLUSTERS_SCHEMA,
+    )
+    return table, is_canon, canon_old
+
+
 # --- reduce: shared passages
 _HOT_SQL = """
 CREATE OR REPLACE TEMP TABLE _nd_hot AS
@@ -860,19 +882,7 @@ def assign_near_duplicates(
     secs["verify"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    labels, comp_old = _components(new, prior, la, lb)
-    canon, canon_old, cluster_str, canon_str = _canonicals(new, prior, labels, comp_old)
-    is_canon, method, sims = _to_canonical(nodes, canon, canon_old, threshold, containment_threshold)
-    clusters = pa.table(
-        {
-            "doc_id": new.doc_ids,
-            "cluster_id": pa.array(cluster_str, pa.string()),
-            "canonical_doc_id": pa.array(canon_str, pa.string()),
-            "method": pa.array(method.tolist(), pa.string()),
-            "similarity": pa.array(sims, pa.float64()),
-        },
-        schema=DUP_CLUSTERS_SCHEMA,
-    )
+    clusters, is_canon, canon_old = _clusters(nodes, la, lb, threshold, containment_threshold)
     secs["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
