@@ -411,11 +411,12 @@ def _cpu_secs() -> float:
 SHARD = 5_000  # documents per map task (sketch_table call), as the flow's shards
 
 
-def _map_shard(shard: pa.Table, params: neardup.DedupParams) -> tuple[pa.Table, float]:
-    """One map task: the shard's doc_signatures rows and the seconds the task took (in its worker)."""
-    t = time.perf_counter()
+def _map_shard(shard: pa.Table, params: neardup.DedupParams) -> tuple[pa.Table, float, float]:
+    """One map task: the shard's doc_signatures rows, and the wall and CPU seconds the task took (in its
+    worker)."""
+    t, c = time.perf_counter(), time.process_time()
     out = neardup.sketch_table(shard, params)
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def _map_pool(n_jobs: int) -> ProcessPoolExecutor | None:
@@ -430,9 +431,9 @@ def _map_pool(n_jobs: int) -> ProcessPoolExecutor | None:
 
 def map_sketch(
     table: pa.Table, pool: ProcessPoolExecutor | None, params: neardup.DedupParams
-) -> tuple[pa.Table, float, float]:
+) -> tuple[pa.Table, float, float, float]:
     """The map step over shards of ``SHARD`` documents: (signatures of all, wall seconds, sum of the tasks'
-    seconds, i.e. the wall time of one process doing them all)."""
+    seconds, i.e. the wall time of one process doing them all, and sum of their CPU seconds)."""
     shards = [table.slice(i, SHARD).select(["doc_id", "text"]) for i in range(0, table.num_rows, SHARD)]
     shards = [pa.Table.from_batches(s.to_batches()) for s in shards]  # pickle the slice, not the whole buffers
     t = time.perf_counter()
@@ -440,7 +441,7 @@ def map_sketch(
     results = list(pool.map(task, shards)) if pool else [task(s) for s in shards]
     wall = time.perf_counter() - t
     sigs = pa.concat_tables([r[0] for r in results]) if results else neardup.sketch_table(table, params)
-    return sigs, wall, sum(r[1] for r in results)
+    return sigs, wall, sum(r[1] for r in results), sum(r[2] for r in results)
 
 
 def _publish(con: duckdb.DuckDBPyConnection, docs: pa.Table, res: neardup.NearDupResult) -> None:
@@ -465,19 +466,21 @@ def _run_parts(table: pa.Table, runs: int, pool, cfg: argparse.Namespace) -> tup
     n = table.num_rows
     cuts = [0, n] if runs == 1 else [0, int(n * 0.8), n]
     parts, stats = [], []
-    secs = {"map_wall": 0.0, "map_tasks": 0.0, "reduce": 0.0}
+    secs = {"map_wall": 0.0, "map_tasks": 0.0, "map_cpu": 0.0, "reduce": 0.0, "reduce_cpu": 0.0}
     for r, (lo, hi) in enumerate(itertools.pairwise(cuts)):
         part = table.slice(lo, hi - lo)
-        sigs, wall, work = map_sketch(part, pool, params)
+        sigs, wall, work, cpu = map_sketch(part, pool, params)
         secs["map_wall"] += wall
         secs["map_tasks"] += work
-        t = time.perf_counter()
+        secs["map_cpu"] += cpu
+        t, c = time.perf_counter(), time.process_time()
         with neardup.new_documents(con, part):
             res = neardup.assign_near_duplicates(
                 con, sigs, part.select(["doc_id", "n_words", "first_seen"]), threshold=cfg.threshold,
                 containment_threshold=cfg.containment, params=params, limits=limits,
             )  # fmt: skip
         secs["reduce"] += time.perf_counter() - t
+        secs["reduce_cpu"] += time.process_time() - c  # this process's threads (DuckDB's included)
         stats.append(res.stats)
         parts.append(res.dup_clusters.select(["doc_id", "cluster_id", "method"]))
         if r + 1 < len(cuts) - 1:
@@ -508,10 +511,13 @@ def stage_child(in_path: Path, out_path: Path, cfg: argparse.Namespace) -> None:
     if pool:
         pool.shutdown()  # reap the workers so that their CPU time is counted
     report = {
+        "jobs": cfg.jobs,
         "wall_secs": secs["map_wall"] + secs["reduce"],
         "map_wall_secs": secs["map_wall"],
         "map_task_secs": secs["map_tasks"],
         "reduce_secs": secs["reduce"],
+        "map_cpu_secs": secs["map_cpu"],
+        "reduce_cpu_secs": secs["reduce_cpu"],
         "cpu_secs": _cpu_secs() - c0,
         "rss_mb": {
             "after_imports": _mb(rss_imports),
@@ -783,6 +789,7 @@ def _wire_result(rows: list[dict], kinds: list[str], wire: dict, report: dict) -
         "stage_secs_ratio": report["stage_secs"] / without["stage_secs"],
         "reduce_secs_ratio": report["reduce_secs"] / without["reduce_secs"],
         "one_process_secs_ratio": report["one_process_secs"] / without["one_process_secs"],
+        "cpu_bound_secs_ratio": report["cpu_bound_secs"] / without["cpu_bound_secs"],
     }
 
 
@@ -845,6 +852,10 @@ def print_report(r: dict, args: argparse.Namespace) -> None:
         f"{r['map_wall_secs']:.1f}s + reduce {r['reduce_secs']:.1f}s); as one process {r['one_process_secs']:.1f}s "
         f"= {r['one_process_docs_per_sec']:,.0f} docs/s; candidate pairs per doc {r['candidate_pairs_per_doc']:.1f}"
     )
+    print(
+        f"CPU: map {r['map_cpu_secs']:.1f}s, reduce {r['reduce_cpu_secs']:.1f}s; on {args.jobs} free core(s) "
+        f"{r['cpu_bound_secs']:.1f}s = {r['cpu_bound_docs_per_sec']:,.0f} docs/s"
+    )
     for k, v in r["steps"].items():
         print(f"  {k:<12} {v['secs']:>8.2f}s  {v['docs_per_sec'] or 0:>9,} docs/s")
     st = r["stage_stats"][-1]
@@ -895,6 +906,8 @@ def _timing(child: dict, stats: list[dict], n: int) -> dict:
     steps = _steps(stats, n)
     steps["map_sketch"] = {"secs": round(child["map_wall_secs"], 3), "docs_per_sec": round(n / child["map_wall_secs"])}
     pairs = sum(st["candidate_pairs"] for st in stats)
+    # what the stage would take on free cores: the map's CPU spread over the workers, then the reduce's CPU
+    free = child["map_cpu_secs"] / max(1, child["jobs"]) + child["reduce_cpu_secs"]
     return {
         "stage_secs": secs,
         "docs_per_sec": n / secs,
@@ -904,6 +917,10 @@ def _timing(child: dict, stats: list[dict], n: int) -> dict:
         "reduce_docs_per_sec": n / child["reduce_secs"],
         "one_process_secs": one,
         "one_process_docs_per_sec": n / one,
+        "map_cpu_secs": child["map_cpu_secs"],
+        "reduce_cpu_secs": child["reduce_cpu_secs"],
+        "cpu_bound_secs": free,
+        "cpu_bound_docs_per_sec": n / free,
         "stage_cpu_secs": child["cpu_secs"],
         "docs_per_cpu_sec": n / child["cpu_secs"],
         "candidate_pairs_per_doc": pairs / n,
