@@ -543,7 +543,7 @@ class Buckets:
     rank is global, a document meets the same few anchors in most of its buckets, so its distinct pairs stay
     few. A bucket larger than ``max_bucket`` is sampled (``_sample_buckets``). Pairs may repeat across buckets.
 
-    Memory: the rows of buckets with at least two members, sorted, ~28 bytes each; ``pairs`` makes the pairs
+    Memory: the rows of buckets with at least two members, sorted, 16 bytes each; ``pairs`` makes the pairs
     of the members in a node range only, so a caller bounds them by asking range by range.
     """
 
@@ -567,8 +567,9 @@ class Buckets:
         n_old_g = np.add.reduceat(old.astype(np.int64), first)[gid] if len(gid) else gid
         pos = np.arange(len(nodes), dtype=np.int64) - first[gid]
         self.count = np.where(old, 0, n_old_g + np.minimum(pos - n_old_g, anchors)).astype(np.int32)
-        self.first = first[gid]
-        self.nodes, self.row = nodes, order
+        small = np.int32 if max(len(order), int(nodes.max(initial=0))) < 2**31 else np.int64
+        self.first = first[gid].astype(small)
+        self.nodes, self.row = nodes.astype(small), order.astype(small)
 
     def pairs(self, lo: int = 0, hi: int | None = None) -> AnchorPairs:
         """The pairs of the member nodes in [lo, hi): member ``a`` against ``b``, from the bucket of input row

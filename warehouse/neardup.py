@@ -482,7 +482,11 @@ def _bucket_rows(new: _New, prior: _Prior, params: DedupParams, max_passage_docs
     keys = np.concatenate([new.bands[has].ravel(), p_key, prior.hit_key])
     nodes = np.concatenate([np.repeat(node[has], width), p_node, prior.hit_node])
     family = np.concatenate(
-        [np.tile(b_family, len(has)), np.full(len(p_key), PARAGRAPH), np.full(len(prior.hit_key), FULL)]
+        [
+            np.tile(b_family.astype(np.int8), len(has)),
+            np.full(len(p_key), PARAGRAPH, dtype=np.int8),
+            np.full(len(prior.hit_key), FULL, dtype=np.int8),
+        ]
     )
     return keys, nodes, family
 
