@@ -216,6 +216,8 @@ def test_a_warehouse_of_the_previous_scheme_is_refused_in_one_line(con, seeds):
         _run(con, _docs(seeds[1:2]))
     assert "\n" not in str(err.value)
     assert "new warehouse" in str(err.value)
+    with pytest.raises(ValueError, match="b64x2"):  # what a flow can call before any work
+        neardup.check_scheme(con)
 
 
 def test_signatures_of_other_params_and_mismatched_meta_are_refused(con, seeds):

@@ -127,7 +127,7 @@ class DedupParams:
     def scheme(self) -> str:
         """v3: v2's signatures (one permutation hashing with densification over vectorised token hashes,
         ``transforms.dedup``), paragraph hashes over the token hashes (v2: blake2b of the joined tokens), and
-        the band layout. Rows of another scheme are not comparable and are refused (``_check_scheme``)."""
+        the band layout. Rows of another scheme are not comparable and are refused (``check_scheme``)."""
         return (
             f"minhash-v3-oph:k{self.k}:p{self.num_perm}:s{self.seed}:b{self.bands}x{self.rows}"
             f":h{self.head_words}:{self.head_bands}x{self.head_rows}"
@@ -145,6 +145,7 @@ class Limits:
     containment_targets: int = 2  # longer documents one document is checked for containment in
 
 
+DEFAULT_PARAMS = DedupParams()
 DUP_CLUSTERS_SCHEMA = schema.without_run_id(schema.DUP_CLUSTERS)
 DOC_SIGNATURES_SCHEMA = schema.without_run_id(schema.DOC_SIGNATURES)
 SHARED_PASSAGES_SCHEMA = schema.without_run_id(schema.SHARED_PASSAGES)
@@ -344,7 +345,9 @@ def new_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table) -> Iterator[No
         con.unregister("_nd_new_documents")
 
 
-def _check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams) -> None:
+def check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams = DEFAULT_PARAMS) -> None:
+    """Refuse, in one line (ValueError), published ``doc_signatures`` of another scheme than ``params``'.
+    ``assign_near_duplicates`` calls it; a flow may call it at the start of a run to fail before any work."""
     other = con.execute(
         "SELECT DISTINCT scheme FROM doc_signatures WHERE scheme <> ? LIMIT 3", [params.scheme]
     ).fetchall()
@@ -874,7 +877,7 @@ def assign_near_duplicates(
     signatures = signatures.take(pc.sort_indices(signatures.column("doc_id")))
     new = _new_docs(signatures, meta, params)
     n = len(new)
-    _check_scheme(con, params)
+    check_scheme(con, params)
     prior = _fetch_prior(con, new, params, limits)
     secs["fetch_prior"] = time.perf_counter() - t0
 
