@@ -1,27 +1,34 @@
-"""Near-duplicate evaluation: a seeded, labelled corpus of news-like articles and edited copies.
+"""Near-duplicate evaluation: seeded, labelled corpora of news-like articles and edited copies.
 
-Builds distinct base articles (the five seeds plus generated ones, 300-800 words, Zipfian vocabulary with
-per-topic words and shared stock phrases so that different articles on one topic overlap a little), then
-copies with known edits: footer swap, header swap, 1-10 % word substitutions, sentence deletions, paragraph
-reordering, truncation to 50 %, whitespace/Unicode noise (one or two edits per copy). It also adds
-"siblings": different articles on the same topic that quote the same paragraph verbatim (must stay apart,
-and should be reported in shared_passages).
+``--corpus eval`` (default) builds distinct base articles (the five seeds plus generated ones, 300-800 words,
+Zipfian vocabulary with per-topic words and shared stock phrases so that different articles on one topic
+overlap a little), then copies with known edits: footer swap, header swap, 1-10 % word substitutions,
+sentence deletions, paragraph reordering, truncation to 50 %, whitespace/Unicode noise (one or two edits per
+copy). It also adds "siblings": different articles on the same topic that quote the same paragraph verbatim
+(must stay apart, and should be reported in shared_passages). ``--corpus dense`` and ``--corpus syndication``
+are the corpora of ``bench/dedup_corpus.py`` (articles stitched from a shared pool of sentences; stories
+republished ~47 times with their paragraphs reordered); ``--wire-copies N`` plants one wire story copied N
+times and also times the same corpus without it, in the same command.
 
-Runs ``warehouse.neardup.assign_near_duplicates`` on an in-memory DuckDB (one run, or ``--runs 2`` for an
-incremental second run over the last 20 %), and prints pairwise precision/recall, the adjusted Rand index,
-recall per edit type, the seed check, throughput and peak RSS. Results go to bench/results/dedup_eval.json.
+The stage runs as the flow runs it: the map step (``warehouse.neardup.sketch_table``) per shard of
+``SHARD`` documents on ``--jobs`` worker processes standing in for the task runner's workers (started
+before timing), then the reduce (``assign_near_duplicates``) on an in-memory DuckDB (one run, or ``--runs 2``
+for an incremental second run over the last 20 %). All of it in a fresh child process that only reads the
+corpus table (Arrow IPC), so its peak RSS (sampled with psutil, process plus map workers) is the stage's own.
+Printed and written (bench/results/dedup_eval*.json): pairwise precision/recall, the adjusted Rand index,
+recall per edit type, the seed check, pairs compared per document, how often the limits bit, stage seconds
+(map wall on the workers + reduce; and as one process: the map tasks' own seconds + reduce), the reduce's
+steps, peak RSS and the load average. A same-run baseline times datasketch MinHash (128 permutations) and
+``dedup.sketch`` in one process on a sample of the same texts, so the ratio does not depend on the load.
 
-The stage runs in a fresh child process that only reads the corpus table (Arrow IPC) and runs
-``assign_near_duplicates``, so its peak RSS (sampled with psutil, process plus sketch workers) is the stage's
-own, apart from the bench's copies of the corpus. Reported per step: sketch (signatures, bands, paragraph
-hashes), candidates (DuckDB band join), fetch_prior, verify, cluster, passages; 'core' is signatures + LSH +
-clustering (the issue's target), wall and CPU seconds. A same-run baseline times datasketch MinHash (128
-permutations) and ``dedup.sketch`` in one process on a sample of the same texts, so the ratio does not
-depend on the machine's load.
-
-    .venv/bin/python bench/dedup_eval.py                  # 10,000 documents
-    .venv/bin/python bench/dedup_eval.py --docs 100000    # the throughput target (about 2-3 minutes)
-    .venv/bin/python bench/dedup_eval.py --docs 5000 --sweep   # precision/recall per threshold
+    .venv/bin/python bench/dedup_eval.py                                      # eval corpus, 10,000 documents
+    .venv/bin/python bench/dedup_eval.py --docs 100000                        # eval corpus at 100k
+    .venv/bin/python bench/dedup_eval.py --corpus dense --docs 100000         # dense corpus (also --docs 10000)
+    .venv/bin/python bench/dedup_eval.py --corpus dense --wire-copies 2000 --repeat 3  # wire story x 2,000, dense 10k
+    .venv/bin/python bench/dedup_eval.py --corpus syndication --docs 100000   # ~2k stories x ~47 copies
+    .venv/bin/python bench/dedup_eval.py --corpus dense --lsh-grid            # bands x rows x anchors, measured
+    .venv/bin/python bench/dedup_eval.py --docs 5000 --sweep                  # precision/recall per threshold
+    .venv/bin/python bench/dedup_eval.py --corpus dense --write-jsonl /tmp/dense10k/docs/dense.jsonl  # input
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
 import os
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -41,6 +50,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
 from pathlib import Path
 
 import duckdb
@@ -51,6 +63,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import dedup_corpus  # noqa: E402
 from warehouse import neardup  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "dedup_eval.json"
@@ -395,68 +408,128 @@ def _cpu_secs() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def stage_child(in_path: Path, out_path: Path, runs: int, n_jobs: int, threshold: float, containment: float) -> None:
+SHARD = 5_000  # documents per map task (sketch_table call), as the flow's shards
+
+
+def _map_shard(shard: pa.Table, params: neardup.DedupParams) -> tuple[pa.Table, float, float]:
+    """One map task: the shard's doc_signatures rows, and the wall and CPU seconds the task took (in its
+    worker)."""
+    t, c = time.perf_counter(), time.process_time()
+    out = neardup.sketch_table(shard, params)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def _map_pool(n_jobs: int) -> ProcessPoolExecutor | None:
+    """Worker processes standing in for the task runner's workers (started and warmed up before timing)."""
+    if n_jobs <= 1:
+        return None
+    pool = ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"))
+    warm = pa.table({"doc_id": ["w"], "text": ["warm up"]})
+    list(pool.map(functools.partial(_map_shard, params=neardup.DedupParams()), [warm] * n_jobs))
+    return pool
+
+
+def map_sketch(
+    table: pa.Table, pool: ProcessPoolExecutor | None, params: neardup.DedupParams
+) -> tuple[pa.Table, float, float, float]:
+    """The map step over shards of ``SHARD`` documents: (signatures of all, wall seconds, sum of the tasks'
+    seconds, i.e. the wall time of one process doing them all, and sum of their CPU seconds)."""
+    # a copy of each shard: a pickled slice of an Arrow table carries its whole buffers (every text of the
+    # corpus, for each task); the flow's map tasks read their shards from files instead
+    idx = np.arange(table.num_rows)
+    shards = [table.select(["doc_id", "text"]).take(idx[i : i + SHARD]) for i in range(0, table.num_rows, SHARD)]
+    t = time.perf_counter()
+    task = functools.partial(_map_shard, params=params)
+    results = list(pool.map(task, shards)) if pool else [task(s) for s in shards]
+    wall = time.perf_counter() - t
+    sigs = pa.concat_tables([r[0] for r in results]) if results else neardup.sketch_table(table, params)
+    return sigs, wall, sum(r[1] for r in results), sum(r[2] for r in results)
+
+
+def _publish(con: duckdb.DuckDBPyConnection, docs: pa.Table, res: neardup.NearDupResult) -> None:
+    """Append a run's rows to the prior state, as the store would."""
+    for name, tbl in (
+        ("documents", docs),
+        ("dup_clusters", res.dup_clusters),
+        ("doc_signatures", res.doc_signatures),
+        ("shared_passages", res.shared_passages),
+    ):
+        con.register("_rows", tbl)
+        con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
+        con.unregister("_rows")
+
+
+def _run_parts(table: pa.Table, runs: int, pool, cfg: argparse.Namespace) -> tuple[list, list, dict]:
+    """Map then reduce per run (``runs`` == 2: the first 80 %, then the rest incrementally)."""
+    params = neardup.DedupParams(bands=cfg.bands, rows=cfg.rows)
+    limits = neardup.Limits(anchors=cfg.anchors)
+    con = duckdb.connect()
+    neardup.empty_state(con)
+    n = table.num_rows
+    cuts = [0, n] if runs == 1 else [0, int(n * 0.8), n]
+    parts, stats = [], []
+    secs = {"map_wall": 0.0, "map_tasks": 0.0, "map_cpu": 0.0, "reduce": 0.0, "reduce_cpu": 0.0}
+    for r, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+        part = table.slice(lo, hi - lo)
+        sigs, wall, work, cpu = map_sketch(part, pool, params)
+        secs["map_wall"] += wall
+        secs["map_tasks"] += work
+        secs["map_cpu"] += cpu
+        t, c = time.perf_counter(), time.process_time()
+        with neardup.new_documents(con, part):
+            res = neardup.assign_near_duplicates(
+                con, sigs, part.select(["doc_id", "n_words", "first_seen"]), threshold=cfg.threshold,
+                containment_threshold=cfg.containment, params=params, limits=limits,
+            )  # fmt: skip
+        secs["reduce"] += time.perf_counter() - t
+        secs["reduce_cpu"] += time.process_time() - c  # this process's threads (DuckDB's included)
+        stats.append(res.stats)
+        parts.append(res.dup_clusters.select(["doc_id", "cluster_id", "method"]))
+        if r + 1 < len(cuts) - 1:
+            _publish(con, part, res)
+        del res, sigs
+    con.close()
+    return parts, stats, secs
+
+
+def stage_child(in_path: Path, out_path: Path, cfg: argparse.Namespace) -> None:
     """Run the stage alone in this (fresh) process: read the corpus table, run, write clusters and a report.
 
-    Peak RSS here is the stage's own: the interpreter and imports, its input table (what the flow holds
-    anyway) and the stage's working memory, plus the sketch worker processes; none of the bench's corpus
-    copies (generator state, Python lists, labels) live in this process.
+    The map step (``sketch_table`` per shard of ``SHARD`` documents) runs on ``n_jobs`` worker processes
+    standing in for the task runner's workers (started before timing), or in this process with one job; the
+    reduce (``assign_near_duplicates``) runs here. Peak RSS here is the stage's own: the interpreter and
+    imports, its input table (what the flow holds anyway) and the stage's working memory, plus the map
+    workers; none of the bench's corpus copies (generator state, Python lists, labels) live in this process.
     """
-    from transforms.workers import close_pool
-
     proc = psutil.Process()
     rss_imports = proc.memory_info().rss
     with pa.OSFile(str(in_path)) as f:  # read into memory (not a lazily paged map), as the flow holds it
         table = pa.ipc.open_file(f).read_all()
     rss_input = proc.memory_info().rss
-    con = duckdb.connect()
-    neardup.empty_state(con)
-    n = table.num_rows
-    cuts = [0, n] if runs == 1 else [0, int(n * 0.8), n]
-    parts: list[pa.Table] = []
-    stats: list[dict] = []
-    wall = 0.0
-    cpu = 0.0
-    with RssSampler() as rss:
-        for r, (lo, hi) in enumerate(itertools.pairwise(cuts)):
-            part = table.slice(lo, hi - lo)
-            c0, t = _cpu_secs(), time.perf_counter()
-            res = neardup.assign_near_duplicates(
-                con, part, n_jobs=n_jobs, threshold=threshold, containment_threshold=containment
-            )
-            wall += time.perf_counter() - t
-            cpu += _cpu_secs() - c0  # workers' CPU is counted only once they exit: see below
-            stats.append(res.stats)
-            parts.append(res.dup_clusters.select(["doc_id", "cluster_id", "method"]))
-            if r + 1 < len(cuts) - 1:  # publish for the next (incremental) run, as the store would
-                for name, tbl in (
-                    ("documents", part),
-                    ("dup_clusters", res.dup_clusters),
-                    ("doc_signatures", res.doc_signatures),
-                    ("shared_passages", res.shared_passages),
-                ):
-                    con.register("_rows", tbl)
-                    con.execute(f"INSERT INTO {name} SELECT * FROM _rows")
-                    con.unregister("_rows")
-            del res
+    pool = _map_pool(cfg.jobs)
     c0 = _cpu_secs()
-    close_pool()  # reap the workers so that their CPU time and ru_maxrss are reported
-    worker_cpu = _cpu_secs() - c0
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with RssSampler() as rss:
+        parts, stats, secs = _run_parts(table, cfg.runs, pool, cfg)
+    if pool:
+        pool.shutdown()  # reap the workers so that their CPU time is counted
     report = {
-        "wall_secs": wall,
-        "cpu_secs": cpu + worker_cpu,
+        "jobs": cfg.jobs,
+        "wall_secs": secs["map_wall"] + secs["reduce"],
+        "map_wall_secs": secs["map_wall"],
+        "map_task_secs": secs["map_tasks"],
+        "reduce_secs": secs["reduce"],
+        "map_cpu_secs": secs["map_cpu"],
+        "reduce_cpu_secs": secs["reduce_cpu"],
+        "cpu_secs": _cpu_secs() - c0,
         "rss_mb": {
             "after_imports": _mb(rss_imports),
             "after_input_table": _mb(rss_input),
             "input_table_arrow": _mb(table.nbytes),
             "peak_stage_process": _mb(rss.peak_self),
             "peak_stage_process_plus_workers": _mb(rss.peak_total),
-            "stage_working_set": _mb(rss.peak_total - rss_input),
+            "stage_working_set": _mb(rss.peak_self - rss_input),
             "ru_maxrss_stage_process": _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
             "peak_workers_sum": _mb(rss.peak_children),
-            # ru_maxrss of a spawned worker counts the parent's pages between fork and exec: not its own size
-            "ru_maxrss_largest_worker_unreliable": _mb(kids.ru_maxrss * 1024),
         },
         "stage_stats": stats,
     }
@@ -466,9 +539,14 @@ def stage_child(in_path: Path, out_path: Path, runs: int, n_jobs: int, threshold
     out_path.with_suffix(".json").write_text(json.dumps(report, default=str))
 
 
-def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict], list[dict], dict]:
-    """Run the stage over the corpus in a child process (``runs`` == 2: first 80 %, then the rest
-    incrementally); returns (dup_clusters rows in corpus order, stage stats per run, the child's report)."""
+STAGE_FLAGS = ("runs", "jobs", "threshold", "containment", "bands", "rows", "anchors")
+
+
+def run_stage(texts: list[str], cfg: argparse.Namespace, **change) -> tuple[list[dict], list[dict], dict]:
+    """Run the stage over the corpus in a child process with the settings of ``cfg`` (``STAGE_FLAGS``, some
+    changed by ``change``; ``runs`` == 2: first 80 %, then the rest incrementally); returns (dup_clusters rows
+    in corpus order, stage stats per run, the child's report)."""
+    cfg = argparse.Namespace(**{**vars(cfg), **change})
     ids = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
     table = pa.table(
         {
@@ -486,8 +564,7 @@ def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict
             w.write_table(table)
         del table
         cmd = [sys.executable, str(Path(__file__).resolve()), "--stage-child", str(in_path), str(out_path)]
-        cmd += ["--runs", str(runs), "--jobs", str(n_jobs)]
-        cmd += ["--threshold", str(kw["threshold"]), "--containment", str(kw["containment_threshold"])]
+        cmd += [x for f in STAGE_FLAGS for x in (f"--{f}", str(getattr(cfg, f)))]
         subprocess.run(cmd, check=True)
         rows = pa.ipc.open_file(str(out_path)).read_all().to_pylist()
         report = json.loads(out_path.with_suffix(".json").read_text())
@@ -495,9 +572,18 @@ def run_stage(texts: list[str], runs: int, n_jobs: int, **kw) -> tuple[list[dict
     return [by_id[i] for i in ids], report["stage_stats"], report
 
 
+def best_run(texts: list[str], cfg: argparse.Namespace) -> tuple[list[dict], list[dict], dict]:
+    """``run_stage`` ``cfg.repeat`` times; the run with the least wall time, with every run's wall time (the
+    machine is shared: the fastest of a few runs is the least disturbed one)."""
+    runs = [run_stage(texts, cfg) for _ in range(cfg.repeat)]
+    rows, stats, child = min(runs, key=lambda r: r[2]["wall_secs"])
+    child["wall_secs_of_each_run"] = [r[2]["wall_secs"] for r in runs]
+    return rows, stats, child
+
+
 def baseline(texts: list[str], n_sample: int) -> dict:
     """Same-run reference on an evenly spaced sample of the texts, one process each: datasketch MinHash
-    (128 permutations, sha1 per 5-word shingle, the library's default) vs ``dedup.sketch`` with n_jobs=1.
+    (128 permutations, sha1 per 5-word shingle, the library's default) vs ``dedup.sketch`` in one process.
     Both include tokenizing; the ratio is robust to machine load, the absolute numbers are not."""
     from datasketch import MinHash
 
@@ -522,8 +608,8 @@ def baseline(texts: list[str], n_sample: int) -> dict:
 
     for name, fn in (
         ("datasketch", ds),
-        ("ours_1job", lambda: dedup.sketch(sample, n_jobs=1)),
-        ("ours_1job_with_passages", lambda: dedup.sketch(sample, n_jobs=1, with_passages=True)),
+        ("ours_1job", lambda: dedup.sketch(sample)),
+        ("ours_1job_with_passages", lambda: dedup.sketch(sample, with_passages=True)),
     ):
         wall, cpu = timed(fn)
         out[name] = {"wall_secs": wall, "cpu_secs": cpu, "docs_per_sec": len(sample) / wall}
@@ -536,17 +622,18 @@ def evaluate(texts, labels, kinds, is_seed, rows) -> dict:
     pred = np.array([r["cluster_id"] for r in rows], dtype=object)
     true = np.array(labels)
     scores = pair_scores(true, pred)
+    originals = ("base", "seed", "sibling", "wire")
     base_cluster = {}
     for lab, kind, p in zip(labels, kinds, pred, strict=True):
-        if kind in ("base", "seed", "sibling"):
+        if kind in originals:
             base_cluster[lab] = p
     per_edit: dict[str, list[int]] = {}
     for lab, kind, p in zip(labels, kinds, pred, strict=True):
-        if kind in ("base", "seed", "sibling") or lab not in base_cluster:
+        if kind in originals or lab not in base_cluster:
             continue
         for op in kind.split("+"):
-            key = "subs_1-5" if op.startswith("subs") and int(op[4:]) <= 5 else op
-            key = "subs_6-10" if op.startswith("subs") and int(op[4:]) > 5 else key
+            rate = int(op[4:]) if op.startswith("subs") and op[4:].isdigit() else None
+            key = op if rate is None else ("subs_1-5" if rate <= 5 else "subs_6-10")
             per_edit.setdefault(key, [0, 0])
             per_edit[key][0] += int(p == base_cluster[lab])
             per_edit[key][1] += 1
@@ -560,6 +647,8 @@ def evaluate(texts, labels, kinds, is_seed, rows) -> dict:
         "seed_clusters": len(set(seeds_pred)),
         "siblings_merged": len(sib) - len(set(sib)),
         "methods": dict(Counter(r["method"] for r in rows)),
+        "clusters": len(set(pred.tolist())),
+        "true_clusters_in_labels": len(set(labels)),
     }
 
 
@@ -568,66 +657,96 @@ def _loadavg() -> list[float]:
 
 
 def _steps(stats: list[dict], n_docs: int) -> dict:
-    """Seconds and docs/s per step, summed over runs; 'core' = sketch + candidates + verify + cluster."""
+    """Seconds and docs/s per reduce step, summed over runs; 'core' = fetch_prior + candidates + verify + cluster
+    (the reduce without the shared passages)."""
     secs: dict[str, float] = {}
     for st in stats:
         for k, v in st["secs"].items():
             secs[k] = secs.get(k, 0.0) + v
-    secs["core"] = sum(secs.get(k, 0.0) for k in ("sketch", "candidates", "fetch_prior", "verify", "cluster"))
+    secs["core"] = sum(secs.get(k, 0.0) for k in ("candidates", "fetch_prior", "verify", "cluster"))
     return {k: {"secs": round(v, 3), "docs_per_sec": round(n_docs / v) if v else None} for k, v in secs.items()}
 
 
-def main(argv: list[str] | None = None) -> int:
+def load_corpus(args: argparse.Namespace) -> tuple[list[str], list[int], list[str], list[bool], dict]:
+    """(texts, true labels, kinds, is_seed, corpus facts) of the chosen corpus."""
+    if args.corpus == "eval":
+        texts, labels, kinds, is_seed = build_corpus(args.docs, args.seed)
+        return texts, labels, kinds, is_seed, {}
+    make = dedup_corpus.dense if args.corpus == "dense" else dedup_corpus.syndication
+    c = make(args.docs, args.seed)
+    facts = {"exact_copies_removed_upstream": len(c.exact_copies), "true_clusters": len(set(c.labels))}
+    return c.texts, c.labels, c.kinds, [False] * len(c.texts), facts
+
+
+def _default_out(args: argparse.Namespace) -> Path:
+    size = f"{args.docs // 1000}k" if args.docs % 1000 == 0 else str(args.docs)
+    if args.corpus == "eval":
+        return RESULTS if args.docs == 10_000 and not args.wire_copies else RESULTS.with_name(f"dedup_eval_{size}.json")
+    wire = f"_wire{args.wire_copies}" if args.wire_copies else ""
+    return RESULTS.with_name(f"dedup_eval_{args.corpus}{wire}_{size}.json")
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--jobs", type=int, default=2, help="processes for signatures")
+    ap.add_argument("--corpus", choices=("eval", "dense", "syndication"), default="eval")
+    ap.add_argument("--wire-copies", type=int, default=0, help="add a wire story copied N times; time with/without")
+    ap.add_argument("--write-jsonl", type=Path, help="write the corpus as one JSONL file (for newsetl run) and stop")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes for the map step (sketch_table)")
     ap.add_argument("--runs", type=int, choices=(1, 2), default=1, help="2: incremental second run (20 %%)")
     ap.add_argument("--threshold", type=float, default=neardup.DEFAULT_THRESHOLD)
     ap.add_argument("--containment", type=float, default=neardup.DEFAULT_CONTAINMENT_THRESHOLD)
+    ap.add_argument("--bands", type=int, default=neardup.DedupParams().bands, help="LSH bands of the full sketch")
+    ap.add_argument("--rows", type=int, default=neardup.DedupParams().rows, help="rows per band")
+    ap.add_argument("--anchors", type=int, default=neardup.Limits().anchors, help="anchors per bucket")
+    ap.add_argument("--lsh-grid", action="store_true", help="also score bands x rows x anchors settings")
+    ap.add_argument("--repeat", type=int, default=1, help="run the stage N times, report the fastest")
     ap.add_argument("--sweep", action="store_true", help="also score a grid of thresholds")
     ap.add_argument("--baseline-docs", type=int, default=2000, help="sample size of the datasketch baseline")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path)
     ap.add_argument("--stage-child", nargs=2, type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.stage_child:
-        stage_child(*args.stage_child, args.runs, args.jobs, args.threshold, args.containment)
-        return 0
+    return ap
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.stage_child:
+        stage_child(*args.stage_child, args)
+        return 0
+    if args.write_jsonl:
+        return write_jsonl(args)
     load_start = _loadavg()
     t = time.perf_counter()
-    texts, labels, kinds, is_seed = build_corpus(args.docs, args.seed)
+    texts, labels, kinds, is_seed, facts = load_corpus(args)
     gen_secs = time.perf_counter() - t
     words = sum(t.count(" ") + 1 for t in texts)
     print(
-        f"corpus: {len(texts)} docs, {len(set(labels))} true clusters, {words / len(texts):.0f} words/doc, "
-        f"{sum(map(len, texts)) / 2**20:.0f} MB of text, generated in {gen_secs:.1f}s"
+        f"corpus {args.corpus}: {len(texts)} docs, {len(set(labels))} true clusters, {words / len(texts):.0f} "
+        f"words/doc, {sum(map(len, texts)) / 2**20:.0f} MB of text, generated in {gen_secs:.1f}s"
     )
     bench_rss_corpus = psutil.Process().memory_info().rss
-
-    rows, stats, child = run_stage(
-        texts, args.runs, args.jobs, threshold=args.threshold, containment_threshold=args.containment
-    )
+    wire = None
+    if args.wire_copies:
+        wire, (texts, labels, kinds, is_seed) = wire_case(args, texts, labels, kinds, is_seed)
+        rows, stats, child = wire.pop("with")
+    else:
+        rows, stats, child = best_run(texts, args)
     load_stage = _loadavg()
     result = evaluate(texts, labels, kinds, is_seed, rows)
     base = baseline(texts, args.baseline_docs)
-    load_end = _loadavg()
-    secs = child["wall_secs"]
-    steps = _steps(stats, len(texts))
     report = {
+        "corpus": args.corpus,
         "docs": len(texts),
         "seed": args.seed,
         "runs": args.runs,
         "jobs": args.jobs,
         "threshold": args.threshold,
         "containment_threshold": args.containment,
-        "scheme": neardup.DedupParams().scheme,
-        "stage_secs": secs,
-        "docs_per_sec": len(texts) / secs,
-        "stage_cpu_secs": child["cpu_secs"],
-        "docs_per_cpu_sec": len(texts) / child["cpu_secs"],
-        "steps": steps,
-        "core_docs_per_sec": steps["core"]["docs_per_sec"],
+        "scheme": neardup.DedupParams(bands=args.bands, rows=args.rows).scheme,
+        "limits": asdict(neardup.Limits(anchors=args.anchors)),
+        **facts,
+        **_timing(child, stats, len(texts)),
         "stage_rss_mb": child["rss_mb"],
         "bench_rss_mb": {
             "after_corpus_generation": _mb(bench_rss_corpus),
@@ -635,63 +754,202 @@ def main(argv: list[str] | None = None) -> int:
             "note": "the bench process (generator, Python lists, labels); the stage ran in a child process",
         },
         "baseline": base,
-        "loadavg": {"start": load_start, "after_stage": load_stage, "end": load_end},
+        "loadavg": {"start": load_start, "after_stage": load_stage, "end": _loadavg()},
         "stage_stats": stats,
         **result,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
+    if wire is not None:
+        report["wire"] = {**wire, **_wire_result(rows, kinds, wire, report)}
     if args.sweep:
-        grid = []
-        for thr in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
-            for cthr in (0.5, 0.6, 0.8):
-                r, _, _ = run_stage(texts, 1, args.jobs, threshold=thr, containment_threshold=cthr)
-                e = evaluate(texts, labels, kinds, is_seed, r)
-                grid.append(
-                    {
-                        "threshold": thr,
-                        "containment_threshold": cthr,
-                        **{k: e[k] for k in ("precision", "recall", "ari", "seed_clusters", "siblings_merged")},
-                        "recall_subs_6-10": e["copy_recall_by_edit"].get("subs_6-10", {}).get("recall"),
-                        "recall_truncate50": e["copy_recall_by_edit"].get("truncate50", {}).get("recall"),
-                    }
-                )
-                print("sweep", json.dumps(grid[-1]))
-        report["sweep"] = grid
-
-    print(
-        f"pairwise precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
-        f"ARI {result['ari']:.4f}  (true pairs {result['true_pairs']:.0f})"
-    )
-    for k, v in result["copy_recall_by_edit"].items():
-        print(f"  copies with {k:<13} {v['found']:>6}/{v['copies']:<6} recall {v['recall']:.4f}")
-    print(f"seeds in {result['seed_clusters']} clusters (want 5); sibling pairs merged: {result['siblings_merged']}")
-    print(
-        f"stage (child process, {args.jobs} jobs): {secs:.1f}s wall = {len(texts) / secs:,.0f} docs/s; "
-        f"{child['cpu_secs']:.1f}s CPU (all processes) = {len(texts) / child['cpu_secs']:,.0f} docs per CPU-second"
-    )
-    for k, v in steps.items():
-        print(f"  {k:<12} {v['secs']:>8.2f}s  {v['docs_per_sec'] or 0:>9,} docs/s")
-    m = child["rss_mb"]
-    print(
-        f"stage peak RSS: {m['peak_stage_process_plus_workers']:.0f} MB (process + workers; process alone "
-        f"{m['peak_stage_process']:.0f} MB); of which interpreter+imports {m['after_imports']:.0f} MB, input table "
-        f"{m['after_input_table'] - m['after_imports']:.0f} MB; stage working set {m['stage_working_set']:.0f} MB; "
-        f"workers together at most {m['peak_workers_sum']:.0f} MB"
-    )
-    print(
-        f"bench process (corpus generation, not the stage): {report['bench_rss_mb']['after_corpus_generation']:.0f} MB"
-        f" after generating, peak {report['bench_rss_mb']['peak_bench_process']:.0f} MB"
-    )
-    print(
-        f"baseline on {base['sample_docs']} docs, 1 process: datasketch {base['datasketch']['docs_per_sec']:,.0f} "
-        f"docs/s, ours {base['ours_1job']['docs_per_sec']:,.0f} docs/s (x{base['speedup_vs_datasketch']:.1f}), "
-        f"ours with passages {base['ours_1job_with_passages']['docs_per_sec']:,.0f} docs/s"
-    )
-    print(f"load average: start {load_start}, after stage {load_stage}, end {load_end}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"wrote {args.out}")
+        report["sweep"] = sweep(args, texts, labels, kinds, is_seed)
+    if args.lsh_grid:
+        report["lsh_grid"] = lsh_grid(args, texts, labels, kinds, is_seed)
+    print_report(report, args)
+    out = args.out or _default_out(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wrote {out}")
     return 0
+
+
+def wire_case(
+    args: argparse.Namespace, texts: list[str], labels: list[int], kinds: list[str], is_seed: list[bool]
+) -> tuple[dict, tuple]:
+    """The corpus with a wire story and its ``--wire-copies`` copies planted at seeded random positions, and the
+    stage run on both: the corpus alone and with the copies, alternately ``--repeat`` times (the load of this
+    shared machine changes by the minute), the fastest run of each kept. Returns ({"copies", "without": the
+    corpus alone's timing, "with": (rows, stats, child report) of the corpus with the copies}, that corpus)."""
+    w = dedup_corpus.wire_copies(args.seed, args.wire_copies, max(labels) + 1)
+    n = len(texts) + len(w.texts)
+    at = set(random.Random(args.seed).sample(range(n), len(w.texts)))
+    base = iter(zip(texts, labels, kinds, is_seed, strict=True))
+    planted = iter(zip(w.texts, w.labels, w.kinds, [False] * len(w.texts), strict=True))
+    items = [next(planted) if i in at else next(base) for i in range(n)]
+    corpus = tuple(list(x) for x in zip(*items, strict=True))
+    alone, planted_runs = [], []
+    for _ in range(args.repeat):
+        alone.append(run_stage(texts, args))
+        planted_runs.append(run_stage(corpus[0], args))
+    _, stats, child = min(alone, key=lambda r: r[2]["wall_secs"])
+    without = {"docs": len(texts), **_timing(child, stats, len(texts))}
+    without["stage_secs_of_each_run"] = [r[2]["wall_secs"] for r in alone]
+    without.pop("steps")
+    best = min(planted_runs, key=lambda r: r[2]["wall_secs"])
+    best[2]["wall_secs_of_each_run"] = [r[2]["wall_secs"] for r in planted_runs]
+    print(f"without the wire copies: {len(texts)} docs in {without['stage_secs']:.2f}s")
+    return {"copies": args.wire_copies, "without": without, "with": best}, corpus
+
+
+def _wire_result(rows: list[dict], kinds: list[str], wire: dict, report: dict) -> dict:
+    """The wire story's clusters (want 1) and the stage time against the same corpus without the copies."""
+    clusters = {r["cluster_id"] for r, k in zip(rows, kinds, strict=True) if k in ("wire", "wire_copy")}
+    without = wire["without"]
+    return {
+        "wire_docs": sum(k in ("wire", "wire_copy") for k in kinds),
+        "wire_clusters": len(clusters),
+        "stage_secs_ratio": report["stage_secs"] / without["stage_secs"],
+        "reduce_secs_ratio": report["reduce_secs"] / without["reduce_secs"],
+        "one_process_secs_ratio": report["one_process_secs"] / without["one_process_secs"],
+        "cpu_bound_secs_ratio": report["cpu_bound_secs"] / without["cpu_bound_secs"],
+    }
+
+
+def sweep(args: argparse.Namespace, texts, labels, kinds, is_seed) -> list[dict]:
+    grid = []
+    for thr in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+        for cthr in (0.5, 0.6, 0.8):
+            r, _, _ = run_stage(texts, args, runs=1, threshold=thr, containment=cthr)
+            e = evaluate(texts, labels, kinds, is_seed, r)
+            grid.append(
+                {
+                    "threshold": thr,
+                    "containment_threshold": cthr,
+                    **{k: e[k] for k in ("precision", "recall", "ari", "seed_clusters", "siblings_merged")},
+                    "recall_subs_6-10": e["copy_recall_by_edit"].get("subs_6-10", {}).get("recall"),
+                    "recall_truncate50": e["copy_recall_by_edit"].get("truncate50", {}).get("recall"),
+                }
+            )
+            print("sweep", json.dumps(grid[-1]))
+    return grid
+
+
+LSH_GRID = [(64, 2, 1), (64, 2, 2), (64, 2, 3), (42, 3, 1), (42, 3, 2), (42, 3, 3), (32, 4, 2)]
+
+
+def lsh_grid(args: argparse.Namespace, texts, labels, kinds, is_seed) -> list[dict]:
+    """Precision, recall, pairs compared and reduce time per (bands, rows, anchors) on this corpus."""
+    grid = []
+    for bands, rows, anchors in LSH_GRID:
+        r, stats, child = run_stage(texts, args, bands=bands, rows=rows, anchors=anchors)
+        e = evaluate(texts, labels, kinds, is_seed, r)
+        t = _timing(child, stats, len(texts))
+        grid.append(
+            {
+                "bands": bands,
+                "rows": rows,
+                "anchors": anchors,
+                **{k: e[k] for k in ("precision", "recall", "ari", "seed_clusters", "clusters")},
+                "recall_by_edit": {k: round(v["recall"], 4) for k, v in e["copy_recall_by_edit"].items()},
+                **{k: t[k] for k in ("candidate_pairs_per_doc", "reduce_secs", "reduce_docs_per_sec")},
+                "containment_checks": sum(st["containment_checks"] for st in stats),
+            }
+        )
+        print("lsh", json.dumps(grid[-1]))
+    return grid
+
+
+def print_report(r: dict, args: argparse.Namespace) -> None:
+    n = r["docs"]
+    print(
+        f"pairwise precision {r['precision']:.4f}  recall {r['recall']:.4f}  ARI {r['ari']:.4f}  "
+        f"(true pairs {r['true_pairs']:.0f}); clusters {r['clusters']} (true {r['true_clusters_in_labels']})"
+    )
+    for k, v in r["copy_recall_by_edit"].items():
+        print(f"  copies with {k:<22} {v['found']:>6}/{v['copies']:<6} recall {v['recall']:.4f}")
+    if args.corpus == "eval":
+        print(f"seeds in {r['seed_clusters']} clusters (want 5); sibling pairs merged: {r['siblings_merged']}")
+    print(
+        f"stage: {r['stage_secs']:.1f}s = {r['docs_per_sec']:,.0f} docs/s (map on {args.jobs} worker(s) "
+        f"{r['map_wall_secs']:.1f}s + reduce {r['reduce_secs']:.1f}s); as one process {r['one_process_secs']:.1f}s "
+        f"= {r['one_process_docs_per_sec']:,.0f} docs/s; candidate pairs per doc {r['candidate_pairs_per_doc']:.1f}"
+    )
+    print(
+        f"CPU: map {r['map_cpu_secs']:.1f}s, reduce {r['reduce_cpu_secs']:.1f}s; on {args.jobs} free core(s) "
+        f"{r['cpu_bound_secs']:.1f}s = {r['cpu_bound_docs_per_sec']:,.0f} docs/s"
+    )
+    for k, v in r["steps"].items():
+        print(f"  {k:<12} {v['secs']:>8.2f}s  {v['docs_per_sec'] or 0:>9,} docs/s")
+    st = r["stage_stats"][-1]
+    caps = {k: st[k] for k in ("buckets_sampled", "buckets_over_old_anchors", "docs_over_max_candidates")}
+    print(f"limits {r['limits']}; bit: {caps}")
+    if "wire" in r:
+        w = r["wire"]
+        print(
+            f"wire story: {w['wire_docs']} docs in {w['wire_clusters']} cluster(s); "
+            f"stage time x{w['stage_secs_ratio']:.2f}"
+            f" corpus without the copies (reduce x{w['reduce_secs_ratio']:.2f}; CPU on free cores"
+            f" x{w['cpu_bound_secs_ratio']:.2f})"
+        )
+    m = r["stage_rss_mb"]
+    print(
+        f"stage peak RSS: {m['peak_stage_process_plus_workers']:.0f} MB (process + map workers; process alone "
+        f"{m['peak_stage_process']:.0f} MB, of which input table {m['after_input_table'] - m['after_imports']:.0f} MB)"
+    )
+    b = r["baseline"]
+    print(
+        f"baseline on {b['sample_docs']} docs, 1 process: datasketch {b['datasketch']['docs_per_sec']:,.0f} "
+        f"docs/s, ours {b['ours_1job']['docs_per_sec']:,.0f} docs/s (x{b['speedup_vs_datasketch']:.1f}), "
+        f"ours with passages {b['ours_1job_with_passages']['docs_per_sec']:,.0f} docs/s; {n} docs"
+    )
+    print(f"load average: {r['loadavg']}")
+
+
+def write_jsonl(args: argparse.Namespace) -> int:
+    """The corpus as one JSONL file: exact copies included, wire copies too when asked for."""
+    make = {"dense": dedup_corpus.dense, "syndication": dedup_corpus.syndication}.get(args.corpus)
+    if make is None:
+        raise SystemExit("--write-jsonl needs --corpus dense or syndication")
+    c = make(args.docs, args.seed)
+    if args.wire_copies:
+        w = dedup_corpus.wire_copies(args.seed, args.wire_copies, max(c.labels) + 1)
+        for text, label, kind in zip(w.texts, w.labels, w.kinds, strict=True):
+            c.add(text, label, kind)
+    n = dedup_corpus.write_jsonl(args.write_jsonl, c, args.seed)
+    print(
+        f"wrote {n} records ({len(c.texts)} distinct texts, {len(set(c.labels))} true clusters) to {args.write_jsonl}"
+    )
+    return 0
+
+
+def _timing(child: dict, stats: list[dict], n: int) -> dict:
+    """Stage seconds and throughputs: map (wall on the workers, and as one process), reduce, steps."""
+    secs = child["wall_secs"]
+    one = child["map_task_secs"] + child["reduce_secs"]
+    steps = _steps(stats, n)
+    steps["map_sketch"] = {"secs": round(child["map_wall_secs"], 3), "docs_per_sec": round(n / child["map_wall_secs"])}
+    pairs = sum(st["candidate_pairs"] for st in stats)
+    # what the stage would take on free cores: the map's CPU spread over the workers, then the reduce's CPU
+    free = child["map_cpu_secs"] / max(1, child["jobs"]) + child["reduce_cpu_secs"]
+    return {
+        "stage_secs": secs,
+        "stage_secs_of_each_run": child.get("wall_secs_of_each_run", [secs]),
+        "docs_per_sec": n / secs,
+        "map_wall_secs": child["map_wall_secs"],
+        "map_task_secs": child["map_task_secs"],
+        "reduce_secs": child["reduce_secs"],
+        "reduce_docs_per_sec": n / child["reduce_secs"],
+        "one_process_secs": one,
+        "one_process_docs_per_sec": n / one,
+        "map_cpu_secs": child["map_cpu_secs"],
+        "reduce_cpu_secs": child["reduce_cpu_secs"],
+        "cpu_bound_secs": free,
+        "cpu_bound_docs_per_sec": n / free,
+        "stage_cpu_secs": child["cpu_secs"],
+        "docs_per_cpu_sec": n / child["cpu_secs"],
+        "candidate_pairs_per_doc": pairs / n,
+        "steps": steps,
+    }
 
 
 if __name__ == "__main__":

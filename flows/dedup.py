@@ -20,8 +20,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.context import Handle, RunContext, gate, handle, table, with_run_id, write_outputs
-from warehouse.neardup import assign_near_duplicates
-from warehouse.store import Store
+from warehouse.neardup import DOC_SIGNATURES_SCHEMA, META_SCHEMA, assign_near_duplicates
+from warehouse.store import Store, sql_literal
 
 PUBLISHED = ("dup_clusters", "doc_signatures", "shared_passages")
 
@@ -63,23 +63,25 @@ def _empty_owners() -> pa.Table:
 
 
 @task(name="near-dup", cache_policy=NO_CACHE)
-def near_dup_task(ctx: RunContext, docs: dict[str, str], owners: Handle) -> Handle:
-    """Cluster the run's new documents against each other and every published one."""
+def near_dup_task(ctx: RunContext, normalized: dict[str, Handle], owners: Handle) -> Handle:
+    """Cluster the run's new documents against each other and every published one (the near-dup reduce)."""
     t0 = time.perf_counter()
+    docs = [h["files"]["docs"] for h in normalized.values()]
+    sigs = [h["files"]["signatures"] for h in normalized.values()]
     con = Store(Path(ctx.root)).connect_published()
     try:
-        new = con.sql(
-            """
-            SELECT d.doc_id, d.text, d.n_words, d.first_seen
-              FROM read_parquet($files) AS d JOIN read_parquet($owners) AS o USING (record_id)
-             ORDER BY o.shard, d.doc_id
-            """,
-            params={"files": list(docs.values()), "owners": owners["files"]["owners"]},
-        ).to_arrow_table()
-        result = assign_near_duplicates(con, new)
+        con.execute(
+            "CREATE TEMP TABLE _owners AS SELECT doc_id, record_id FROM read_parquet($o)",
+            {"o": owners["files"]["owners"]},
+        )
+        signatures = con.sql(SIGNATURES_SQL, params={"sigs": sigs}).to_arrow_table().cast(DOC_SIGNATURES_SCHEMA)
+        meta = con.sql(META_SQL, params={"docs": docs}).to_arrow_table().cast(META_SCHEMA)
+        db = con.execute("SELECT current_database()").fetchall()[0][0]
+        files = "[" + ", ".join(sql_literal(p) for p in docs) + "]"  # a view takes no prepared parameters
+        con.execute(NEW_DOCUMENTS_SQL.format(db=db, docs=files))  # texts stay in the files (containment checks)
+        result = assign_near_duplicates(con, signatures, meta)
     finally:
         con.close()
-    del new
     dq: list[dict] = []
     gate(ctx, "dedup", result.dup_clusters, dq)
     clusters = result.dup_clusters
@@ -89,9 +91,30 @@ def near_dup_task(ctx: RunContext, docs: dict[str, str], owners: Handle) -> Hand
         **_by_shard(clusters, owners),
     }
     files, rows = write_outputs(ctx, "near-dup", "all", tables)
-    stats = {**result.stats, "near_duplicates": _count(clusters, "method", ["near", "contained"])}
-    stats["new_clusters"] = _count_canonical(clusters)
+    stats = {
+        "near_dup": {k: v for k, v in result.stats.items() if k != "secs"},
+        "near_dup_seconds": result.stats.get("secs", {}),
+        "near_duplicates": _count(clusters, "method", ["near", "contained"]),
+        "new_clusters": _count_canonical(clusters),
+    }
     return ctx.work.finish("near-dup", "all", handle("near-dup", "all", t0, files, rows, **stats))
+
+
+# One signature row per new document (a text in two shards was sketched twice, alike)
+SIGNATURES_SQL = """
+    SELECT s.* FROM read_parquet($sigs) AS s SEMI JOIN _owners USING (doc_id)
+    QUALIFY row_number() OVER (PARTITION BY s.doc_id) = 1 ORDER BY s.doc_id
+"""
+META_SQL = """
+    SELECT d.doc_id, d.n_words, d.first_seen FROM read_parquet($docs) AS d JOIN _owners USING (record_id)
+    ORDER BY d.doc_id
+"""
+NEW_DOCUMENTS_SQL = """
+    CREATE OR REPLACE TEMP VIEW documents AS
+    SELECT doc_id, text, n_words, first_seen FROM "{db}".main.documents
+    UNION ALL
+    SELECT d.doc_id, d.text, d.n_words, d.first_seen FROM read_parquet({docs}) AS d JOIN _owners USING (record_id)
+"""
 
 
 def _by_shard(clusters: pa.Table, owners: Handle) -> dict[str, pa.Table]:

@@ -83,7 +83,9 @@ def run_pipeline(settings: Settings) -> RunSummary:
         with run.stage("dedup"):
             docs = {k: h["files"]["docs"] for k, h in s["normalize"].items()}
             s["exact-dedup"] = {"all": reduce_task(exact_dedup_task, "exact-dedup", ctx, docs)}
-            s["near-dup"] = {"all": reduce_task(near_dup_task, "near-dup", ctx, docs, s["exact-dedup"]["all"])}
+            s["near-dup"] = {
+                "all": reduce_task(near_dup_task, "near-dup", ctx, s["normalize"], s["exact-dedup"]["all"])
+            }
         with run.stage("language"):
             nd, own = s["near-dup"]["all"]["files"], s["exact-dedup"]["all"]["stats"]["per_shard"]
             args = [(k, (k, docs[k], nd[f"clusters-{k}"])) for k in docs if own.get(k)]

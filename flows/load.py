@@ -52,7 +52,7 @@ def load_task(ctx: RunContext, stages: dict[str, dict[str, Handle]], books: dict
     dq_part = store.write_partition("dq_results", ctx.run_id, table("dq_results", dq))
     runs = store.write_partition("runs", ctx.run_id, table("runs", [_runs_row(books["runs"], counts)]))
     store.add_partitions(staged, [dq_part, runs])
-    public = {k: v for k, v in counts.items() if k not in ("workers", "flow_worker", "task_children", "tasks")}
+    public = {k: v for k, v in counts.items() if not isinstance(v, dict) and k not in ("flow_worker", "task_children")}
     return {"staged": str(staged), "rebuilt": rebuilt, "counts": public, "dq_file": dq_part.path}
 
 

@@ -5,8 +5,10 @@ and runs the `exact-dedup` reduce decides. A document named by a warning-level c
 every record of the shard that became it, and its boilerplate lines are dropped: the checks read only the
 document, so another shard holding the same text warns about it too.
 
-Outputs: `docs` (documents rows, lang still null), `boilerplate`, `raw_documents` (the shard's raw_documents rows,
-final: each with the doc_id it became, null when quarantined), `quarantine`, `dq`.
+It also sketches the shard's documents for near-dup (the map step of `warehouse.neardup`: MinHash, bands,
+paragraph hashes). Outputs: `docs` (documents rows, lang still null), `signatures`, `boilerplate`,
+`raw_documents` (the shard's raw_documents rows, final: each with the doc_id it became, null when quarantined),
+`quarantine`, `dq`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from flows.ingest import load_repeated
 from transforms.records import RawRecord, Rejection
 from transforms.shards import Shard
 from transforms.stages import normalize_records
+from warehouse.neardup import sketch_table
 
 RAW_COLUMNS = ["record_id", "file_id", "record_index", "raw_text", "title", "url", "published_at_raw"]
 
@@ -51,17 +54,22 @@ def normalize_task(ctx: RunContext, shard: Shard, ingested: Handle, repeated: Ha
             quarantine.append(quarantine_row(ctx, "normalize", doc_id, record_id, warned[doc_id], detail))
     if warned:
         docs_table = docs_table.filter(pc.invert(pc.is_in(docs_table.column("doc_id"), pa.array(list(warned)))))
+    t_sketch = time.perf_counter()
+    signatures = sketch_table(docs_table.select(["doc_id", "text"]))  # the near-dup map step (its reduce: dedup)
+    sketch_s = time.perf_counter() - t_sketch
     kept = {r: d for r, d in doc_of.items() if d not in warned}
     doc_ids = pa.array([kept.get(r) for r in raw.column("record_id").to_pylist()], pa.string())
     tables = {
         "docs": docs_table,
+        "signatures": signatures,
         "boilerplate": table("boilerplate_lines", lines),
         "raw_documents": raw.set_column(raw.schema.get_field_index("doc_id"), "doc_id", doc_ids),
         "quarantine": table("quarantine", quarantine),
         "dq": table("dq_results", dq),
     }
     files, rows = write_outputs(ctx, "normalize", key, tables)
-    return ctx.work.finish("normalize", key, handle("normalize", key, t0, files, rows))
+    out = handle("normalize", key, t0, files, rows, sketch_seconds=round(sketch_s, 3))
+    return ctx.work.finish("normalize", key, out)
 
 
 def _records(raw: pa.Table, ingested: Handle) -> list[RawRecord]:

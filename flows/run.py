@@ -24,8 +24,9 @@ from flows.context import Handle, RunContext, key_of, kill_point, total, worker_
 from flows.discover import Discovered, discover_task, plan_key, plan_task
 from flows.load import load_task
 from transforms.shards import SHARD_FILES, Shard
+from warehouse.neardup import check_scheme
 from warehouse.staging import WorkArea, drop_other_work
-from warehouse.store import Store
+from warehouse.store import Store, WarehouseError
 from warehouse.version import code_version
 
 STAGES = ("ingest", "normalize", "dedup", "language", "extract", "load")
@@ -77,6 +78,7 @@ class Run:
             "documents_total": self.known_docs + total(s.get("extract", {}), "documents"),
             "near_duplicates": nd.get("near_duplicates", 0),
             "canonical_new": nd.get("new_clusters", 0),
+            "near_dup": nd.get("near_dup", {}),  # the near-dup reduce's work and limits (the report shows them)
         }
 
 
@@ -92,6 +94,10 @@ def start_run(settings: Settings) -> Run:
     prior = store.published_partitions()
     con = store.connect_published(prior)
     try:
+        try:
+            check_scheme(con)  # signatures of another near-dup scheme: refused before any work
+        except ValueError as exc:
+            raise WarehouseError(str(exc)) from None
         shas = con.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
         known_docs = con.execute("SELECT count(*) FROM documents").fetchone()[0]
     finally:

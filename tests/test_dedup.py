@@ -48,7 +48,7 @@ def test_signatures_shape_dtype_and_empty_text():
     assert dedup.is_empty(sig).tolist() == [False, True]
 
 
-def test_signatures_do_not_depend_on_batching_or_jobs():
+def test_signatures_do_not_depend_on_batching():
     texts = [_words(50 + i, seed=i) for i in range(30)]
     one = dedup.sketch(texts, chunk_size=1000)
     small = dedup.sketch(texts, chunk_size=7)
@@ -158,10 +158,10 @@ def test_vectorised_token_hashes_match_the_regex_tokenizer():
     assert len(set(seen.values())) == len(seen)  # and distinct tokens differently
 
 
-def test_sketch_streams_batches_uses_a_pool_and_returns_passages():
+def test_sketch_streams_batches_and_returns_passages():
     texts = [_words(40 + 13 * i, seed=i) + "\n" + "p" * 90 + f" {i % 3}" for i in range(60)] + ["", "a b"]
     one = dedup.sketch(texts, chunk_size=1000, with_passages=True)
-    streamed = dedup.sketch(iter([texts[:25], texts[25:]]), chunk_size=10, n_jobs=2, with_passages=True)
+    streamed = dedup.sketch(iter([texts[:25], texts[25:]]), chunk_size=10, with_passages=True)
     for field in ("sig", "head", "n_shingles", "passage_hash", "passage_start", "passage_end", "passage_offsets"):
         assert np.array_equal(getattr(one, field), getattr(streamed, field)), field
     for i, text in enumerate(texts):
@@ -189,3 +189,86 @@ def test_one_permutation_estimate_is_unbiased_on_many_pairs():
     assert errors.std() < 0.05  # about sqrt(J (1 - J) / 128)
     # the seed changes the sketch
     assert not np.array_equal(dedup.signatures([BASE], seed=1), dedup.signatures([BASE], seed=2))
+
+
+def _reference_components(n: int, edges: list[tuple[int, int]]) -> list[int]:
+    comp = {i: {i} for i in range(n)}
+    for u, v in edges:
+        if comp[u] is not comp[v]:
+            merged = comp[u] | comp[v]
+            for x in merged:
+                comp[x] = merged
+    return [min(comp[i]) for i in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_components_are_the_smallest_node_of_each_component(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    edges = [tuple(map(int, e)) for e in rng.integers(0, n, (int(rng.integers(0, 2 * n)), 2))]
+    a, b = np.array([e[0] for e in edges], np.int64), np.array([e[1] for e in edges], np.int64)
+    assert dedup.components(n, a, b).tolist() == _reference_components(n, edges)
+    assert dedup.components(n, b[::-1], a[::-1]).tolist() == _reference_components(n, edges)  # order-free
+    chain = np.arange(n - 1, dtype=np.int64)  # a path n-1 .. 0: one component, the longest pointer chains
+    assert dedup.components(n, chain[::-1] + 1, chain[::-1]).tolist() == [0] * n
+
+
+def test_anchor_pairs_compare_each_member_with_earlier_members_and_the_first_anchors():
+    # bucket 5: earlier-run node 0, new nodes 1 2 3 4 (by rank); bucket 7: new 1 and 4; bucket 9: one member
+    keys = np.array([5, 5, 5, 5, 5, 7, 7, 9], dtype=np.uint64)
+    nodes = np.array([3, 0, 4, 2, 1, 4, 1, 2])
+    ap = dedup.anchor_pairs(keys, nodes, n_old=1, anchors=2)
+    got = sorted(zip(ap.a.tolist(), ap.b.tolist(), keys[ap.row].tolist(), strict=True))
+    assert got == [(1, 0, 5), (2, 0, 5), (2, 1, 5), (3, 0, 5), (3, 1, 5), (3, 2, 5), (4, 0, 5), (4, 1, 5), (4, 1, 7),
+                   (4, 2, 5)]  # fmt: skip
+    assert (ap.buckets, ap.sampled_buckets, ap.sampled_out) == (2, 0, 0)
+    assert all(nodes[ap.row] == ap.a)  # the row of each pair is its member's
+
+
+def test_anchor_pairs_grow_linearly_with_a_bucket_and_sample_an_oversized_one():
+    m = 3_000
+    keys, nodes = np.full(m, 42, dtype=np.uint64), np.arange(m)
+    ap = dedup.anchor_pairs(keys, nodes, anchors=2, max_bucket=10_000)
+    assert len(ap.a) == 2 * m - 3  # not m (m - 1) / 2 = 4.5 M
+    assert set(ap.b.tolist()) == {0, 1}
+    sampled = dedup.anchor_pairs(keys, nodes, n_old=3, anchors=2, max_bucket=500)
+    assert sampled.sampled_buckets == 1
+    kept = m - sampled.sampled_out
+    assert 400 < kept < 600
+    assert {0, 1, 2, 3, 4} <= set(sampled.b.tolist()) | set(sampled.a.tolist())  # earlier members and anchors stay
+    again = dedup.anchor_pairs(keys, nodes, n_old=3, anchors=2, max_bucket=500)
+    assert np.array_equal(again.a, sampled.a)  # a deterministic sample
+    empty = dedup.anchor_pairs(np.empty(0, np.uint64), np.empty(0, np.int64))
+    assert len(empty.a) == 0 and empty.buckets == 0
+
+
+def test_distinct_pairs_count_the_evidence_per_family_and_first_per_node_caps():
+    a = np.array([5, 3, 5, 5, 3, 7])
+    b = np.array([1, 2, 1, 0, 2, 1])
+    kind = np.array([0, 0, 1, 2, 0, 2])
+    da, db, ev = dedup.distinct_pairs(a, b, kind, 3)
+    assert list(zip(da.tolist(), db.tolist(), strict=True)) == [(3, 2), (5, 0), (5, 1), (7, 1)]
+    assert ev.tolist() == [[2, 0, 0], [0, 0, 1], [1, 1, 0], [0, 0, 1]]
+    assert dedup.first_per_node(da, 1).tolist() == [True, True, False, True]
+    assert len(dedup.distinct_pairs(a[:0], b[:0], kind[:0], 3)[0]) == 0
+
+
+def test_paragraph_hashes_are_the_same_from_ascii_and_other_texts():
+    para = "The minister said the deal, worth 4 billion, would be signed on Friday in the capital city."
+    ascii_text = f"Title\n\n{para}\n"
+    other = f"Título ’quoted’\n\n{para.upper()}\n"
+    sk = dedup.sketch([ascii_text, other], with_passages=True)
+    assert sk.passage_offsets.tolist() == [0, 1, 2]
+    assert sk.passage_hash[0] == sk.passage_hash[1]
+    assert other[sk.passage_start[1] : sk.passage_end[1]] == para.upper()
+    assert dedup.passages(ascii_text)[0].passage_hash == int(sk.passage_hash[0])
+
+
+def test_shingle_sets_are_shingles_of_each_text_in_chunks():
+    texts = [_words(40 + 7 * i, seed=i) for i in range(12)] + ["", "a b", "a b c d e f g a b c d e f g h"]
+    for chunk in (3, 500):
+        sets = dedup.shingle_sets(texts, chunk_size=chunk)
+        assert len(sets) == len(texts)
+        for got, text in zip(sets, texts, strict=True):
+            assert np.array_equal(got, dedup.shingles(text))
+    assert dedup.shingle_sets([]) == []

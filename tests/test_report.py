@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from mini_warehouse import R1, R2, build_mini_warehouse
 
 from flows.cli_release import report
-from warehouse.report import run_summary_markdown, write_report
+from warehouse.report import near_dup_rows, run_summary_markdown, write_report
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 CHARTS = ["chart-runs", "chart-funnel", "chart-quality", "chart-entities", "chart-figures", "chart-languages"]
@@ -30,7 +31,8 @@ def page(tmp_path_factory) -> Path:
 
 def test_report_sections_and_values(page):
     html = page.read_text(encoding="utf-8")
-    for section in ["Run history", "Stage funnel", "Quality", "Top entities", "Figures by kind", "Language mix"]:
+    sections = ["Run history", "Stage funnel", "Near-duplicate work", "Quality", "Top entities", "Figures by kind"]
+    for section in [*sections, "Language mix"]:
         assert f">{section}</h2>" in html
     for div in CHARTS:
         assert f'<div id="{div}"' in html
@@ -42,6 +44,34 @@ def test_report_sections_and_values(page):
         ("extracted", "2"),
     ]  # fmt: skip
     assert '"Bashar Assad (PERSON)"' in html  # top entity in the chart data
+
+
+def test_near_dup_rows_show_the_work_and_how_often_each_limit_bit():
+    stats = {
+        "new_docs": 1000,
+        "candidate_pairs_per_doc": 7.2,
+        "verified_pairs": 420,
+        "containment_checks": 12,
+        "docs_over_max_candidates": 3,
+        "buckets_sampled": 1,
+        "buckets_over_old_anchors": 0,
+        "containment_targets_dropped": 5,
+        "limits": {"max_candidates": 200, "max_bucket": 5000, "old_anchors": 4, "containment_targets": 2},
+    }
+    rows = near_dup_rows([("r1", "{}"), ("r2", json.dumps({"documents_new": 1000, "near_dup": stats})), ("r3", None)])
+    assert rows == [
+        {
+            "run_id": "r2",
+            "new docs": 1000,
+            "pairs compared per doc": 7.2,
+            "linked pairs": 420,
+            "containment checks": 12,
+            "docs over max_candidates": "3 (limit 200)",
+            "buckets sampled": "1 (limit 5000)",
+            "buckets over old_anchors": "0 (limit 4)",
+            "containment targets dropped": "5 (limit 2)",
+        }
+    ]
 
 
 def test_report_highlights_failures(page):

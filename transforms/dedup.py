@@ -24,14 +24,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import deque
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
 import numpy as np
-
-from transforms.workers import shared_pool
 
 U64 = np.uint64
 MAX_U32 = np.uint32(0xFFFFFFFF)
@@ -89,19 +86,30 @@ def _ascii_words(text: str) -> str:
     return " ".join(tokens(text))
 
 
-def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Tokens:
+    """Word tokens of a batch of texts (``_tokenize``): hashes in text order, count per text, and where each
+    token starts in the batch's byte buffer; ``ascii`` texts are in the buffer as they are (case-folded), from
+    ``text_start``, so their positions are character offsets into the text."""
+
+    h: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray
+    text_start: np.ndarray
+    ascii: np.ndarray
+
+
+def _tokenize(texts: Sequence[str]) -> _Tokens:
     """Hashes of the word tokens (``tokens``) of ``texts``, vectorised over the whole batch.
 
-    Returns (uint64 token hashes of all texts in order, int64 number of tokens per text). A token's hash is
-    ``splitmix64(sum(byte_i * P**i) + len)`` over its UTF-8 bytes (i from 0, modulo 2**64): a pure function of
-    the token, the same in every process and batch. The batch is one UTF-8 byte array: ASCII texts as they
-    are (a token is a run of ASCII word bytes), other texts as their regex tokens joined by spaces (so every
-    non-ASCII byte is inside a token); "\\n" separates texts. Per-token sums come from one prefix sum:
-    ``S[e] - S[s-1] = P**s * hash``, and P is odd, hence invertible modulo 2**64.
+    A token's hash is ``splitmix64(sum(byte_i * P**i) + len)`` over its UTF-8 bytes (i from 0, modulo 2**64):
+    a pure function of the token, the same in every process and batch. The batch is one UTF-8 byte array:
+    ASCII texts as they are (a token is a run of ASCII word bytes), other texts as their regex tokens joined
+    by spaces (so every non-ASCII byte is inside a token); "\\n" separates texts. Per-token sums come from one
+    prefix sum: ``S[e] - S[s-1] = P**s * hash``, and P is odd, hence invertible modulo 2**64.
     """
     n = len(texts)
-    if n == 0:
-        return np.empty(0, dtype=U64), np.zeros(0, dtype=np.int64)
+    is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=n)
     norm = [_ascii_words(t) for t in texts]
     data = "\n".join(norm).encode("utf-8")
     lens = np.fromiter(map(len, norm), dtype=np.int64, count=n)
@@ -116,8 +124,9 @@ def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(edges == 1)  # first byte of each token
     stops = np.flatnonzero(edges == -1)  # one past its last byte
     del mask, edges
+    empty = _Tokens(np.empty(0, dtype=U64), np.zeros(n, dtype=np.int64), starts, ends - lens, is_ascii)
     if len(starts) == 0:
-        return np.empty(0, dtype=U64), np.zeros(n, dtype=np.int64)
+        return empty
     pw, inv = _powers(len(buf) + 1)
     prefix = np.zeros(len(buf) + 1, dtype=U64)
     np.cumsum(buf * pw[: len(buf)], out=prefix[1:])  # prefix[i] = sum of byte_j * P**j for j < i
@@ -125,7 +134,13 @@ def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     del prefix
     h = _splitmix(poly + (stops - starts).astype(U64))
     doc = np.searchsorted(ends, starts)  # text of each token
-    return h, np.bincount(doc, minlength=n).astype(np.int64)
+    return _Tokens(h, np.bincount(doc, minlength=n).astype(np.int64), starts, ends - lens, is_ascii)
+
+
+def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 hashes of the word tokens of all ``texts`` in order, int64 number of tokens per text)."""
+    t = _tokenize(texts)
+    return t.h, t.counts
 
 
 _POWERS = (np.ones(1, dtype=U64), np.ones(1, dtype=U64))
@@ -145,13 +160,15 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS[0][:n], _POWERS[1][:n]
 
 
-def _shingles_batch(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+def _shingles_batch(texts: Sequence[str] | _Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
     """uint64 hashes of the ``k``-word windows of each text, in text order with duplicates kept.
 
     Returns (values of all texts concatenated, int64 offsets of length len(texts) + 1). A text with fewer than
     ``k`` (but at least one) tokens has one shingle of all its tokens; a text without tokens has none.
+    ``texts`` may be given as their ``_tokenize`` result.
     """
-    w, n_tok = _word_hashes(texts)
+    tok = texts if isinstance(texts, _Tokens) else _tokenize(texts)
+    w, n_tok = tok.h, tok.counts
     n = len(n_tok)
     tok_off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(n_tok, out=tok_off[1:])
@@ -182,6 +199,17 @@ def _shingles_batch(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarra
 def shingles(text: str, k: int = 5) -> np.ndarray:
     """Sorted distinct uint64 hashes of the word ``k``-shingles of ``text`` (empty if it has no words)."""
     return np.unique(_shingles_batch([text], k)[0])
+
+
+def shingle_sets(texts: Sequence[str], k: int = 5, chunk_size: int = 500) -> list[np.ndarray]:
+    """``shingles`` of each of ``texts``, tokenized and hashed ``chunk_size`` texts at a time."""
+    out: list[np.ndarray] = []
+    for c in range(0, len(texts), chunk_size):
+        values, offsets = _shingles_batch(texts[c : c + chunk_size], k)
+        for i in range(len(offsets) - 1):  # a small sort per text beats one sort of the chunk
+            seg = np.sort(values[offsets[i] : offsets[i + 1]])
+            out.append(seg[np.concatenate([[True], seg[1:] != seg[:-1]])] if len(seg) else seg)
+    return out
 
 
 # --- minhash (one permutation hashing with optimal densification)
@@ -241,7 +269,8 @@ class Sketch:
 def _sketch_chunk(args: tuple) -> Sketch:
     texts, k, num_perm, seed, head_words, head_perm, with_passages = args
     n = len(texts)
-    values, offsets = _shingles_batch(texts, k)
+    tok = _tokenize(texts)
+    values, offsets = _shingles_batch(tok, k)
     counts = np.diff(offsets)
     n_sh = np.zeros(n, dtype=np.int32)
     for i in np.flatnonzero(counts):  # distinct count: a small sort per text beats any global unique
@@ -256,23 +285,16 @@ def _sketch_chunk(args: tuple) -> Sketch:
     head = _densify(_oph(values[in_head], row[in_head], n, head_perm), seed + 1)
     if not with_passages:
         return Sketch(sig=sig, head=head, n_shingles=n_sh)
-    p_hash: list[int] = []
-    p_start: list[int] = []
-    p_end: list[int] = []
+    p_text, p_start, p_end, p_hash = _passages_batch(texts, tok, MIN_PASSAGE_CHARS)
     p_off = np.zeros(n + 1, dtype=np.int64)
-    for i, text in enumerate(texts):
-        for p in passages(text):
-            p_hash.append(p.passage_hash)
-            p_start.append(p.start)
-            p_end.append(p.end)
-        p_off[i + 1] = len(p_hash)
+    np.cumsum(np.bincount(p_text, minlength=n), out=p_off[1:])
     return Sketch(
         sig=sig,
         head=head,
         n_shingles=n_sh,
-        passage_hash=np.array(p_hash, dtype=U64),
-        passage_start=np.array(p_start, dtype=np.int32),
-        passage_end=np.array(p_end, dtype=np.int32),
+        passage_hash=p_hash,
+        passage_start=p_start.astype(np.int32),
+        passage_end=p_end.astype(np.int32),
         passage_offsets=p_off,
     )
 
@@ -285,15 +307,15 @@ def sketch(
     seed: int = 1,
     head_words: int = 100,
     head_perm: int = 16,
-    n_jobs: int = 1,
     chunk_size: int = 500,
     with_passages: bool = False,
 ) -> Sketch:
-    """Full and head MinHash sketches of ``texts`` (see ``Sketch``); ``n_jobs > 1`` uses a process pool.
+    """Full and head MinHash sketches of ``texts`` (see ``Sketch``), in this process.
 
     ``texts`` is a sequence of strings, or an iterable of batches (sequences of strings) so that a caller can
-    stream a large corpus without holding it as Python strings at once; at most ``2 * n_jobs`` chunks are in
-    flight. The result does not depend on ``n_jobs``, ``chunk_size`` or the batching.
+    stream a large corpus without holding it as Python strings at once. Work is done ``chunk_size`` texts at a
+    time (bounds the token and shingle arrays); the result does not depend on ``chunk_size`` or the batching.
+    Parallelism is the caller's: one call per shard, on the task runner (no pool here).
     """
     if head_perm > num_perm:
         raise ValueError("head_perm must be <= num_perm")
@@ -306,23 +328,13 @@ def sketch(
             for i in range(0, len(batch), chunk_size):
                 yield (list(batch[i : i + chunk_size]), k, num_perm, seed, head_words, head_perm, with_passages)
 
-    results: list[Sketch] = []
-    if n_jobs > 1:
-        pending: deque = deque()
-        pool = None
-        for job in chunks():
-            if pool is None and len(job[0]) < chunk_size and not pending:
-                results.append(_sketch_chunk(job))  # a single small batch: not worth the pool
-                continue
-            pool = pool or shared_pool(n_jobs)  # the run-wide pool (transforms.workers)
-            pending.append(pool.apply_async(_sketch_chunk, (job,)))
-            while len(pending) >= 2 * n_jobs:
-                results.append(pending.popleft().get())
-        results.extend(f.get() for f in pending)
-    else:
-        results = [_sketch_chunk(job) for job in chunks()]
+    results = [_sketch_chunk(job) for job in chunks()]
     if not results:
         results = [_sketch_chunk(([], k, num_perm, seed, head_words, head_perm, with_passages))]
+    return _concat(results, with_passages)
+
+
+def _concat(results: list[Sketch], with_passages: bool) -> Sketch:
     cat = np.concatenate
     if not with_passages:
         return Sketch(
@@ -436,22 +448,8 @@ def connected_components(n_or_ids, pairs):
     its component (ids must be mutually orderable). Deterministic for any pair order.
     """
     if isinstance(n_or_ids, int | np.integer):
-        parent = list(range(int(n_or_ids)))
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for u, v in pairs:
-            ru, rv = find(int(u)), find(int(v))
-            if ru != rv:
-                if ru < rv:
-                    parent[rv] = ru
-                else:
-                    parent[ru] = rv
-        return np.array([find(i) for i in range(len(parent))], dtype=np.int64)
+        edges = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
+        return components(int(n_or_ids), edges[:, 0], edges[:, 1])
 
     pair_list = list(pairs)
     ids = set(n_or_ids)
@@ -462,6 +460,161 @@ def connected_components(n_or_ids, pairs):
     index = {x: i for i, x in enumerate(ordered)}
     labels = connected_components(len(ordered), ((index[u], index[v]) for u, v in pair_list))
     return {x: ordered[labels[i]] for i, x in enumerate(ordered)}
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Labels of nodes 0..n-1 linked by the edges ``a[i] - b[i]``: each the smallest node of its component.
+
+    Vectorised union-find (hooking and pointer jumping): every round hooks the root of each edge's larger end
+    onto the smaller root, then compresses every path; it ends when each edge's ends share a root. A root is
+    the smallest node of its tree at every step, so the result does not depend on the order of the edges.
+    """
+    labels = np.arange(n, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while len(a):
+        la, lb = labels[a], labels[b]
+        differ = la != lb
+        if not differ.any():
+            break
+        la, lb = la[differ], lb[differ]
+        np.minimum.at(labels, np.maximum(la, lb), np.minimum(la, lb))
+        while True:  # pointer jumping until every node points at its root
+            up = labels[labels]
+            if np.array_equal(up, labels):
+                break
+            labels = up
+        a, b = a[differ], b[differ]
+    return labels
+
+
+# --- bounded candidate pairs
+@dataclass(frozen=True)
+class AnchorPairs:
+    """Pairs to compare, from LSH buckets (see ``anchor_pairs``): member node ``a[i]`` against node ``b[i]``,
+    found in the bucket of input row ``row[i]``; with counts of buckets that were sampled."""
+
+    a: np.ndarray
+    b: np.ndarray
+    row: np.ndarray
+    buckets: int  # buckets with at least two members
+    sampled_buckets: int  # buckets larger than max_bucket, sampled
+    sampled_out: int  # member rows left out of sampled buckets
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For sorted ``keys``: (group index of each row, first row of each group, size of each group)."""
+    start = np.ones(len(keys), dtype=bool)
+    start[1:] = keys[1:] != keys[:-1]
+    first = np.flatnonzero(start)
+    size = np.diff(np.append(first, len(keys)))
+    return np.cumsum(start) - 1, first, size
+
+
+def _sample_buckets(
+    keys: np.ndarray, nodes: np.ndarray, n_old: int, anchors: int, max_bucket: int
+) -> tuple[np.ndarray, int]:
+    """Rows kept (bool) when buckets larger than ``max_bucket`` are sampled (rows sorted by key, then node): a
+    sampled bucket keeps its earlier-run members and first ``anchors`` new members, and of the others a
+    deterministic pseudo-random share (hash of key and node), about ``max_bucket`` members in all."""
+    gid, first, size = _groups(keys)
+    big = np.flatnonzero(size > max_bucket)
+    keep = np.ones(len(keys), dtype=bool)
+    if not len(big):
+        return keep, 0
+    rows = np.concatenate([np.arange(first[g], first[g] + size[g]) for g in big.tolist()])
+    n_old_g = np.add.reduceat((nodes < n_old).astype(np.int64), first)[gid[rows]]
+    pos = rows - first[gid[rows]]
+    budget = np.maximum(max_bucket - n_old_g - anchors, 0).astype(np.uint64)
+    draw = _splitmix(keys[rows] ^ (nodes[rows].astype(U64) * _MIX)) % size[gid[rows]].astype(U64)
+    keep[rows] = (pos < n_old_g + anchors) | (draw < budget)
+    return keep, len(big)
+
+
+class Buckets:
+    """LSH buckets ready for anchored pairing (``pairs``), with bounded work per document (after NeMo Curator).
+
+    Input: one row per (bucket key, node); nodes ``< n_old`` are earlier-run documents (already clustered; a
+    caller passes at most a few per bucket), the others new documents numbered by rank, best first (the
+    canonical rule). Within a bucket, members are ordered by node. Each new member is paired with every
+    earlier-run member of the bucket and with the bucket's first ``anchors`` new members before it (the first is
+    the bucket's canonical by the rule), never with all the others: a bucket of m members gives at most
+    ``m * (anchors + earlier-run members)`` pairs, not m²/2. Because anchors are the best-ranked members and the
+    rank is global, a document meets the same few anchors in most of its buckets, so its distinct pairs stay
+    few. A bucket larger than ``max_bucket`` is sampled (``_sample_buckets``). Pairs may repeat across buckets.
+
+    Memory: the rows of buckets with at least two members, sorted, 16 bytes each; ``pairs`` makes the pairs
+    of the members in a node range only, so a caller bounds them by asking range by range.
+    """
+
+    def __init__(
+        self, keys: np.ndarray, nodes: np.ndarray, *, n_old: int = 0, anchors: int = 2, max_bucket: int = 5_000
+    ):
+        keys = np.asarray(keys, dtype=U64)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        order = np.argsort(nodes, kind="stable")
+        order = order[np.argsort(keys[order], kind="stable")]  # by key, then node
+        keys, nodes = keys[order], nodes[order]
+        keep, self.sampled_buckets = _sample_buckets(keys, nodes, n_old, anchors, max_bucket)
+        self.sampled_out = int(len(keep) - keep.sum())
+        _, first, size = _groups(keys[keep])
+        self.buckets = int((size > 1).sum())
+        keep[keep] = np.repeat(size > 1, size)  # a bucket of one member makes no pair
+        keys, nodes, order = keys[keep], nodes[keep], order[keep]
+        gid, first, _ = _groups(keys)
+        del keys
+        old = nodes < n_old
+        n_old_g = np.add.reduceat(old.astype(np.int64), first)[gid] if len(gid) else gid
+        pos = np.arange(len(nodes), dtype=np.int64) - first[gid]
+        self.count = np.where(old, 0, n_old_g + np.minimum(pos - n_old_g, anchors)).astype(np.int32)
+        small = np.int32 if max(len(order), int(nodes.max(initial=0))) < 2**31 else np.int64
+        self.first = first[gid].astype(small)
+        self.nodes, self.row = nodes.astype(small), order.astype(small)
+
+    def pairs(self, lo: int = 0, hi: int | None = None) -> AnchorPairs:
+        """The pairs of the member nodes in [lo, hi): member ``a`` against ``b``, from the bucket of input row
+        ``row`` (each distinct pair of such members is made in no other range)."""
+        at = np.flatnonzero((self.nodes >= lo) & (self.nodes < (hi if hi is not None else np.iinfo(np.int64).max)))
+        count = self.count[at]
+        rep = np.repeat(at, count)
+        offset = np.arange(len(rep), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        return AnchorPairs(
+            a=self.nodes[rep],
+            b=self.nodes[self.first[rep] + offset],
+            row=self.row[rep],
+            buckets=self.buckets,
+            sampled_buckets=self.sampled_buckets,
+            sampled_out=self.sampled_out,
+        )
+
+
+def anchor_pairs(
+    keys: np.ndarray, nodes: np.ndarray, *, n_old: int = 0, anchors: int = 2, max_bucket: int = 5_000
+) -> AnchorPairs:
+    """All the pairs of ``Buckets(keys, nodes, ...)`` at once."""
+    return Buckets(keys, nodes, n_old=n_old, anchors=anchors, max_bucket=max_bucket).pairs()
+
+
+def distinct_pairs(a: np.ndarray, b: np.ndarray, kind: np.ndarray, n_kinds: int) -> tuple[np.ndarray, ...]:
+    """Distinct (a, b) pairs, sorted by a then b, with (pairs, n_kinds) counts of the rows of each kind.
+
+    ``kind`` says which family of buckets (full-text bands, head bands, paragraphs...) a pair row came from,
+    so the counts are the evidence per family: how many buckets of that family the two documents share.
+    """
+    if not len(a):
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.zeros((0, n_kinds), np.int64)
+    width = np.int64(max(int(a.max()), int(b.max())) + 1)
+    key, inverse = np.unique(a.astype(np.int64) * width + b, return_inverse=True)
+    counts = np.bincount(inverse * n_kinds + kind, minlength=len(key) * n_kinds).reshape(-1, n_kinds)
+    return key // width, key % width, counts
+
+
+def first_per_node(a: np.ndarray, cap: int) -> np.ndarray:
+    """For ``a`` sorted ascending: whether each row is among the first ``cap`` rows of its value of ``a``."""
+    if not len(a):
+        return np.ones(0, dtype=bool)
+    gid, first, _ = _groups(a)
+    return np.arange(len(a)) - first[gid] < cap
 
 
 def canonical_key(n_words: int | None, first_seen: object, doc_id: str) -> tuple:
@@ -485,24 +638,72 @@ class Passage:
 
 
 _LINE_RE = re.compile(r"[^\n]+")
+_PASSAGE_SALT = np.uint64(0x7061737361676532)
+
+
+def _paragraph_spans(texts: Sequence[str], min_chars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(text index, start, end) of the non-blank lines of ``texts`` with at least ``min_chars`` characters once
+    stripped of surrounding whitespace; ``text[start:end]`` is the stripped line."""
+    p_text: list[int] = []
+    p_start: list[int] = []
+    p_end: list[int] = []
+    for i, text in enumerate(texts):
+        for m in _LINE_RE.finditer(text):
+            line = m.group()
+            stripped = line.strip()
+            if len(stripped) >= min_chars:
+                start = m.start() + (len(line) - len(line.lstrip()))
+                p_text.append(i)
+                p_start.append(start)
+                p_end.append(start + len(stripped))
+    as_array = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
+    return as_array(p_text), as_array(p_start), as_array(p_end)
+
+
+def _sequence_hashes(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """uint64 hash of each run ``w[lo[i]:hi[i]]`` of token hashes: a pure function of the token sequence."""
+    pw, inv = _powers(len(w) + 1)
+    prefix = np.zeros(len(w) + 1, dtype=U64)
+    np.cumsum(w * pw[: len(w)], out=prefix[1:])
+    value = (prefix[hi] - prefix[lo]) * inv[lo]
+    return _splitmix(value ^ _splitmix((hi - lo).astype(U64) + _PASSAGE_SALT))
+
+
+def _passages_batch(
+    texts: Sequence[str], tok: _Tokens, min_chars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Paragraphs of a batch (see ``passages``): (text index, start, end, hash), in text order.
+
+    The hash is over the paragraph's word tokens. For an ASCII text they are the text's own tokens from
+    ``tok`` (positions in the batch buffer are its character offsets); the paragraphs of other texts are
+    tokenized again on their own.
+    """
+    p_text, p_start, p_end = _paragraph_spans(texts, min_chars)
+    lo = np.zeros(len(p_text), dtype=np.int64)
+    hi = np.zeros(len(p_text), dtype=np.int64)
+    h = np.zeros(len(p_text), dtype=U64)
+    plain = tok.ascii[p_text] if len(p_text) else np.zeros(0, dtype=bool)
+    base = tok.text_start[p_text[plain]]
+    lo[plain] = np.searchsorted(tok.starts, base + p_start[plain])
+    hi[plain] = np.searchsorted(tok.starts, base + p_end[plain])
+    if plain.any():
+        h[plain] = _sequence_hashes(tok.h, lo[plain], hi[plain])
+    other = np.flatnonzero(~plain)
+    if len(other):
+        sub = _tokenize([texts[p_text[j]][p_start[j] : p_end[j]] for j in other.tolist()])
+        ends = np.cumsum(sub.counts)
+        lo[other], hi[other] = ends - sub.counts, ends
+        h[other] = _sequence_hashes(sub.h, lo[other], hi[other])
+    keep = hi > lo  # a paragraph without words is no passage
+    return p_text[keep], p_start[keep], p_end[keep], h[keep]
 
 
 def passages(text: str, min_chars: int = MIN_PASSAGE_CHARS) -> list[Passage]:
     """Paragraphs of ``text`` (non-blank lines: blocks separated by newlines) of at least ``min_chars`` chars.
 
     ``start``/``end`` are character offsets into ``text`` with surrounding whitespace excluded, so
-    ``text[start:end]`` is the paragraph. The hash is over the paragraph's tokens (``tokens``), so case,
+    ``text[start:end]`` is the paragraph. The hash is over the paragraph's word tokens (``tokens``), so case,
     punctuation and whitespace differences do not matter. Paragraphs without tokens are skipped.
     """
-    out: list[Passage] = []
-    for m in _LINE_RE.finditer(text):
-        line = m.group()
-        stripped = line.strip()
-        if len(stripped) < min_chars:
-            continue
-        words = tokens(stripped)
-        if not words:
-            continue
-        start = m.start() + (len(line) - len(line.lstrip()))
-        out.append(Passage(hash64(" ".join(words)), start, start + len(stripped)))
-    return out
+    _, start, end, h = _passages_batch([text], _tokenize([text]), min_chars)
+    return [Passage(int(x), int(s), int(e)) for x, s, e in zip(h.tolist(), start.tolist(), end.tolist(), strict=True)]

@@ -1,17 +1,34 @@
-"""Near-duplicate stage, incremental: MinHash LSH with the band join in DuckDB.
+"""Near-duplicate stage, incremental, as a map step per shard and a reduce step per run.
 
 Grain of the outputs (see the schemas below): ``dup_clusters`` one row per new document; ``doc_signatures``
 one row per new document (its sketch, band hashes and paragraph hashes, persisted so later runs compare only
 their new documents against everything earlier); ``shared_passages`` one row per (document, other document,
 shared paragraph occurrence) between documents in different clusters.
 
-Decision rule for a candidate pair (a pair sharing at least one LSH band):
-    link if estimated Jaccard >= ``threshold``                                      -> 'near'
-    or if the exact overlap coefficient |A∩B| / min(|A|, |B|) of the shingle sets
-       >= ``containment_threshold``                                                 -> 'contained'
-The containment check runs only for pairs whose signature estimate makes it plausible (within
-``CONTAINMENT_SLACK``), on the shingles recomputed from the texts, since the estimate is noisy when one
-text is much shorter than the other.
+Map, ``sketch_table(docs)``: a shard's documents to their ``doc_signatures`` rows: MinHash of the word
+5-shingles (``transforms.dedup``), the LSH band hashes of it (full text) and of a sketch of the first 100 words
+(head), and the paragraph hashes with their offsets. Pure numpy, in the calling process (no pool).
+
+Reduce, ``assign_near_duplicates(con, signatures, meta)``: the run's new documents against each other and
+against every published one, with bounded work per document:
+  * Buckets: documents sharing a full-text band hash, a head band hash, or a paragraph (one found in at
+    most ``max_passage_docs`` documents: more is boilerplate). Earlier documents come from ``doc_signatures``
+    by their band and paragraph hashes, one member per earlier cluster and at most ``Limits.old_anchors``
+    clusters per bucket.
+  * Anchors (``transforms.dedup.anchor_pairs``, after NeMo Curator's LSH): in a bucket each new document is
+    compared with the bucket's earlier clusters and with its first ``Limits.anchors`` new documents by the
+    canonical rule, never with every member; a document is compared with at most ``Limits.max_candidates``
+    others (best ranked first) and a bucket over ``Limits.max_bucket`` members is sampled. The work is linear
+    in the bucket sizes; template text (many documents sharing sentences) fills buckets without making pairs.
+  * Decision rule for a compared pair:
+        link if estimated Jaccard >= ``threshold``                                   -> 'near'
+        else, for at most ``Limits.containment_targets`` longer documents per document, those that the
+        head bands or paragraphs point to (shared head bands + shared paragraphs, most first) and whose
+        signature estimate makes containment plausible (within ``CONTAINMENT_SLACK``): link if the exact
+        overlap coefficient |A∩B| / min(|A|, |B|) of the shingle sets >= ``containment_threshold``
+        (shingles recomputed from ``documents.text``)                                 -> 'contained'
+    Truncated copies and excerpts are found through the head sketch and the paragraphs, not a permissive
+    main LSH.
 
 Clusters are connected components of linked pairs. Canonical rule (``transforms.dedup.canonical_key``): most
 words, then earliest ``first_seen``, then smallest ``doc_id``; ``cluster_id`` is the canonical's doc_id when the
@@ -25,17 +42,15 @@ cluster is created. Rows already published are never rewritten, so:
 similarity = overlap coefficient with the canonical when that is >= containment_threshold, else 'near'
 with the estimated Jaccard (a member linked to the canonical only through other members).
 
-Defaults come from ``bench/dedup_eval.py`` (see ``DEFAULT_THRESHOLD``).
+Defaults come from ``bench/dedup_eval.py`` (see ``DEFAULT_THRESHOLD`` and ``DedupParams``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
@@ -57,18 +72,33 @@ DEFAULT_THRESHOLD = 0.3
 # A truncated copy or excerpt shares nearly all its shingles with the longer text (overlap ~1.0); light edits
 # on top lower it. 0.6 accepts a 50 % truncation with ~5 % substitutions, far above unrelated texts (< 0.05).
 DEFAULT_CONTAINMENT_THRESHOLD = 0.6
-# Containment is verified exactly for pairs whose estimated overlap is within this of the threshold.
-CONTAINMENT_SLACK = 0.25
-# A paragraph occurring in more documents than this is boilerplate (footer, disclaimer), not a shared passage.
+# Containment is verified exactly for pairs whose estimated overlap is within this of the threshold. 0.15: on the
+# dense corpus (20k) 0.25 checked 2,894 pairs and 0.15 445, finding the same 112 containments (eval 10k: 150
+# and 145 checks, the same 105).
+CONTAINMENT_SLACK = 0.15
+# An estimated Jaccard in [threshold, threshold + EXACT_MARGIN) is checked on the exact shingle sets: with 128
+# values the estimate's noise is ~0.04 at 0.3, and template text (articles sharing sentences) has many pairs
+# at 0.2, a few of which an estimate would link (the dense corpus at 10k: 2 false links of 7,455).
+EXACT_MARGIN = 0.1
+# Shared head bands + shared paragraphs that make a longer document a containment target. 2 checked 11x fewer
+# pairs on the dense corpus but lost recall on truncated copies with edits (10k: dense 0.9997 -> 0.9983,
+# eval 0.9960 -> 0.9939).
+MIN_POINTED = 1
+# A paragraph occurring in more documents than this is boilerplate (footer, disclaimer), not a shared passage,
+# and no evidence of containment.
 MAX_PASSAGE_DOCS = 50
-# Rows of the band join streamed from DuckDB and verified at a time. Template text makes the number of candidate
-# pairs grow about quadratically (24 M at 100k synthetic documents), so they are never all in memory, in Python
-# or in DuckDB (no DISTINCT): only the linked pairs and the few pairs needing an exact containment check are kept.
-PAIR_BATCH = 250_000
-# Exact shingle sets (~8 bytes per distinct shingle) kept between containment checks, least recently used out.
-SHINGLE_CACHE = 1_024
-# Pairs whose signature or band rows are gathered at a time: bounds the (pairs, num_perm) temporaries.
+# New documents whose bucket pairs are made at a time (bounds the pairs held before they are made distinct).
+MEMBER_CHUNK = 5_000
+# Pairs checked on their exact shingle sets at a time: their texts and shingle sets (~8 bytes per shingle) are
+# made in one batch.
+EXACT_BATCH = 2_048
+# Pairs whose signature rows are gathered at a time: bounds the (pairs, num_perm) temporaries.
 ROW_CHUNK = 50_000
+# Texts converted from Arrow to Python strings at a time by the map step.
+SKETCH_BATCH = 5_000
+# Bucket families, as the evidence columns of a compared pair.
+FULL, HEAD, PARAGRAPH = 0, 1, 2
+_PARAGRAPH_SALT = np.uint64(0x5A5A_0D0C_0B0A_0908)  # paragraph hashes as bucket keys: apart from band hashes
 
 
 @dataclass(frozen=True)
@@ -78,8 +108,13 @@ class DedupParams:
     k: int = 5
     num_perm: int = 128
     seed: int = 1
-    bands: int = 64  # 64 bands x 2 rows: P(candidate) >= 0.98 at Jaccard 0.25, 0.47 at 0.1, 0.006 at 0.01
-    rows: int = 2
+    # 42 bands x 3 rows (126 of the 128 values): one shared band at Jaccard 0.5 with P 0.996, 0.4: 0.94,
+    # 0.3: 0.68, 0.1: 0.04. Chosen on bench/dedup_eval.py --lsh-grid (README, Deduplication): against 64 x 2 it
+    # keeps recall on the evaluation corpus (0.996 vs 0.997 at 10k; copies near the threshold are found
+    # through the other copies, the head sketch and the paragraphs) and compares 3x fewer pairs on the dense
+    # corpus, where two different articles have Jaccard ~0.08 and 64 x 2 made a third of all pairs candidates.
+    bands: int = 42
+    rows: int = 3
     head_words: int = 100  # extra sketch of the first 100 words: truncated copies collide on it for sure
     head_bands: int = 8
     head_rows: int = 2
@@ -90,14 +125,27 @@ class DedupParams:
 
     @property
     def scheme(self) -> str:
-        """v2: one permutation hashing with densification over vectorised token hashes (``transforms.dedup``);
-        v1 signatures (128 multiply-shift permutations) are not comparable and are refused."""
+        """v3: v2's signatures (one permutation hashing with densification over vectorised token hashes,
+        ``transforms.dedup``), paragraph hashes over the token hashes (v2: blake2b of the joined tokens), and
+        the band layout. Rows of another scheme are not comparable and are refused (``check_scheme``)."""
         return (
-            f"minhash-v2-oph:k{self.k}:p{self.num_perm}:s{self.seed}:b{self.bands}x{self.rows}"
+            f"minhash-v3-oph:k{self.k}:p{self.num_perm}:s{self.seed}:b{self.bands}x{self.rows}"
             f":h{self.head_words}:{self.head_bands}x{self.head_rows}"
         )
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the reduce's work per document. Not part of the scheme: they change no stored row."""
+
+    anchors: int = 2  # new documents per bucket that its other new members are compared with
+    old_anchors: int = 4  # earlier clusters per bucket (one member each) that its new members are compared with
+    max_candidates: int = 200  # documents one document is compared with (those ranked first)
+    max_bucket: int = 5_000  # members of a bucket; a larger bucket is sampled
+    containment_targets: int = 2  # longer documents one document is checked for containment in
+
+
+DEFAULT_PARAMS = DedupParams()
 DUP_CLUSTERS_SCHEMA = schema.without_run_id(schema.DUP_CLUSTERS)
 DOC_SIGNATURES_SCHEMA = schema.without_run_id(schema.DOC_SIGNATURES)
 SHARED_PASSAGES_SCHEMA = schema.without_run_id(schema.SHARED_PASSAGES)
@@ -110,6 +158,7 @@ DOCUMENTS_INPUT_SCHEMA = pa.schema(
         ("first_seen", pa.timestamp("us", tz="UTC")),
     ]
 )
+META_SCHEMA = pa.schema([DOCUMENTS_INPUT_SCHEMA.field(c) for c in ("doc_id", "n_words", "first_seen")])
 
 
 @dataclass
@@ -137,52 +186,36 @@ def empty_state(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM empty")
 
 
-# --- sketches of the new documents
-SKETCH_BATCH = 5_000  # texts converted from Arrow to Python strings at a time (streamed to the sketch workers)
-
-
-def _text_batches(texts: pa.ChunkedArray | pa.Array, order: np.ndarray) -> Iterator[list[str]]:
-    """The texts in ``order``, a batch of Python strings at a time (never the whole corpus at once)."""
-    for i in range(0, len(order), SKETCH_BATCH):
-        yield [t or "" for t in _take_pylist(texts, order[i : i + SKETCH_BATCH])]
-
-
-def _take_pylist(col: pa.ChunkedArray | pa.Array, idx: np.ndarray) -> list[Any]:
-    """``col.take(idx).to_pylist()``, taken chunk by chunk: Arrow's take on a chunked string column first
-    concatenates all its chunks (a copy of every text: ~340 MB for 94k documents in 315 chunks)."""
-    if not isinstance(col, pa.ChunkedArray) or col.num_chunks <= 1:
-        return col.take(pa.array(idx)).to_pylist()
-    idx = np.asarray(idx, dtype=np.int64)  # sort_indices gives uint64: uint64 - int64 would be float64
-    starts = np.cumsum([0] + [len(c) for c in col.chunks], dtype=np.int64)
-    chunk_of = np.searchsorted(starts, idx, side="right") - 1
-    out: list[Any] = [None] * len(idx)
-    for c in np.unique(chunk_of):
-        at = np.flatnonzero(chunk_of == c)
-        values = col.chunk(int(c)).take(pa.array(idx[at] - starts[c])).to_pylist()
-        for j, value in zip(at.tolist(), values, strict=True):
-            out[j] = value
-    return out
+# --- map: sketches of one shard
+def _text_batches(texts: pa.ChunkedArray | pa.Array) -> Iterator[list[str]]:
+    """The texts in order, a batch of Python strings at a time (slices: no copy of the Arrow column)."""
+    for i in range(0, len(texts), SKETCH_BATCH):
+        yield [t or "" for t in texts.slice(i, SKETCH_BATCH).to_pylist()]
 
 
 def _list_array(offsets: np.ndarray, values: np.ndarray, value_type: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values, value_type))
 
 
-def _sketch_table(
-    doc_ids: pa.Array, texts: pa.ChunkedArray | pa.Array, order: np.ndarray, params: DedupParams, n_jobs: int
-) -> tuple[pa.Table, dedup.Sketch, np.ndarray]:
-    """``doc_signatures`` rows of the new documents (in ``order``), their sketch and (n, bands) band hashes."""
+def sketch_table(docs: pa.Table, params: DedupParams = DedupParams()) -> pa.Table:
+    """The map step: ``doc_signatures`` rows (``DOC_SIGNATURES_SCHEMA``, no run_id) of ``docs`` (columns doc_id
+    and text, in any order; others ignored), in the order of ``docs``.
+
+    Runs in the calling process (a task runner's worker, one shard per call). Memory: the shard's texts as
+    Python strings ``SKETCH_BATCH`` at a time, plus per document 4 x num_perm bytes of signature, 8 bytes per
+    band and 16 bytes per paragraph.
+    """
+    texts = docs.column("text").cast(pa.string())
     sk = dedup.sketch(
-        _text_batches(texts, order),
+        _text_batches(texts),
         k=params.k,
         num_perm=params.num_perm,
         seed=params.seed,
         head_words=params.head_words,
         head_perm=params.head_perm,
-        n_jobs=n_jobs,
         with_passages=True,
     )
-    n = len(order)
+    n = docs.num_rows
     bands = np.concatenate(
         [
             dedup.band_hashes(sk.sig, params.bands, params.rows, salt=0),
@@ -190,14 +223,14 @@ def _sketch_table(
         ],
         axis=1,
     )
-    has = sk.n_shingles > 0
+    has = sk.n_shingles > 0  # a text without words is never banded
     band_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.where(has, bands.shape[1], 0), out=band_offsets[1:])
     sig_offsets = np.arange(0, (n + 1) * params.num_perm, params.num_perm, dtype=np.int64)
     po = sk.passage_offsets
-    table = pa.table(
+    return pa.table(
         {
-            "doc_id": doc_ids,
+            "doc_id": docs.column("doc_id").cast(pa.string()),
             "scheme": pa.array([params.scheme] * n, pa.string()),
             "n_shingles": pa.array(sk.n_shingles, pa.int32()),
             "minhash": _list_array(sig_offsets, sk.sig.ravel(), pa.uint32()),
@@ -208,86 +241,350 @@ def _sketch_table(
         },
         schema=DOC_SIGNATURES_SCHEMA,
     )
-    return table, sk, bands
 
 
-def _check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams) -> None:
+# --- reduce: the new documents
+def _np(col: pa.ChunkedArray | pa.Array, dtype: type, fill: int = 0) -> np.ndarray:
+    return pc.fill_null(col, fill).to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _flat(col: pa.ChunkedArray | pa.Array, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """(values, int64 offsets) of a list column (a null list is empty)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    lengths = _np(pc.list_value_length(arr), np.int64)
+    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(dtype), offsets
+
+
+@dataclass
+class _New:
+    """The run's new documents, sorted by doc_id (index i), as arrays; ``rank``: indices best first by the
+    canonical rule (most words, earliest first_seen with missing last, smallest doc_id)."""
+
+    doc_ids: pa.Array
+    sig: np.ndarray  # (n, num_perm) uint32
+    n_shingles: np.ndarray  # int64
+    bands: np.ndarray  # (n, bands + head_bands) uint64; rows of unbanded documents are 0
+    banded: np.ndarray  # bool
+    p_hash: np.ndarray  # paragraphs of document i: [p_off[i], p_off[i + 1])
+    p_start: np.ndarray
+    p_end: np.ndarray
+    p_off: np.ndarray
+    n_words: np.ndarray
+    first_seen: np.ndarray
+    fs_null: np.ndarray
+    rank: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+
+def _new_docs(sigs: pa.Table, meta: pa.Table, params: DedupParams) -> _New:
+    """Arrays of the new documents from the map's rows (sorted by doc_id) and their doc_id, n_words,
+    first_seen."""
+    meta = meta.select(META_SCHEMA.names).cast(META_SCHEMA)
+    meta = meta.take(pc.sort_indices(meta.column("doc_id")))
+    doc_ids = sigs.column("doc_id").combine_chunks()
+    n = len(doc_ids)
+    if n and pc.count_distinct(doc_ids).as_py() != n:
+        raise ValueError("signatures has duplicate doc_id values")
+    if not meta.column("doc_id").combine_chunks().equals(doc_ids):
+        raise ValueError("meta and signatures must have the same doc_id values")
+    other = pc.unique(pc.filter(sigs.column("scheme"), pc.not_equal(sigs.column("scheme"), params.scheme)))
+    if len(other):
+        raise ValueError(f"signatures were sketched with scheme {other[0].as_py()!r}, not {params.scheme!r}")
+    mh, _ = _flat(sigs.column("minhash"), np.uint32)
+    width = params.bands + params.head_bands
+    bvals, boff = _flat(sigs.column("bands"), np.uint64)
+    banded = np.diff(boff) == width
+    bands = np.zeros((n, width), dtype=np.uint64)
+    bands[banded] = bvals.reshape(-1, width)
+    p_hash, p_off = _flat(sigs.column("passage_hashes"), np.uint64)
+    fs_col = meta.column("first_seen")
+    n_words = _np(meta.column("n_words"), np.int64)
+    first_seen = _np(fs_col.cast(pa.int64()), np.int64)
+    fs_null = fs_col.is_null().to_numpy(zero_copy_only=False).astype(bool)
+    return _New(
+        doc_ids=doc_ids,
+        sig=mh.reshape(n, params.num_perm),
+        n_shingles=_np(sigs.column("n_shingles"), np.int64),
+        bands=bands,
+        banded=banded,
+        p_hash=p_hash,
+        p_start=_flat(sigs.column("passage_starts"), np.int32)[0],
+        p_end=_flat(sigs.column("passage_ends"), np.int32)[0],
+        p_off=p_off,
+        n_words=n_words,
+        first_seen=first_seen,
+        fs_null=fs_null,
+        rank=np.lexsort((np.arange(n), first_seen, fs_null, -n_words)),
+    )
+
+
+def _paragraph_keys(h: np.ndarray) -> np.ndarray:
+    return dedup._splitmix(h ^ _PARAGRAPH_SALT) if len(h) else h
+
+
+@contextlib.contextmanager
+def new_documents(con: duckdb.DuckDBPyConnection, docs: pa.Table) -> Iterator[None]:
+    """Within the block, ``documents`` in ``con`` covers the published documents and ``docs`` (doc_id, text,
+    n_words, first_seen of the run's new documents; not copied), as ``assign_near_duplicates`` needs: a temporary
+    view over the connection's own ``documents`` and ``docs``."""
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    cols = ", ".join(DOCUMENTS_INPUT_SCHEMA.names)
+    con.register("_nd_new_documents", docs.select(DOCUMENTS_INPUT_SCHEMA.names))
+    try:
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW documents AS SELECT {cols} FROM "{db}".main.documents'
+            f" UNION ALL SELECT {cols} FROM _nd_new_documents"
+        )
+        yield
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.main.documents")
+        con.unregister("_nd_new_documents")
+
+
+def check_scheme(con: duckdb.DuckDBPyConnection, params: DedupParams = DEFAULT_PARAMS) -> None:
+    """Refuse, in one line (ValueError), published ``doc_signatures`` of another scheme than ``params``'.
+    ``assign_near_duplicates`` calls it; a flow may call it at the start of a run to fail before any work."""
     other = con.execute(
         "SELECT DISTINCT scheme FROM doc_signatures WHERE scheme <> ? LIMIT 3", [params.scheme]
     ).fetchall()
     if other:
         raise ValueError(
-            f"doc_signatures holds sketches of scheme {other[0][0]!r}, this run uses {params.scheme!r}: "
-            "re-sketch the warehouse or keep the earlier DedupParams"
+            f"near-dup: the warehouse's doc_signatures use scheme {other[0][0]!r} and this code uses "
+            f"{params.scheme!r}; their LSH buckets cannot be compared: load the input into a new warehouse"
         )
 
 
-def _minhash_matrix(col: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return arr.flatten().to_numpy(zero_copy_only=False).astype(np.uint32).reshape(-1, num_perm)
+# --- reduce: earlier documents in the new documents' buckets
+# Earlier documents sharing a band or paragraph hash with a new one: per bucket (kind, h) one member per
+# earlier cluster (its canonical when that is in the bucket) and at most $cap clusters; n_docs counts every
+# earlier member of the bucket and n_clusters its clusters, before the caps.
+_PRIOR_SQL = """
+WITH hits AS (
+    SELECT doc_id, h, kind FROM (
+        SELECT doc_id, unnest(bands) AS h, 0 AS kind FROM doc_signatures
+        UNION ALL
+        SELECT doc_id, unnest(passage_hashes) AS h, 2 AS kind FROM doc_signatures
+    ) WHERE h IN (SELECT h FROM _nd_keys)
+),
+per_cluster AS (
+    SELECT hits.kind, hits.h, hits.doc_id, c.cluster_id, c.canonical_doc_id,
+           count(*) OVER (PARTITION BY hits.kind, hits.h) AS n_docs
+      FROM hits JOIN dup_clusters c USING (doc_id)
+    QUALIFY row_number() OVER (PARTITION BY hits.kind, hits.h, c.cluster_id
+                               ORDER BY hits.doc_id = c.canonical_doc_id DESC, hits.doc_id) = 1
+)
+SELECT kind, h, doc_id, cluster_id, canonical_doc_id, n_docs,
+       count(*) OVER (PARTITION BY kind, h) AS n_clusters
+  FROM per_cluster
+QUALIFY row_number() OVER (PARTITION BY kind, h ORDER BY cluster_id) <= $cap
+ ORDER BY kind, h, cluster_id
+"""
 
 
-def _np(col: pa.ChunkedArray | pa.Array, dtype: type, fill: int = 0) -> np.ndarray:
-    return pc.fill_null(col, fill).to_numpy(zero_copy_only=False).astype(dtype)
+@dataclass
+class _Prior:
+    """Earlier documents involved in this run: node ``n + j`` is ``ids[j]`` (sorted), with its signature.
+
+    ``hit_key`` / ``hit_node``: the bucket rows of the earlier members picked for the buckets (``hit_node`` = j);
+    ``paragraph_docs``: earlier documents per paragraph hash (bucket key) that a new document has."""
+
+    ids: list[str]
+    sig: np.ndarray
+    n_shingles: np.ndarray
+    cluster_of: dict[str, str]
+    cluster_info: dict[str, tuple[str, Any, Any]]  # cluster -> (canonical, its n_words, its first_seen)
+    hit_key: np.ndarray
+    hit_node: np.ndarray
+    paragraph_keys: np.ndarray
+    paragraph_docs: np.ndarray
+    capped_buckets: int  # buckets with more earlier clusters than Limits.old_anchors
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def _union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Labels (smallest node of the component) of nodes 0..n-1 linked by the edges ``a[i] - b[i]``."""
-    return dedup.connected_components(n, zip(a.tolist(), b.tolist(), strict=True))
+def _fetch_prior(con: duckdb.DuckDBPyConnection, new: _New, params: DedupParams, limits: Limits) -> _Prior:
+    """The earlier members picked for the new documents' buckets, their clusters and signatures."""
+    keys = np.concatenate([new.bands[new.banded].ravel(), new.p_hash])  # the semi join ignores repeats
+    con.register("_nd_keys", pa.table({"h": pa.array(keys, pa.uint64())}))
+    try:
+        hits = con.sql(_PRIOR_SQL.replace("$cap", str(int(limits.old_anchors)))).to_arrow_table()
+    finally:
+        con.unregister("_nd_keys")
+    doc = hits.column("doc_id").to_pylist()
+    cluster = hits.column("cluster_id").to_pylist()
+    canon = hits.column("canonical_doc_id").to_pylist()
+    cluster_of = dict(zip(doc, cluster, strict=True))
+    need = sorted(set(doc) | set(canon))
+    con.register("_nd_need", pa.table({"doc_id": pa.array(need, pa.string())}))
+    try:
+        osig = con.sql(
+            "SELECT doc_id, n_shingles, minhash FROM doc_signatures JOIN _nd_need USING (doc_id) ORDER BY doc_id"
+        ).to_arrow_table()
+        info = con.sql("SELECT doc_id, n_words, first_seen FROM documents JOIN _nd_need USING (doc_id)").fetchall()
+    finally:
+        con.unregister("_nd_need")
+    words = {d: (w, f) for d, w, f in info}
+    cluster_info = {c: (k, *words.get(k, (None, None))) for c, k in zip(cluster, canon, strict=True)}
+    ids = osig.column("doc_id").to_pylist()
+    pos = {d: j for j, d in enumerate(ids)}
+    kind = _np(hits.column("kind"), np.int64)
+    h = _np(hits.column("h"), np.uint64)
+    is_par = kind == PARAGRAPH
+    h[is_par] = _paragraph_keys(h[is_par])
+    first = np.ones(len(h), dtype=bool)  # one row per bucket for the bucket-level counts
+    first[1:] = (h[1:] != h[:-1]) | (kind[1:] != kind[:-1])
+    n_clusters = _np(hits.column("n_clusters"), np.int64)
+    return _Prior(
+        ids=ids,
+        sig=_flat(osig.column("minhash"), np.uint32)[0].reshape(len(ids), params.num_perm),
+        n_shingles=_np(osig.column("n_shingles"), np.int64),
+        cluster_of=cluster_of,
+        cluster_info=cluster_info,
+        hit_key=h,
+        hit_node=np.array([pos[d] for d in doc], dtype=np.int64),
+        paragraph_keys=h[first & is_par],
+        paragraph_docs=_np(hits.column("n_docs"), np.int64)[first & is_par],
+        capped_buckets=int((first & (n_clusters > limits.old_anchors)).sum()),
+    )
 
 
-def _band_matrix(col: pa.ChunkedArray | pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, width) uint64 band hashes from a ``bands`` list column (0 for a document without bands: no shingles),
-    and which rows have bands."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    banded = pc.fill_null(pc.equal(pc.list_value_length(arr), width), False).to_numpy(zero_copy_only=False)
-    out = np.zeros((len(arr), width), dtype=np.uint64)
-    out[banded] = arr.filter(pa.array(banded)).flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-    return out, banded
+# --- reduce: candidates
+def _bucket_rows(new: _New, prior: _Prior, params: DedupParams, max_passage_docs: int) -> tuple[np.ndarray, ...]:
+    """(bucket key, rank node, family) rows of the new documents, then the earlier members picked.
+
+    Rank nodes: earlier document j is node j, new document ``rank[r]`` is node ``len(prior) + r``, so that in
+    every bucket the earlier members come first, then the new ones best first (``dedup.anchor_pairs``)."""
+    m, n = len(prior), len(new)
+    node = np.empty(n, dtype=np.int64)
+    node[new.rank] = m + np.arange(n, dtype=np.int64)
+    width = params.bands + params.head_bands
+    has = np.flatnonzero(new.banded)
+    b_family = np.where(np.arange(width) < params.bands, FULL, HEAD)
+    # paragraphs: one row per (document, paragraph), only those in at most max_passage_docs documents
+    p_key = _paragraph_keys(new.p_hash)
+    p_node = np.repeat(node, np.diff(new.p_off))
+    if len(p_key):
+        o = np.lexsort((p_node, p_key))
+        p_key, p_node = p_key[o], p_node[o]
+        once = np.ones(len(p_key), dtype=bool)
+        once[1:] = (p_key[1:] != p_key[:-1]) | (p_node[1:] != p_node[:-1])
+        p_key, p_node = p_key[once], p_node[once]
+        uniq, n_docs = np.unique(p_key, return_counts=True)
+        earlier = np.zeros(len(uniq), dtype=np.int64)
+        at = np.minimum(np.searchsorted(uniq, prior.paragraph_keys), len(uniq) - 1)
+        ok = uniq[at] == prior.paragraph_keys
+        earlier[at[ok]] = prior.paragraph_docs[ok]
+        common = uniq[n_docs + earlier > max_passage_docs]
+        keep = ~np.isin(p_key, common)
+        p_key, p_node = p_key[keep], p_node[keep]
+    keys = np.concatenate([new.bands[has].ravel(), p_key, prior.hit_key])
+    nodes = np.concatenate([np.repeat(node[has], width), p_node, prior.hit_node])
+    family = np.concatenate(
+        [
+            np.tile(b_family.astype(np.int8), len(has)),
+            np.full(len(p_key), PARAGRAPH, dtype=np.int8),
+            np.full(len(prior.hit_key), FULL, dtype=np.int8),
+        ]
+    )
+    return keys, nodes, family
 
 
-def _fingerprints(bands: np.ndarray) -> np.ndarray:
-    """16-bit fingerprints of band hashes: equal hashes have equal fingerprints."""
-    u = np.uint64
-    return (bands ^ (bands >> u(16)) ^ (bands >> u(32)) ^ (bands >> u(48))).astype(np.uint16)
+def _candidates(
+    new: _New, prior: _Prior, params: DedupParams, limits: Limits, max_passage_docs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Distinct pairs to compare (node indices: new i < n, earlier n + j) with the number of buckets of each
+    family they share, (pairs, 3); and the counts of how often the limits bit. The pairs are made
+    ``MEMBER_CHUNK`` members at a time: only the distinct, capped ones are kept."""
+    m, n = len(prior), len(new)
+    keys, nodes, family = _bucket_rows(new, prior, params, max_passage_docs)
+    buckets = dedup.Buckets(keys, nodes, n_old=m, anchors=limits.anchors, max_bucket=limits.max_bucket)
+    del keys, nodes
+    parts, bucket_pairs, over, dropped = [], 0, 0, 0
+    for lo in range(m, m + n, MEMBER_CHUNK):
+        ap = buckets.pairs(lo, lo + MEMBER_CHUNK)
+        a, b, evidence = dedup.distinct_pairs(ap.a, ap.b, family[ap.row], 3)
+        keep = dedup.first_per_node(a, limits.max_candidates)  # b ascending: the best-ranked first
+        bucket_pairs += len(ap.a)
+        over += len(np.unique(a[~keep]))
+        dropped += int((~keep).sum())
+        parts.append((a[keep], b[keep], evidence[keep]))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 3), np.int64))
+    a, b, evidence = (np.concatenate([empty[k], *(p[k] for p in parts)]) for k in range(3))
+    to_index = np.concatenate([n + np.arange(m, dtype=np.int64), new.rank.astype(np.int64)])
+    stats = {
+        "bucket_pairs": bucket_pairs,
+        "buckets": buckets.buckets,
+        "buckets_sampled": buckets.sampled_buckets,
+        "bucket_members_sampled_out": buckets.sampled_out,
+        "buckets_over_old_anchors": prior.capped_buckets,
+        "docs_over_max_candidates": over,
+        "pairs_over_max_candidates": dropped,
+    }
+    return to_index[a], to_index[b], evidence, stats
 
 
-def _first_shared_band(bands: np.ndarray, fp: np.ndarray, a: np.ndarray, b: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Whether band position ``k[i]`` is the first where nodes ``a[i]`` and ``b[i]`` have equal band hashes.
+# --- reduce: verification
+class _Nodes:
+    """Signatures, sizes and texts of nodes: new document i < n, earlier document n + j."""
 
-    The band join yields a pair once per band it shares; keeping only the row of its first shared band keeps
-    each pair once, as DISTINCT would, without anything holding every pair (the band index is mixed into the
-    hashes, so a join match at position ``k`` is equality at ``k``). ``fp`` (16-bit fingerprints of ``bands``)
-    rules out earlier bands cheaply; the few rows with an earlier fingerprint match are checked on the hashes.
-    """
-    keep = np.ones(len(a), dtype=bool)
-    pos = np.arange(bands.shape[1])
-    for s in range(0, len(a), ROW_CHUNK):
-        sa, sb = a[s : s + ROW_CHUNK], b[s : s + ROW_CHUNK]
-        earlier = pos < k[s : s + ROW_CHUNK, None]
-        maybe = np.flatnonzero(((fp[sa] == fp[sb]) & earlier).any(axis=1))
-        if len(maybe):
-            same = bands[sa[maybe]] == bands[sb[maybe]]
-            keep[s + maybe] = ~(same & earlier[maybe]).any(axis=1)
-    return keep
+    def __init__(self, con: duckdb.DuckDBPyConnection, new: _New, prior: _Prior, k: int):
+        self.con, self.new, self.prior, self.k = con, new, prior, k
+        self.n = len(new)
+        self.n_shingles = np.concatenate([new.n_shingles, prior.n_shingles])
+
+    def sig(self, idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx), self.new.sig.shape[1]), dtype=np.uint32)
+        old = idx >= self.n
+        out[~old] = self.new.sig[idx[~old]]
+        out[old] = self.prior.sig[idx[old] - self.n]
+        return out
+
+    def doc_id(self, i: int) -> str:
+        return self.new.doc_ids[i].as_py() if i < self.n else self.prior.ids[i - self.n]
+
+    def shingle_sets(self, idx: np.ndarray) -> dict[int, np.ndarray]:
+        """Exact shingle sets of the nodes ``idx``, from their texts in ``documents`` (new and earlier alike)."""
+        ids = {self.doc_id(int(i)): int(i) for i in np.unique(idx).tolist()}
+        self.con.register("_nd_texts", pa.table({"doc_id": pa.array(sorted(ids), pa.string())}))
+        try:
+            rows = self.con.sql("SELECT doc_id, text FROM documents JOIN _nd_texts USING (doc_id)").fetchall()
+        finally:
+            self.con.unregister("_nd_texts")
+        texts = dict(rows)
+        order = sorted(ids)
+        sets = dedup.shingle_sets([texts.get(d) or "" for d in order], self.k)
+        return {ids[d]: x for d, x in zip(order, sets, strict=True)}
+
+    def exact(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(Jaccard, overlap coefficient) of the exact shingle sets of aligned node pairs, ``EXACT_BATCH`` pairs
+        at a time."""
+        jac, ovl = np.empty(len(a)), np.empty(len(a))
+        for s in range(0, len(a), EXACT_BATCH):
+            sa, sb = a[s : s + EXACT_BATCH], b[s : s + EXACT_BATCH]
+            sets = self.shingle_sets(np.concatenate([sa, sb]))
+            for j, (x, y) in enumerate(zip(sa.tolist(), sb.tolist(), strict=True)):
+                inter = len(np.intersect1d(sets[x], sets[y], assume_unique=True))
+                union, small = len(sets[x]) + len(sets[y]) - inter, min(len(sets[x]), len(sets[y]))
+                jac[s + j], ovl[s + j] = (inter / union if union else 0.0), (inter / small if small else 0.0)
+        return jac, ovl
 
 
 def _estimate(
-    sig: np.ndarray,
-    n_shingles: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    threshold: float,
-    containment_threshold: float,
+    nodes: _Nodes, a: np.ndarray, b: np.ndarray, threshold: float, containment_threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Estimated Jaccard of the aligned node pairs ``a[i] - b[i]`` (rows of ``sig``) and whether their exact
-    containment is worth checking: below ``threshold``, and the estimated overlap within ``CONTAINMENT_SLACK``."""
+    """Estimated Jaccard of the aligned node pairs ``a[i] - b[i]`` and whether their exact containment is worth
+    checking: below ``threshold``, and the estimated overlap within ``CONTAINMENT_SLACK``."""
     jac = np.zeros(len(a))
     plausible = np.zeros(len(a), dtype=bool)
     for s in range(0, len(a), ROW_CHUNK):
         sa, sb = a[s : s + ROW_CHUNK], b[s : s + ROW_CHUNK]
-        j = dedup.estimated_jaccard(sig[sa], sig[sb])
-        na, nb = n_shingles[sa], n_shingles[sb]
+        j = dedup.estimated_jaccard(nodes.sig(sa), nodes.sig(sb))
+        na, nb = nodes.n_shingles[sa], nodes.n_shingles[sb]
         c_est = dedup.containment_from_jaccard(j, na, nb)
         jac[s : s + len(j)] = j
         plausible[s : s + len(j)] = (
@@ -296,242 +593,107 @@ def _estimate(
     return jac, plausible
 
 
-def _texts_of(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> dict[str, str | None]:
-    """Texts of earlier documents by doc_id (missing or NULL: None)."""
-    if not doc_ids:
-        return {}
-    con.register("_nd_texts", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-    try:
-        return dict(con.sql("SELECT d.doc_id, d.text FROM documents d JOIN _nd_texts USING (doc_id)").fetchall())
-    finally:
-        con.unregister("_nd_texts")
+def _verify(
+    nodes: _Nodes,
+    a: np.ndarray,
+    b: np.ndarray,
+    evidence: np.ndarray,
+    threshold: float,
+    containment_threshold: float,
+    limits: Limits,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Linked pairs (a, b) among the compared ones: by estimated Jaccard (checked exactly when the estimate
+    is within ``EXACT_MARGIN`` above the threshold), or by exact containment for those checked exactly and for at
+    most ``limits.containment_targets`` longer documents per document that its head bands or paragraphs point
+    to."""
+    jac, plausible = _estimate(nodes, a, b, threshold, containment_threshold)
+    near = jac >= threshold
+    unsure = np.flatnonzero(near & (jac < threshold + EXACT_MARGIN))
+    pointed = evidence[:, HEAD] + evidence[:, PARAGRAPH]
+    check = np.flatnonzero(plausible & (pointed >= MIN_POINTED))
+    shorter = np.where(nodes.n_shingles[a] <= nodes.n_shingles[b], a, b)[check]
+    order = np.lexsort((-jac[check], -pointed[check], shorter))  # per document: most pointed-to first
+    first = dedup.first_per_node(shorter[order], limits.containment_targets)
+    check = np.sort(check[order][first])
+    both = np.concatenate([unsure, check])
+    exact_jac, overlap = nodes.exact(a[both], b[both])
+    near[unsure] = exact_jac[: len(unsure)] >= threshold
+    contained = np.zeros(len(a), dtype=bool)
+    contained[both] = overlap >= containment_threshold  # an overruled estimate may still be a containment
+    contained &= ~near
+    link = near | contained
+    stats = {
+        "linked_near": int(near.sum()),
+        "exact_jaccard_checks": len(unsure),
+        "estimates_overruled": int((exact_jac[: len(unsure)] < threshold).sum()),
+        "containment_checks": len(check),
+        "containment_targets_dropped": int((~first).sum()),
+        "contained_pairs": int(contained.sum()),
+    }
+    return a[link], b[link], stats
 
 
-# --- the stage
-def assign_near_duplicates(
-    con: duckdb.DuckDBPyConnection,
-    new_docs: pa.Table,
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-    containment_threshold: float = DEFAULT_CONTAINMENT_THRESHOLD,
-    params: DedupParams = DedupParams(),
-    max_passage_docs: int = MAX_PASSAGE_DOCS,
-    n_jobs: int = 1,
-) -> NearDupResult:
-    """Cluster ``new_docs`` against each other and against every earlier document in ``con``.
+# --- reduce: clusters
+def _components(new: _New, prior: _Prior, la: np.ndarray, lb: np.ndarray) -> tuple[np.ndarray, dict[int, list[str]]]:
+    """Component label of each new document (its smallest node) over the links, each earlier cluster one
+    node (n + its index), and the earlier clusters in each component."""
+    n = len(new)
+    old_clusters = sorted(set(prior.cluster_of.values()))
+    cluster_node = {c: n + i for i, c in enumerate(old_clusters)}
+    node_of_old = np.array([cluster_node[prior.cluster_of[d]] for d in prior.ids if d in prior.cluster_of])
+    has_cluster = np.array([d in prior.cluster_of for d in prior.ids], dtype=bool)
+    to_cluster = np.full(len(prior), -1, dtype=np.int64)
+    to_cluster[has_cluster] = node_of_old
+    lb = np.where(lb < n, lb, to_cluster[np.maximum(lb - n, 0)] if len(prior) else lb)
+    labels = dedup.components(n + len(old_clusters), la, lb)  # the smallest node of each component
+    comp_old: dict[int, list[str]] = {}
+    for c in old_clusters:
+        comp_old.setdefault(int(labels[cluster_node[c]]), []).append(c)
+    return labels[:n], comp_old
 
-    ``con`` must expose ``documents(doc_id, text, n_words, first_seen)``, ``dup_clusters`` and
-    ``doc_signatures`` for the prior published state (possibly empty; ``empty_state`` creates them).
-    ``new_docs`` has doc_id, text, n_words, first_seen; none of its doc_ids is in the prior state.
-    Returns rows for the new documents only, sorted by doc_id; the same inputs give the same rows.
 
-    Memory: the texts are never all converted to Python strings at once (``SKETCH_BATCH`` at a time) and the
-    table is not copied; documents are integers (their rank by doc_id) in the band join and verification. The
-    candidate pairs (which grow about quadratically with template text) are streamed from the band join
-    ``PAIR_BATCH`` rows at a time and only the linked ones are kept, so memory grows with the documents, not the
-    candidates; earlier documents' texts are fetched only for the few pairs checked for containment.
-    """
-    t0 = time.perf_counter()
-    secs: dict[str, float] = {}
-    n = new_docs.num_rows
-    order = pc.sort_indices(new_docs.column("doc_id")).to_numpy()
-    doc_ids = new_docs.column("doc_id").take(pa.array(order)).combine_chunks()
-    if n and pc.count_distinct(doc_ids).as_py() != n:
-        raise ValueError("new_docs has duplicate doc_id values")
-    text_col = new_docs.column("text")
-    n_words = _np(new_docs.column("n_words").take(pa.array(order)), np.int64)
-    fs_col = new_docs.column("first_seen").take(pa.array(order))
-    fs_null = fs_col.is_null().to_numpy(zero_copy_only=False).astype(bool)
-    first_seen = _np(fs_col.cast(pa.int64()), np.int64)
-    _check_scheme(con, params)
-
-    sig_table, sk, bands = _sketch_table(doc_ids, text_col, order, params, n_jobs)
-    secs["sketch"] = time.perf_counter() - t0
-
-    # --- earlier documents sharing a band with a new one (a semi join; the pairs themselves are streamed below)
-    t = time.perf_counter()
-    has = np.flatnonzero(sk.n_shingles > 0)
-    width = bands.shape[1]
-    band_rows = pa.table(
-        {
-            "i": np.repeat(has.astype(np.int32), width),
-            "k": np.tile(np.arange(width, dtype=np.int16), len(has)),
-            "h": bands[has].ravel(),
-        }
-    )
-    con.register("_nd_nb", band_rows)
-    try:
-        old_ids = con.sql(
-            """
-            SELECT DISTINCT doc_id FROM (SELECT doc_id, unnest(bands) AS h FROM doc_signatures)
-             WHERE h IN (SELECT h FROM _nd_nb)
-            """
-        ).to_arrow_table()
-        # --- their signatures, clusters and the canonicals of those clusters
-        con.register("_nd_old_ids", old_ids)
-        old = con.execute(
-            """
-            SELECT o.doc_id, c.cluster_id, c.canonical_doc_id, k.n_words AS canon_words,
-                   k.first_seen AS canon_first_seen
-              FROM _nd_old_ids o
-              JOIN dup_clusters c USING (doc_id)
-              LEFT JOIN documents k ON k.doc_id = c.canonical_doc_id
-             ORDER BY o.doc_id
-            """
-        ).fetchall()
-        old_cluster = {r[0]: r[1] for r in old}
-        cluster_info = {r[1]: (r[2], r[3], r[4]) for r in old}  # cluster -> (canonical, words, first_seen)
-        need_sig = sorted(set(old_cluster) | {v[0] for v in cluster_info.values()})
-        con.register("_nd_need", pa.table({"doc_id": pa.array(need_sig, pa.string())}))
-        osig = con.sql(
-            """
-            SELECT s.doc_id, s.n_shingles, s.minhash, s.bands
-              FROM doc_signatures s JOIN _nd_need USING (doc_id)
-             ORDER BY s.doc_id
-            """
-        ).to_arrow_table()
-        o_ids: list[str] = osig.column("doc_id").to_pylist()
-        o_pos = {d: n + i for i, d in enumerate(o_ids)}  # earlier documents are nodes n, n+1, ... below
-        # one signature and one band matrix for new (rows 0..n-1) and the earlier documents involved (rows n..)
-        o_sig = _minhash_matrix(osig.column("minhash"), params.num_perm) if o_ids else None
-        all_sig = sk.sig if o_sig is None else np.concatenate([sk.sig, o_sig])
-        all_nsh = np.concatenate([sk.n_shingles.astype(np.int64), _np(osig.column("n_shingles"), np.int64)])
-        o_bands, o_banded = _band_matrix(osig.column("bands"), width)
-        del osig, o_sig
-        # band rows of the earlier documents that can be linked (not those without a cluster row or signature:
-        # inconsistent prior state), as node numbers
-        link = np.array(sorted({o_pos[d] - n for d in old_cluster if d in o_pos}), dtype=np.int64)
-        link = link[o_banded[link]]
-        ob_rows = pa.table(
-            {
-                "p": np.repeat((link + n).astype(np.int32), width),
-                "k": np.tile(np.arange(width, dtype=np.int16), len(link)),
-                "h": o_bands[link].ravel(),
-            }
-        )
-        con.register("_nd_ob", ob_rows)
-        all_bands = bands if not o_ids else np.concatenate([bands, o_bands])
-        del o_bands
-        fp = _fingerprints(all_bands)
-        secs["fetch_prior"] = time.perf_counter() - t
-
-        # --- candidates: pairs sharing a band hash (band index is mixed into the hash), at least one side new;
-        # streamed in batches, each pair once (its first shared band) and verified by its estimated Jaccard.
-        # DuckDB's join time is counted here.
-        t = time.perf_counter()
-        counts = {"candidate_pairs": 0, "containment_checks": 0}
-        linked_parts: list[tuple[np.ndarray, np.ndarray]] = []
-        check_parts: list[tuple[np.ndarray, np.ndarray]] = []
-        # One join per band: its hash table holds one band's rows, not all of them (2.3 M rows for 94k new
-        # documents took ~250 MB); a band's hash differs from every other band's, so no pair is lost.
-        queries = (
-            "SELECT a.i AS a, b.i AS b, a.k FROM (SELECT i, k, h FROM _nd_nb WHERE k = $k) a"
-            " JOIN (SELECT i, h FROM _nd_nb WHERE k = $k) b ON a.h = b.h AND a.i < b.i",
-            "SELECT n.i AS a, o.p AS b, n.k FROM (SELECT i, k, h FROM _nd_nb WHERE k = $k) n"
-            " JOIN (SELECT p, h FROM _nd_ob WHERE k = $k) o ON o.h = n.h",
-        )
-        for sql, band in itertools.product(queries, range(width)):
-            with con.sql(sql, params={"k": band}).to_arrow_reader(PAIR_BATCH) as reader:
-                for batch in reader:
-                    a, b, k = (_np(c, np.int64) for c in batch.columns)
-                    first = _first_shared_band(all_bands, fp, a, b, k)
-                    a, b = a[first], b[first]
-                    jac, plausible = _estimate(all_sig, all_nsh, a, b, threshold, containment_threshold)
-                    near = jac >= threshold
-                    linked_parts.append((a[near], b[near]))
-                    check_parts.append((a[plausible], b[plausible]))
-                    counts["candidate_pairs"] += len(a)
-                    counts["containment_checks"] += int(plausible.sum())
-        secs["candidates"] = time.perf_counter() - t
-    finally:
-        for name in ("_nd_nb", "_nd_old_ids", "_nd_need", "_nd_ob"):
-            with contextlib.suppress(Exception):
-                con.unregister(name)
-    del band_rows, ob_rows, all_bands, fp
-
-    # --- exact containment for the pairs whose estimate makes it plausible (few: texts are re-shingled)
-    t = time.perf_counter()
-    o_texts: dict[str, str | None] = {}  # texts of the earlier documents in the pairs being checked
-
-    @functools.lru_cache(maxsize=SHINGLE_CACHE)
-    def exact_shingles(i: int) -> np.ndarray:
-        text = text_col[int(order[i])].as_py() if i < n else o_texts.get(o_ids[i - n])
-        return dedup.shingles(text or "", params.k)
-
-    def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Exact overlap coefficient of aligned node pairs, checked in (a, b) order so the cache is reused."""
-        o_texts.clear()
-        o_texts.update(_texts_of(con, sorted({o_ids[i - n] for i in np.concatenate([a, b]).tolist() if i >= n})))
-        ovl = np.empty(len(a))
-        for j in np.lexsort((b, a)).tolist():
-            ovl[j] = dedup.containment(exact_shingles(int(a[j])), exact_shingles(int(b[j])))
-        return ovl
-
-    def similarity(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(estimated Jaccard, overlap coefficient or -1 when not plausible) of aligned node index arrays."""
-        jac, plausible = _estimate(all_sig, all_nsh, a, b, threshold, containment_threshold)
-        ovl = np.full(len(a), -1.0)
-        ovl[plausible] = containment(a[plausible], b[plausible])
-        return jac, ovl
-
-    ca = np.concatenate([np.empty(0, np.int64), *(p[0] for p in check_parts)])
-    cb = np.concatenate([np.empty(0, np.int64), *(p[1] for p in check_parts)])
-    contained = containment(ca, cb) >= containment_threshold  # plausible pairs are below the Jaccard threshold
-    linked_parts.append((ca[contained], cb[contained]))
-    la = np.concatenate([np.empty(0, np.int64), *(p[0] for p in linked_parts)])
-    lb = np.concatenate([np.empty(0, np.int64), *(p[1] for p in linked_parts)])
-    del linked_parts, check_parts
-    # batches arrive in no fixed order and components do not depend on it; sort for reproducible debugging
-    srt = np.lexsort((lb, la))
-    la, lb = la[srt], lb[srt]
-    secs["verify"] = time.perf_counter() - t
-
-    # --- components over new docs and earlier clusters (each earlier cluster is one node: n + its index)
-    t = time.perf_counter()
-    old_clusters = sorted(cluster_info)
-    o_cluster_node = {c: n + i for i, c in enumerate(old_clusters)}
-    node_of_old = np.full(len(o_ids), -1, dtype=np.int64)
-    for i, d in enumerate(o_ids):
-        if d in old_cluster:
-            node_of_old[i] = o_cluster_node[old_cluster[d]]
-    lb = np.where(lb < n, lb, node_of_old[np.maximum(lb - n, 0)] if len(o_ids) else lb)
-    full_labels = _union_find(n + len(old_clusters), la, lb)  # a label is the smallest node of its component
-    labels = full_labels[:n]
-
+def _canonicals(
+    new: _New, prior: _Prior, labels: np.ndarray, comp_old: dict[int, list[str]]
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Per new document: the node of its canonical (-1: an earlier canonical without a signature row), whether
+    that canonical is earlier, and the cluster_id and canonical_doc_id strings."""
+    n = len(new)
     # canonical of each component of new docs only: most words, earliest first_seen (missing last), doc_id
-    rank = np.lexsort((np.arange(n), first_seen, fs_null, -n_words, labels))  # grouped by label, best first
-    best_new = np.empty(n + len(old_clusters), dtype=np.int64)
-    lab_sorted = labels[rank]
+    order = np.lexsort((np.arange(n), new.first_seen, new.fs_null, -new.n_words, labels))  # by label, best first
+    lab_sorted = labels[order]
     head = np.ones(n, dtype=bool)
     head[1:] = lab_sorted[1:] != lab_sorted[:-1]
-    best_new[lab_sorted[head]] = rank[head]
-    canon = best_new[labels]  # new-doc index of the canonical; replaced below for components with earlier clusters
+    best_of_label = np.zeros(int(labels.max()) + 1 if n else 0, dtype=np.int64)
+    best_of_label[lab_sorted[head]] = order[head]
+    canon = best_of_label[labels]  # new-doc index; replaced below for components with earlier clusters
     canon_old = np.zeros(n, dtype=bool)
-    cluster_str = doc_ids.take(pa.array(canon)).to_pylist()
+    cluster_str = new.doc_ids.take(pa.array(canon)).to_pylist()
     canon_str = list(cluster_str)
-    if old_clusters:
-        comp_old: dict[int, list[str]] = {}  # component label -> earlier clusters in it
-        for c in old_clusters:
-            comp_old.setdefault(int(full_labels[o_cluster_node[c]]), []).append(c)
-        for i in range(n):
-            cl = comp_old.get(int(labels[i]))
-            if cl:
-                best = min(cl, key=lambda c: dedup.canonical_key(*cluster_info[c][1:], cluster_info[c][0]))
-                cluster_str[i], canon_str[i] = best, cluster_info[best][0]
-                canon_old[i] = True
-                canon[i] = o_pos.get(cluster_info[best][0], -1)
+    o_pos = {d: n + j for j, d in enumerate(prior.ids)}
+    info = prior.cluster_info
+    for i in np.flatnonzero(np.isin(labels, list(comp_old))).tolist():
+        best = min(comp_old[int(labels[i])], key=lambda c: dedup.canonical_key(*info[c][1:], info[c][0]))
+        cluster_str[i], canon_str[i] = best, info[best][0]
+        canon_old[i] = True
+        canon[i] = o_pos.get(info[best][0], -1)
+    return canon, canon_old, cluster_str, canon_str
 
-    # similarity of every new doc to its canonical
-    idx = np.arange(n)
-    is_canon = ~canon_old & (canon == idx)
+
+def _to_canonical(
+    nodes: _Nodes, canon: np.ndarray, canon_old: np.ndarray, threshold: float, containment_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(is canonical, method, similarity) of each new document against its cluster's canonical."""
+    n = len(canon)
+    is_canon = ~canon_old & (canon == np.arange(n))
     nc = np.flatnonzero(~is_canon)
     target = canon[nc]
-    missing = target < 0  # earlier canonical without a signature row: compares as empty
+    ok = np.flatnonzero(target >= 0)  # an earlier canonical without a signature row compares as empty
     j_c = np.zeros(len(nc))
     o_c = np.full(len(nc), -1.0)
-    if len(nc):
-        ok = np.flatnonzero(~missing)
-        j_ok, o_ok = similarity(nc[ok], target[ok])
+    if len(ok):
+        j_ok, plausible = _estimate(nodes, nc[ok], target[ok], threshold, containment_threshold)
+        o_ok = np.full(len(ok), -1.0)
+        o_ok[plausible] = nodes.exact(nc[ok][plausible], target[ok][plausible])[1]
         j_c[ok], o_c[ok] = j_ok, o_ok
     method = np.full(n, "exact", dtype=object)
     sims = np.ones(n)
@@ -539,9 +701,21 @@ def assign_near_duplicates(
     cont = ~near & (o_c >= containment_threshold)
     method[nc] = np.where(cont, "contained", "near")
     sims[nc] = np.where(cont, o_c, j_c)
-    clusters = pa.table(
+    return is_canon, method, sims
+
+
+def _clusters(
+    nodes: _Nodes, la: np.ndarray, lb: np.ndarray, threshold: float, containment_threshold: float
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """``dup_clusters`` rows of the new documents from the linked pairs, which are canonicals, and which joined
+    an earlier cluster."""
+    new, prior = nodes.new, nodes.prior
+    labels, comp_old = _components(new, prior, la, lb)
+    canon, canon_old, cluster_str, canon_str = _canonicals(new, prior, labels, comp_old)
+    is_canon, method, sims = _to_canonical(nodes, canon, canon_old, threshold, containment_threshold)
+    table = pa.table(
         {
-            "doc_id": doc_ids,
+            "doc_id": new.doc_ids,
             "cluster_id": pa.array(cluster_str, pa.string()),
             "canonical_doc_id": pa.array(canon_str, pa.string()),
             "method": pa.array(method.tolist(), pa.string()),
@@ -549,35 +723,35 @@ def assign_near_duplicates(
         },
         schema=DUP_CLUSTERS_SCHEMA,
     )
-    secs["cluster"] = time.perf_counter() - t
+    return table, is_canon, canon_old
 
-    t = time.perf_counter()
-    shared = _shared_passages(con, doc_ids, clusters.column("cluster_id"), sk, max_passage_docs)
-    secs["passages"] = time.perf_counter() - t
-    secs["total"] = time.perf_counter() - t0
-    stats = {
-        "new_docs": n,
-        "candidate_pairs": counts["candidate_pairs"],
-        "verified_pairs": len(la),
-        "containment_checks": counts["containment_checks"],
-        "contained_pairs": int(contained.sum()),
-        "new_clusters": int(is_canon.sum()),
-        "joined_prior_clusters": int(canon_old.sum()),
-        "shared_passage_rows": shared.num_rows,
-        "threshold": threshold,
-        "containment_threshold": containment_threshold,
-        "scheme": params.scheme,
-        "secs": {k: round(v, 3) for k, v in secs.items()},
-    }
-    return NearDupResult(dup_clusters=clusters, doc_signatures=sig_table, shared_passages=shared, stats=stats)
+
+# --- reduce: shared passages
+_HOT_SQL = """
+CREATE OR REPLACE TEMP TABLE _nd_hot AS
+WITH nh AS (SELECT h, count(DISTINCT i) AS k FROM _nd_np GROUP BY h),
+     oh AS (SELECT h, count(DISTINCT doc_id) AS k
+              FROM (SELECT doc_id, unnest(passage_hashes) AS h FROM doc_signatures)
+             WHERE h IN (SELECT h FROM nh) GROUP BY h)
+SELECT h FROM nh LEFT JOIN oh USING (h) WHERE nh.k + coalesce(oh.k, 0) BETWEEN 2 AND $max_docs
+"""
+# pairs within one cluster (duplicates of each other) are left out in the join: a story republished 47 times
+# would otherwise make 47 x 46 rows per paragraph
+_NEW_NEW_SQL = """
+SELECT a.i, b.i AS j, a.h, a.s, a.e, b.s AS os, b.e AS oe
+  FROM _nd_np a JOIN _nd_hot USING (h) JOIN _nd_np b ON b.h = a.h AND b.c <> a.c
+"""
+_NEW_OLD_SQL = """
+WITH op AS (SELECT doc_id, unnest(passage_hashes) AS h, unnest(passage_starts) AS s,
+                   unnest(passage_ends) AS e FROM doc_signatures)
+SELECT a.i, o.doc_id AS other, a.h, a.s, a.e, o.s AS os, o.e AS oe, c.cluster_id AS other_cluster
+  FROM _nd_np a JOIN _nd_hot USING (h) JOIN op o ON o.h = a.h
+  LEFT JOIN dup_clusters c ON c.doc_id = o.doc_id
+"""
 
 
 def _shared_passages(
-    con: duckdb.DuckDBPyConnection,
-    doc_ids: pa.Array,
-    cluster_ids: pa.ChunkedArray,
-    sk: dedup.Sketch,
-    max_docs: int,
+    con: duckdb.DuckDBPyConnection, new: _New, cluster_ids: pa.ChunkedArray, max_docs: int
 ) -> pa.Table:
     """Rows for paragraphs that a new document shares with another document of a different cluster.
 
@@ -585,58 +759,42 @@ def _shared_passages(
     Paragraphs found in more than ``max_docs`` documents are skipped as boilerplate. New documents are
     integers (their rank by doc_id) in the joins; doc_id strings are attached to the final rows only.
     """
-    n = len(doc_ids)
-    counts = np.diff(sk.passage_offsets)
+    counts = np.diff(new.p_off)
+    codes = pc.dictionary_encode(cluster_ids).combine_chunks().indices.to_numpy()
     new_p = pa.table(
         {
-            "i": pa.array(np.repeat(np.arange(n, dtype=np.int32), counts)),
-            "h": pa.array(sk.passage_hash, pa.uint64()),
-            "s": pa.array(sk.passage_start, pa.int32()),
-            "e": pa.array(sk.passage_end, pa.int32()),
+            "i": pa.array(np.repeat(np.arange(len(new), dtype=np.int32), counts)),
+            "c": pa.array(np.repeat(codes.astype(np.int32), counts)),
+            "h": pa.array(new.p_hash, pa.uint64()),
+            "s": pa.array(new.p_start, pa.int32()),
+            "e": pa.array(new.p_end, pa.int32()),
         }
     )
     con.register("_nd_np", new_p)
     try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _nd_hot AS
-            WITH nh AS (SELECT h, count(DISTINCT i) AS k FROM _nd_np GROUP BY h),
-                 oh AS (SELECT h, count(DISTINCT doc_id) AS k
-                          FROM (SELECT doc_id, unnest(passage_hashes) AS h FROM doc_signatures)
-                         WHERE h IN (SELECT h FROM nh) GROUP BY h)
-            SELECT h FROM nh LEFT JOIN oh USING (h) WHERE nh.k + coalesce(oh.k, 0) BETWEEN 2 AND {int(max_docs)}
-            """
-        )
-        nn = con.sql(
-            """
-            SELECT a.i, b.i AS j, a.h, a.s, a.e, b.s AS os, b.e AS oe
-              FROM _nd_np a JOIN _nd_hot USING (h) JOIN _nd_np b ON b.h = a.h AND b.i <> a.i
-            """
-        ).to_arrow_table()
-        no = con.sql(
-            """
-            WITH op AS (SELECT doc_id, unnest(passage_hashes) AS h, unnest(passage_starts) AS s,
-                               unnest(passage_ends) AS e FROM doc_signatures)
-            SELECT a.i, o.doc_id AS other, a.h, a.s, a.e, o.s AS os, o.e AS oe, c.cluster_id AS other_cluster
-              FROM _nd_np a JOIN _nd_hot USING (h) JOIN op o ON o.h = a.h
-              LEFT JOIN dup_clusters c ON c.doc_id = o.doc_id
-            """
-        ).to_arrow_table()
+        con.execute(_HOT_SQL.replace("$max_docs", str(int(max_docs))))
+        nn = con.sql(_NEW_NEW_SQL).to_arrow_table()
+        no = con.sql(_NEW_OLD_SQL).to_arrow_table()
     finally:
         con.unregister("_nd_np")
         con.execute("DROP TABLE IF EXISTS _nd_hot")
+    out = _new_new_rows(nn, new.doc_ids)
+    if no.num_rows == 0:
+        return out
+    keys = ["doc_id", "other_doc_id", "start", "other_start", "passage_hash", "end", "other_end"]
+    parts = [out, *_new_old_rows(no, new.doc_ids, cluster_ids)]
+    return pa.concat_tables(parts).sort_by([(k, "ascending") for k in keys]).combine_chunks()
 
-    # new-new: both directions come out of the join; drop pairs within one cluster (duplicates of each other)
-    codes = pc.dictionary_encode(cluster_ids).combine_chunks().indices.to_numpy()
+
+def _new_new_rows(nn: pa.Table, doc_ids: pa.Array) -> pa.Table:
+    """Rows between two new documents of different clusters: both directions come out of the join. Sorted by
+    doc_id, other_doc_id, start, other_start."""
     i, j = _np(nn.column("i"), np.int64), _np(nn.column("j"), np.int64)
     cols = {k: _np(nn.column(k), t) for k, t in (("h", np.uint64), ("s", np.int32), ("e", np.int32))}
     cols |= {k: _np(nn.column(k), np.int32) for k in ("os", "oe")}
-    keep = codes[i] != codes[j]
-    i, j = i[keep], j[keep]
-    cols = {k: v[keep] for k, v in cols.items()}
-    # order of the rows: doc_id, other_doc_id, start, other_start (ranks order like the doc_id strings)
+    # ranks order like the doc_id strings
     o = np.lexsort((cols["oe"], cols["e"], cols["h"], cols["os"], cols["s"], j, i))
-    out = pa.table(
+    return pa.table(
         {
             "doc_id": doc_ids.take(pa.array(i[o])),
             "other_doc_id": doc_ids.take(pa.array(j[o])),
@@ -649,36 +807,111 @@ def _shared_passages(
         },
         schema=SHARED_PASSAGES_SCHEMA,
     )
-    if no.num_rows == 0:
-        return out
-    # new-earlier: keep pairs in different clusters, emit the row of each side
+
+
+def _new_old_rows(no: pa.Table, doc_ids: pa.Array, cluster_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
+    """Rows between a new and an earlier document in different clusters: the row of each side."""
     a = no.column("i").combine_chunks()
     a_ids, a_cluster = doc_ids.take(a), cluster_ids.take(a)
     keep = pc.fill_null(pc.not_equal(a_cluster, no.column("other_cluster")), True)
     no, a_ids = no.filter(keep), a_ids.filter(keep)
-    fwd = pa.table(
-        {
-            "doc_id": a_ids,
-            "other_doc_id": no.column("other"),
-            "passage_hash": no.column("h"),
-            "start": no.column("s"),
-            "end": no.column("e"),
-            "n_chars": pc.subtract(no.column("e"), no.column("s")),
-            "other_start": no.column("os"),
-            "other_end": no.column("oe"),
-        }
-    ).cast(SHARED_PASSAGES_SCHEMA)
-    back = pa.table(
-        {
-            "doc_id": no.column("other"),
-            "other_doc_id": a_ids,
-            "passage_hash": no.column("h"),
-            "start": no.column("os"),
-            "end": no.column("oe"),
-            "n_chars": pc.subtract(no.column("oe"), no.column("os")),
-            "other_start": no.column("s"),
-            "other_end": no.column("e"),
-        }
-    ).cast(SHARED_PASSAGES_SCHEMA)
-    keys = ["doc_id", "other_doc_id", "start", "other_start", "passage_hash", "end", "other_end"]
-    return pa.concat_tables([out, fwd, back]).sort_by([(k, "ascending") for k in keys]).combine_chunks()
+    sides = []
+    for mine, other, s, e, os_, oe in (("a", "o", "s", "e", "os", "oe"), ("o", "a", "os", "oe", "s", "e")):
+        ids = {"a": a_ids, "o": no.column("other")}
+        sides.append(
+            pa.table(
+                {
+                    "doc_id": ids[mine],
+                    "other_doc_id": ids[other],
+                    "passage_hash": no.column("h"),
+                    "start": no.column(s),
+                    "end": no.column(e),
+                    "n_chars": pc.subtract(no.column(e), no.column(s)),
+                    "other_start": no.column(os_),
+                    "other_end": no.column(oe),
+                }
+            ).cast(SHARED_PASSAGES_SCHEMA)
+        )
+    return sides[0], sides[1]
+
+
+# --- the reduce step
+def assign_near_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    signatures: pa.Table,
+    meta: pa.Table,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    containment_threshold: float = DEFAULT_CONTAINMENT_THRESHOLD,
+    params: DedupParams = DedupParams(),
+    limits: Limits = Limits(),
+    max_passage_docs: int = MAX_PASSAGE_DOCS,
+) -> NearDupResult:
+    """The reduce step: cluster the new documents against each other and every earlier document in ``con``.
+
+    ``signatures``: the new documents' rows from ``sketch_table`` (all shards concatenated; sketched with
+    ``params``). ``meta``: doc_id, n_words, first_seen of the same documents. ``con`` exposes
+    ``documents(doc_id, text, n_words, first_seen)`` over the published AND the new documents (texts for the
+    containment checks come from it), and ``doc_signatures``, ``dup_clusters``, ``shared_passages`` of the
+    published state (possibly empty; ``empty_state`` creates them). No new doc_id is in the published state.
+    Nothing is re-sketched. Returns rows for the new documents only, sorted by doc_id; the same inputs give the
+    same rows.
+
+    Memory, for n new documents with B = bands + head_bands band hashes and P paragraphs each on average:
+      * per new document: its signature (4 x num_perm bytes), bands (8 B bytes) and paragraphs (16 P bytes),
+        as numpy arrays, and once more in the copy of ``signatures`` sorted by doc_id that is returned;
+      * bucket rows: n (B + P) + earlier rows, 17 bytes each (16 once sorted, for buckets of two or more; the
+        sort takes ~40 bytes per row for a moment); the pairs from the buckets before they are made distinct:
+        at most (B + P) (anchors + old_anchors) per new document, ``MEMBER_CHUNK`` documents at a time;
+      * per candidate: the distinct compared pairs, at most ``max_candidates`` per new document, ~40 bytes
+        each, with (pairs, num_perm) temporaries ``ROW_CHUNK`` pairs at a time. Measured: the reduce's peak RSS
+        over its start was ~440 MB for 100k new documents of the dense corpus (23 pairs per document);
+      * earlier documents: at most ``old_anchors`` members per distinct new band or paragraph hash, with their
+        signatures; DuckDB scans the published band and paragraph hashes (it spills past its memory limit);
+      * texts: only those of the pairs checked exactly (estimates within ``EXACT_MARGIN`` above the threshold,
+        at most ``containment_targets`` containment targets per new document, then one per member against its
+        canonical), ``EXACT_BATCH`` pairs' texts and shingle sets at a time.
+    """
+    t0 = time.perf_counter()
+    secs: dict[str, float] = {}
+    signatures = signatures.take(pc.sort_indices(signatures.column("doc_id")))
+    new = _new_docs(signatures, meta, params)
+    n = len(new)
+    check_scheme(con, params)
+    prior = _fetch_prior(con, new, params, limits)
+    secs["fetch_prior"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    a, b, evidence, cand_stats = _candidates(new, prior, params, limits, max_passage_docs)
+    secs["candidates"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    nodes = _Nodes(con, new, prior, params.k)
+    la, lb, verify_stats = _verify(nodes, a, b, evidence, threshold, containment_threshold, limits)
+    secs["verify"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    clusters, is_canon, canon_old = _clusters(nodes, la, lb, threshold, containment_threshold)
+    secs["cluster"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    shared = _shared_passages(con, new, clusters.column("cluster_id"), max_passage_docs)
+    secs["passages"] = time.perf_counter() - t
+    secs["total"] = time.perf_counter() - t0
+    stats = {
+        "new_docs": n,
+        "candidate_pairs": len(a),
+        "candidate_pairs_per_doc": round(len(a) / n, 3) if n else 0.0,
+        "verified_pairs": len(la),
+        **verify_stats,
+        "new_clusters": int(is_canon.sum()),
+        "joined_prior_clusters": int(canon_old.sum()),
+        "shared_passage_rows": shared.num_rows,
+        "threshold": threshold,
+        "containment_threshold": containment_threshold,
+        "scheme": params.scheme,
+        "limits": asdict(limits),
+        **cand_stats,
+        "secs": {k: round(v, 3) for k, v in secs.items()},
+    }
+    return NearDupResult(dup_clusters=clusters, doc_signatures=signatures, shared_passages=shared, stats=stats)

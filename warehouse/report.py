@@ -67,6 +67,36 @@ def stored_checks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     return con.execute(f'SELECT "check", failing FROM {CHECKS_TABLE} ORDER BY rowid').df() if found else None
 
 
+# runs.counts 'near_dup' (warehouse.neardup.NearDupResult.stats): how often each limit bit, next to the limit
+NEAR_DUP_LIMITS = (
+    ("docs over max_candidates", "docs_over_max_candidates", "max_candidates"),
+    ("buckets sampled", "buckets_sampled", "max_bucket"),
+    ("buckets over old_anchors", "buckets_over_old_anchors", "old_anchors"),
+    ("containment targets dropped", "containment_targets_dropped", "containment_targets"),
+)
+
+
+def near_dup_rows(runs: Iterable[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """Per run (run_id, runs.counts JSON): the near-dup stage's work and how often its limits bit. Pure."""
+    out = []
+    for run_id, counts in runs:
+        nd = json.loads(counts or "{}").get("near_dup") or {}
+        if not nd:
+            continue
+        limits = nd.get("limits") or {}
+        row = {
+            "run_id": run_id,
+            "new docs": nd.get("new_docs"),
+            "pairs compared per doc": nd.get("candidate_pairs_per_doc"),
+            "linked pairs": nd.get("verified_pairs"),
+            "containment checks": nd.get("containment_checks"),
+        }
+        for label, key, limit in NEAR_DUP_LIMITS:
+            row[label] = f"{nd.get(key, 0)} (limit {limits.get(limit, '?')})"
+        out.append(row)
+    return out
+
+
 def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Everything the page shows, as plain rows (also handy for tests)."""
     latest = con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
@@ -81,6 +111,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "n_quarantined, n_documents_new, n_documents_total FROM stg_runs ORDER BY run_id",
         ),
         "funnel": [(k, int(con.execute(sql).fetchone()[0])) for k, sql in FUNNEL_SQL.items()],
+        "near_dup": near_dup_rows(con.execute("SELECT run_id, counts_json FROM stg_runs ORDER BY run_id").fetchall()),
         "dq": _rows(
             con,
             "SELECT run_id, stage, expectation, column_name, is_success, severity, unexpected_count, observed_value "
@@ -251,6 +282,10 @@ def render_html(data: dict[str, Any], *, warehouse: str, generated_at: datetime,
         "canonical documents, canonical documents with at least one extracted item.</p>",
         chart("chart-funnel", ""),
         _table([{"stage": k, "rows": v} for k, v in data["funnel"]]),
+        '<h2 id="near-dup">Near-duplicate work</h2>',
+        '<p class="muted">Per run: document pairs the near-dup stage compared, pairs it linked, exact containment '
+        "checks, and how often each of its limits bit (the limit in brackets).</p>",
+        _table(data["near_dup"], empty="No near-dup statistics recorded."),
         '<h2 id="quality">Quality</h2>',
         f"<p>Latest run: {len(dq_latest)} expectation(s), "
         + (f'<span class="badge fail">{n_fail} failed</span>' if n_fail else '<span class="badge ok">0 failed</span>')
