@@ -154,7 +154,9 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
     assert state.is_completed()
     old = (catalog_digest(wh), listed_files(wh), table_fingerprints(wh))
     for point in ("ingest", "extract", "load", "publish"):
-        res = cli("run", "--input", str(extra), "--warehouse", str(wh), env={"NEWSETL_TEST_KILL_AT": point})
+        # threads: this is about what a kill leaves behind (tests/flows/test_scale_out.py kills Dask runs)
+        res = cli("run", "--input", str(extra), "--warehouse", str(wh), "--runner", "thread",
+                  env={"NEWSETL_TEST_KILL_AT": point})  # fmt: skip
         assert res.returncode == -signal.SIGKILL, (point, res.returncode, res.stderr[-500:])
         # readers still see exactly the old warehouse (a killed run's unlisted files wait for the next writer)
         assert (catalog_digest(wh), listed_files(wh), table_fingerprints(wh)) == old, point
@@ -230,6 +232,8 @@ def test_json_logs_carry_progress_and_the_summary(tmp_path):
         "--json-logs",
         "--batch-size",
         "2",
+        "--runner",
+        "thread",  # the output is what is tested: no worker processes to start
         env={"PREFECT_LOGGING_LEVEL": "INFO"},  # the test session runs Prefect at WARNING
     )
     assert res.returncode == 0, res.stderr[-800:]
@@ -243,7 +247,7 @@ def test_json_logs_carry_progress_and_the_summary(tmp_path):
 
 
 def test_quiet_prints_only_the_final_line(tmp_path):
-    res = cli("run", "--input", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet",
+    res = cli("run", "--input", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet", "--runner", "thread",
               env={"PREFECT_LOGGING_LEVEL": "INFO"})  # fmt: skip
     assert res.returncode == 0, res.stderr[-800:]
     assert len(res.stdout.strip().splitlines()) == 1 and res.stdout.startswith("run ")

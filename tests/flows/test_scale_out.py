@@ -1,7 +1,7 @@
 """Scale-out: the same tables on every runner, map tasks in the workers, an external Dask cluster, resume.
 
 The corpus is big enough for every path that changes with size: 2,400 generated short articles in 110 files
-(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into 10 shards, 25 extract slices.
+(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into ~10 shards, 25 extract slices.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT, q
 from warehouse.fingerprint import table_fingerprints
 
-SHARD_BYTES = "200000"  # ~10 shards of the 1.5 MB corpus
+SHARD_BYTES = "120000"  # ~10 shards of the 1.2 MB corpus
 BATCH = 100
 
 
