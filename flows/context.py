@@ -61,6 +61,7 @@ def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[st
         "stats": stats,
         "worker": worker_id(),
         "children": len(psutil.Process().children()),  # a task starts no process (a Dask worker may not)
+        "rss_mib": psutil.Process().memory_info().rss >> 20,  # the worker's, as the task ends
         "seconds": round(time.perf_counter() - t0, 3),
         "finished_at": time.time(),
     }

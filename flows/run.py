@@ -168,7 +168,11 @@ def publish(run: Run) -> Summary:
         handles = [h for hs in run.stages.values() for h in hs.values()]
         counts["reused_tasks"] = sum(h["finished_at"] < run.attempt_started for h in handles)
         counts["tasks"] = {  # per task stage: how many, and the seconds they took in all (map: summed over workers)
-            stage: {"n": len(hs), "seconds": round(sum(h["seconds"] for h in hs.values()), 3)}
+            stage: {
+                "n": len(hs),
+                "seconds": round(sum(h["seconds"] for h in hs.values()), 3),
+                "max_worker_rss_mib": max((h.get("rss_mib", 0) for h in hs.values()), default=0),
+            }
             for stage, hs in run.stages.items()
         }
         books = _bookkeeping(run, counts)
