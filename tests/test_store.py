@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet
+import pytest
 from mini_warehouse import build_mini_warehouse, run1_tables
 
 from warehouse import schema
-from warehouse.store import CATALOG, CHECKS_TABLE, Store, writer_lock
+from warehouse.store import CATALOG, CHECKS_TABLE, Store, WarehouseError, writer_lock
 
 R3 = "20260103T000000-cccccccc"
 
@@ -120,3 +124,78 @@ def test_partition_written_piece_by_piece_is_the_same_partition(tmp_path):
     empty = store.write_partition("documents", R3, iter([]), part=1)
     assert empty.n_rows == 0
     assert pa.parquet.read_table(empty.path).schema.equals(schema.TABLES["documents"][0])
+
+
+def _files(root) -> dict[str, bytes]:
+    """Every file under `root`'s data/ and .staging/work/, by path relative to root, with its bytes."""
+    return {
+        str(f.relative_to(root)): f.read_bytes()
+        for sub in ("data", ".staging/work")
+        if (root / sub).exists()
+        for f in sorted((root / sub).rglob("*"))
+        if f.is_file()
+    }
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_recover_in_a_moved_or_copied_warehouse_keeps_every_listed_file(tmp_path, how):
+    """The catalog of a moved (or copied) warehouse was written under another root: recovery matches its files by
+    their path under data/, so it removes the leftovers of a killed run and nothing the catalog lists."""
+    wh = build_mini_warehouse(tmp_path / "wh")
+    listed = _files(wh)
+    assert len(listed) == len(Store(wh).published_partitions()) > 10
+    wh2 = tmp_path / "elsewhere" / "wh2"
+    wh2.parent.mkdir()
+    (shutil.move if how == "move" else shutil.copytree)(wh, wh2)
+    store = Store(wh2)
+    orphan = store.write_partition("documents", R3, schema.to_table("documents", []))  # a killed run's leftover
+    work = wh2 / ".staging" / "work" / "plan1" / "documents-00000.parquet"  # a resumable shard output
+    work.parent.mkdir(parents=True)
+    work.write_bytes(b"shard")
+    removed = store.recover()
+    assert removed == [orphan.path]
+    assert _files(wh2) == {**listed, ".staging/work/plan1/documents-00000.parquet": b"shard"}
+    if how == "copy":
+        assert _files(wh) == listed  # the original is untouched
+
+
+def test_recover_refuses_when_the_catalog_cannot_be_resolved_where_it_stands(tmp_path):
+    """Only the catalog was moved (or its data/ is elsewhere): its partitions are not under this root, so
+    recovery refuses with one line and removes nothing, not even the files it would otherwise call leftovers."""
+    wh = build_mini_warehouse(tmp_path / "wh")
+    wh2 = tmp_path / "wh2"
+    wh2.mkdir()
+    shutil.copyfile(wh / CATALOG, wh2 / CATALOG)
+    store = Store(wh2)
+    stray = store.write_partition("documents", R3, schema.to_table("documents", []))
+    (store.staging / "x.duckdb").parent.mkdir(parents=True, exist_ok=True)
+    (store.staging / "x.duckdb").write_bytes(b"half a catalog")
+    before = _files(wh2)
+    with pytest.raises(WarehouseError) as err:
+        store.recover()
+    message = str(err.value)
+    assert "\n" not in message and str(wh2) in message and "nothing was removed" in message
+    assert _files(wh2) == before and Path(stray.path).exists() and (store.staging / "x.duckdb").exists()
+    assert _files(wh) and Store(wh).recover() == []  # the original still recovers as before
+
+
+def test_recover_refuses_an_unreadable_catalog_and_keeps_every_file(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    before = _files(wh)
+    (wh / CATALOG).write_bytes(b"not a duckdb file" * 100)
+    with pytest.raises(WarehouseError) as err:
+        Store(wh).recover()
+    assert "\n" not in str(err.value) and "nothing was removed" in str(err.value)
+    assert _files(wh) == before
+
+
+def test_recover_and_discard_keep_the_staging_work_folder(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    store = Store(wh)
+    shard = store.staging / "work" / "k1" / "normalize" / "00000.parquet"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"shard")
+    (store.staging / "r.duckdb").write_bytes(b"x")
+    assert store.recover() == [str(store.staging / "r.duckdb")]
+    store.discard([], store.staging / "r.duckdb")
+    assert shard.read_bytes() == b"shard"

@@ -20,9 +20,9 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 import pyarrow as pa
@@ -33,6 +33,7 @@ from warehouse.schema import TABLES
 CATALOG = "newsetl.duckdb"
 LOCK = ".newsetl.lock"
 STAGING = ".staging"
+WORK = "work"  # .staging/work/: the flow's resumable shard outputs; no Store method ever removes them
 DATA = "data"
 MODELS_DIR = Path(__file__).with_name("models")
 # rows per Parquet row group of a partition: the writer holds a row group's encoded columns in memory until the
@@ -89,6 +90,16 @@ class Partition:
 
 def catalog_path(root: Path) -> Path:
     return root / CATALOG
+
+
+def partition_key(path: str) -> str:
+    """data/<table>/<file> of a partition path as a catalog records it: relative to the warehouse root, or absolute
+    (catalogs written before partitions were recorded relative). What recovery and relocation match files by."""
+    return "/".join(PurePath(path).parts[-3:])
+
+
+def _key(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def sql_literal(value: str) -> str:
@@ -156,18 +167,55 @@ class Store:
 
     # -- cleaning up after killed runs ---------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Remove staging leftovers and partition files no published catalog lists. Returns what was removed."""
+        """Remove what killed runs left: staged catalogs and spill files in .staging (never .staging/work/, the
+        flow's resumable shard outputs) and partition files under data/ that the published catalog does not list.
+        Returns what was removed.
+
+        Listed files are matched by their path under the warehouse root (data/<table>/<file>), never by an
+        absolute path, so a moved or copied warehouse keeps every file its catalog lists. When the catalog cannot
+        be read, or lists a file that is not under this root (only the catalog was moved, or data/ is missing),
+        nothing is removed: WarehouseError, one line.
+        """
+        listed = self._listed_here()
         removed: list[str] = []
         if self.staging.exists():
-            removed += [str(f) for f in sorted(self.staging.rglob("*")) if f.is_file()]
-            shutil.rmtree(self.staging)
-        listed = {p.path for p in self.published_partitions()}
+            for entry in sorted(self.staging.iterdir()):
+                if entry.name == WORK and entry.is_dir():
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    removed += [str(f) for f in sorted(entry.rglob("*")) if f.is_file()]
+                    shutil.rmtree(entry)
+                else:
+                    removed.append(str(entry))
+                    entry.unlink()
+            if not any(self.staging.iterdir()):
+                self.staging.rmdir()
         if self.data.exists():
-            for f in sorted(self.data.rglob("*.parquet")):
-                if str(f) not in listed:
+            for f in sorted(self.data.rglob("*")):
+                if f.is_file() and f.name.endswith((".parquet", ".parquet.tmp")) and _key(f, self.root) not in listed:
                     f.unlink()
                     removed.append(str(f))
         return removed
+
+    def _listed_here(self) -> set[str]:
+        """data/<table>/<file> of every published partition, each checked to exist under this root."""
+        try:
+            partitions = self.published_partitions()
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"cannot read the catalog {catalog_path(self.root)} ({str(exc).splitlines()[0]}); nothing was removed"
+            ) from None
+        listed = {partition_key(p.path) for p in partitions}
+        missing = sorted(k for k in listed if not k.startswith(DATA + "/") or not (self.root / k).is_file())
+        if missing:
+            recorded = sorted({str(PurePath(p.path).parents[2]) for p in partitions if PurePath(p.path).is_absolute()})
+            where = f" (recorded under {', '.join(recorded)})" if recorded and recorded != [str(self.root)] else ""
+            raise WarehouseError(
+                f"the catalog of {self.root}{where} lists {len(missing)} partition file(s) that are not under "
+                f"{self.root} (e.g. {missing[0]}); move or copy the whole warehouse folder with its data/; "
+                "nothing was removed"
+            )
+        return listed
 
     # -- writing --------------------------------------------------------------------------------------
     def write_partition(
@@ -298,7 +346,21 @@ class Store:
         _fsync(staged_catalog)
         os.replace(staged_catalog, catalog_path(self.root))
         _fsync_dir(self.root)
-        shutil.rmtree(self.staging, ignore_errors=True)  # DuckDB spill files; nothing else lives here now
+        self._clear_staging()  # DuckDB spill files; nothing else of this run lives here now
+
+    def _clear_staging(self) -> None:
+        """Remove .staging except .staging/work/ (the flow's shard outputs, which it removes itself)."""
+        if not self.staging.exists():
+            return
+        for entry in self.staging.iterdir():
+            if entry.name == WORK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        with suppress(OSError):
+            self.staging.rmdir()  # only when empty
 
     def discard(self, partitions: list[Partition], staged_catalog: Path | None = None) -> None:
         """Remove what an aborted run wrote; the published catalog never listed it."""
@@ -306,7 +368,7 @@ class Store:
             Path(p.path).unlink(missing_ok=True)
         if staged_catalog is not None:
             staged_catalog.unlink(missing_ok=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        self._clear_staging()
 
 
 def create_table_views(
