@@ -38,7 +38,7 @@ def mini_wh(tmp_path_factory) -> Path:
 
 
 def _con(root: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(catalog_path(root)), read_only=True)
+    return duckdb.connect(str(catalog_path(root)), read_only=True, config={"file_search_path": str(root)})
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str):
@@ -124,7 +124,7 @@ def test_model_checks_pass_on_consistent_data(mini_wh):
 
 def test_model_checks_catch_orphans_and_duplicates(mini_wh):
     """A mention on a duplicate document and one of an unknown entity are each counted by the right check."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
     # shadow two views in a writable temp schema so the checks see the bad rows
@@ -158,7 +158,7 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
 def test_cooccurrence_checks_catch_fan_out_and_disorder(mini_wh):
     """A duplicated entity row fans the view out (two rows for one pair), a missing one leaves a pair's entity
     unknown, and a pair stored b < a is out of order."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
     con.execute("CREATE TEMP VIEW stg_entities AS SELECT * FROM w.main.stg_entities UNION ALL "
@@ -204,7 +204,7 @@ def test_seed_model_checks_pass(seed_wh):
 
 def test_documents_n_chars_must_match_the_stored_text(mini_wh):
     """The normalize gate checks n_chars >= 1 instead of the texts; this check ties n_chars to the text."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
     assert run_checks(con).set_index("check").failing["documents_n_chars_match_text"] == 0

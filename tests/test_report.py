@@ -189,14 +189,14 @@ def test_report_shows_the_checks_stored_at_the_last_rebuild(tmp_path):
     from warehouse.store import CATALOG, CHECKS_TABLE, Store
 
     wh = build_mini_warehouse(tmp_path / "wh")
-    cat = str(wh / CATALOG)
-    with duckdb.connect(cat, read_only=True) as con:
+    cat, fsp = str(wh / CATALOG), {"file_search_path": str(wh)}
+    with duckdb.connect(cat, read_only=True, config=fsp) as con:
         computed = collect(con)["checks"]  # no _checks yet: computed
         assert computed == [{"check": r.check, "failing": int(r.failing)} for r in run_checks(con).itertuples()]
     stored = Store(wh).check_catalog(wh / CATALOG)
     assert [{"check": r["check"], "failing": r["failing"]} for r in stored] == computed
-    with duckdb.connect(cat) as con:
+    with duckdb.connect(cat, config=fsp) as con:
         con.execute(f"UPDATE {CHECKS_TABLE} SET failing = 7 WHERE \"check\" = 'doc_ids_unique'")
-    with duckdb.connect(cat, read_only=True) as con:
+    with duckdb.connect(cat, read_only=True, config=fsp) as con:
         shown = {c["check"]: c["failing"] for c in collect(con)["checks"]}
     assert shown["doc_ids_unique"] == 7 and len(shown) == len(computed)

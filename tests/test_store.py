@@ -23,8 +23,10 @@ def _runs_row(run_id: str) -> list[dict]:
     return [row]
 
 
-def _q(path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
+def _q(path, sql: str, root=None) -> list[tuple]:
+    """Plain DuckDB on a catalog: its views name partitions relative to the warehouse folder (`root`)."""
+    root = root or path.parent.parent  # a staged catalog: W/.staging/<run>.duckdb
+    with duckdb.connect(str(path), read_only=True, config={"file_search_path": str(root)}) as con:
         return con.execute(sql).fetchall()
 
 
@@ -63,7 +65,7 @@ def test_bookkeeping_only_run_copies_the_published_catalog(tmp_path):
         assert _q(staged, "SELECT count(*) FROM runs") == [(3,)]
         assert _q(staged, f"SELECT count(*) FROM _partitions WHERE run_id = '{R3}'") == [(1,)]
         store.publish(staged)
-    assert _q(wh / CATALOG, "SELECT count(*) FROM stg_runs") == [(3,)]
+    assert _q(wh / CATALOG, "SELECT count(*) FROM stg_runs", wh) == [(3,)]
     assert not store.staging.exists()
 
 
