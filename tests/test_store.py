@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -201,3 +203,72 @@ def test_recover_and_discard_keep_the_staging_work_folder(tmp_path):
     assert store.recover() == [str(store.staging / "r.duckdb")]
     store.discard([], store.staging / "r.duckdb")
     assert shard.read_bytes() == b"shard"
+
+
+def _shard(root, name: str, table: pa.Table):
+    path = root / ".staging" / "work" / "plan1" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyarrow.parquet.write_table(table, path)
+    return path
+
+
+def test_adopt_partition_links_a_finished_shard_into_data_and_publishes_it(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    rows = [{"doc_id": f"d{i}", "run_id": R3, "stage": "normalize", "reason_code": "x"} for i in range(3)]
+    src = _shard(wh, "quarantine-00000.parquet", schema.to_table("quarantine", rows))
+    with writer_lock(wh):
+        store = Store(wh)
+        prior = store.published_partitions()
+        p = store.adopt_partition("quarantine", R3, src, part=0)
+        assert p.path == str(wh / "data" / "quarantine" / f"{R3}-00000.parquet")
+        assert (p.table_name, p.run_id, p.n_rows, p.bytes) == ("quarantine", R3, 3, src.stat().st_size)
+        assert p.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+        assert os.stat(p.path).st_ino == src.stat().st_ino  # a hard link: no bytes copied
+        staged, _ = store.stage_catalog(R3, prior, [p])
+        store.publish(staged)
+    assert _q(wh / CATALOG, f"SELECT count(*) FROM quarantine WHERE run_id = '{R3}'", wh) == [(3,)]
+    assert _q(wh / CATALOG, f"SELECT path FROM _partitions WHERE run_id = '{R3}'", wh) == [
+        (f"data/quarantine/{R3}-00000.parquet",)
+    ]
+    assert src.exists() and Store(wh).recover() == []  # the shard stays; publish and recover keep .staging/work
+    shutil.rmtree(wh / ".staging" / "work")  # the flow removes its shards: the partition keeps its bytes
+    assert _q(wh / CATALOG, "SELECT count(*) FROM quarantine", wh) == [(4,)]
+
+
+def test_adopt_partition_copies_where_a_link_is_refused_and_an_unpublished_one_is_a_leftover(tmp_path, monkeypatch):
+    import errno
+
+    wh = build_mini_warehouse(tmp_path / "wh")
+    src = _shard(wh, "q.parquet", schema.to_table("quarantine", [{"run_id": R3, "reason_code": "x"}]))
+
+    def no_link(*args):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    p = Store(wh).adopt_partition("quarantine", R3, src, part=None)
+    assert Path(p.path).name == f"{R3}.parquet" and os.stat(p.path).st_ino != src.stat().st_ino
+    assert Path(p.path).read_bytes() == src.read_bytes()
+    assert Store(wh).recover() == [p.path]  # never published: a killed run's leftover; the shard stays
+    assert src.exists()
+
+
+def test_adopt_partition_refuses_bad_sources_in_one_line(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    store = Store(wh)
+    outside = tmp_path / "outside.parquet"
+    pyarrow.parquet.write_table(schema.to_table("quarantine", []), outside)
+    wrong = _shard(wh, "wrong.parquet", pa.table({"doc_id": [1], "extra": ["x"]}))
+    broken = wh / ".staging" / "work" / "plan1" / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    listed = Store(wh).published_partitions()[0].path
+    cases = {
+        outside: "not a file under",
+        wrong: "extra, reason_code",
+        broken: "not a readable Parquet",
+        listed: "outside its data/",
+    }
+    for src, words in cases.items():
+        with pytest.raises(WarehouseError) as err:
+            store.adopt_partition("quarantine", R3, src)
+        assert "\n" not in str(err.value) and words in str(err.value), str(err.value)
+    assert not (wh / "data" / "quarantine" / f"{R3}.parquet").exists()

@@ -262,6 +262,33 @@ class Store:
         os.replace(tmp, path)
         return Partition(table_name, run_id, str(path), n_rows, path.stat().st_size, sha256_file(path))
 
+    def adopt_partition(self, table_name: str, run_id: str, src: Path, part: int | None = None) -> Partition:
+        """Make a finished Parquet file already under the warehouse (a shard output in .staging/work/...) partition
+        `part` of `table_name` for `run_id`, as `write_partition` would name it, without rewriting it.
+
+        The file is hard-linked into data/<table>/ (copied where the file system refuses a link), fsynced, hashed,
+        and checked to have the table's columns and types. `src` stays where it is: the link is a second name for
+        the same immutable bytes, so removing the shard folder later leaves the partition. The returned path is
+        under this root; the catalog records it relative (data/<table>/<file>). Raises WarehouseError (one line)
+        for a file outside the warehouse, unreadable as Parquet, or of another schema."""
+        src = Path(src).resolve()
+        if not src.is_relative_to(self.root) or src.is_relative_to(self.data) or not src.is_file():
+            raise WarehouseError(f"cannot adopt {src}: not a file under {self.root} outside its data/")
+        n_rows = _checked_rows(table_name, src)
+        folder = self.data / table_name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (f"{run_id}.parquet" if part is None else f"{run_id}-{part:05d}.parquet")
+        tmp = path.with_suffix(".parquet.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:  # another device, or a file system without hard links
+            shutil.copyfile(src, tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+        return Partition(table_name, run_id, str(path), n_rows, path.stat().st_size, sha256_file(path))
+
     def connect(self, database: Path | None = None) -> duckdb.DuckDBPyConnection:
         """A writer-side DuckDB connection (in memory by default) with a bounded memory limit that spills to
         W/.staging/tmp; NEWSETL_DUCKDB_MEMORY_LIMIT overrides the limit (a DuckDB size such as 2GB).
@@ -457,6 +484,26 @@ def shadow_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         sorted(t for (t,) in con.execute("SELECT DISTINCT table_name FROM _partitions").fetchall()),
         temp=True,
     )
+
+
+def _checked_rows(table_name: str, path: Path) -> int:
+    """Rows of Parquet file `path`, after checking it has exactly the columns and types of `table_name`."""
+    try:
+        meta = pq.ParquetFile(path)
+        got = meta.schema_arrow
+    except (OSError, pa.ArrowException) as exc:
+        raise WarehouseError(f"cannot adopt {path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    if table_name in TABLES:
+        want = TABLES[table_name][0]
+        bad = sorted(
+            {f.name for f in want if got.get_field_index(f.name) < 0 or not got.field(f.name).type.equals(f.type)}
+            | (set(got.names) - set(want.names))
+        )
+        if bad:
+            raise WarehouseError(
+                f"cannot adopt {path} as {table_name}: columns {', '.join(bad)} differ from its schema"
+            )
+    return meta.metadata.num_rows
 
 
 def ledger_rows(partitions: list[Partition]) -> list[tuple]:
