@@ -248,6 +248,36 @@ def validate(warehouse: str | None) -> None:
         _fail("\n".join(errors))
 
 
+@main.command()
+@warehouse_option
+@click.option(
+    "--target-rows",
+    type=int,
+    default=None,
+    help="Rows per merged file, at most (env NEWSETL_COMPACT_TARGET_ROWS, default 1,000,000; files stay under 128 MB).",
+)
+def compact(warehouse: str | None, target_rows: int | None) -> None:
+    """Merge each table's small partitions into larger files (atomic, under the writer lock)."""
+    from flows.config import compact_target_rows
+    from warehouse.compact import compact as compact_warehouse
+    from warehouse.store import WarehouseBusy, WarehouseError
+
+    try:
+        rows = compact_target_rows(target_rows)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        result = compact_warehouse(_warehouse(warehouse), rows)
+    except (WarehouseBusy, WarehouseError) as exc:
+        _fail(str(exc))
+    for table, t in result["tables"].items():
+        click.echo(f"  {table:<18} {t['files_before']:>6} -> {t['files_after']:<6} file(s), {t['rows_moved']} row(s)")
+    click.echo(
+        f"compacted {result['warehouse']}: {result['files_before']} -> {result['files_after']} partition file(s) "
+        f"in {result['seconds']:.1f} s; {result['superseded_files']} replaced file(s) are removed by the next writer"
+    )
+
+
 from flows.cli_release import release, report  # noqa: E402
 
 main.add_command(release)

@@ -16,6 +16,7 @@ DEFAULTS = {
     "batch_size": "500",
     "max_doc_chars": "1000000",
     "n_process": str(min(os.cpu_count() or 1, 2)),  # both cores here; more rarely pays for NER workers
+    "compact_target_rows": "1000000",
 }
 
 PREFECT_OFFLINE = {
@@ -80,3 +81,9 @@ def resolve(
         max_doc_chars=_positive_int("max_doc_chars", _pick(max_doc_chars, "max_doc_chars", DEFAULTS["max_doc_chars"])),
         n_process=_positive_int("n_process", _pick(n_process, "n_process", DEFAULTS["n_process"])),
     )
+
+
+def compact_target_rows(flag: int | None = None) -> int:
+    """Rows per merged file for `newsetl compact`: --target-rows, then NEWSETL_COMPACT_TARGET_ROWS, then 1,000,000."""
+    value = _pick(flag, "compact_target_rows", DEFAULTS["compact_target_rows"])
+    return _positive_int("target_rows", value)

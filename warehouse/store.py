@@ -159,10 +159,12 @@ class Store:
         cat = catalog_path(self.root)
         if not cat.exists():
             return []
-        con = duckdb.connect(str(cat), read_only=True)
+        con = duckdb.connect()  # attached, not opened: a connection of this process with other settings may hold it
         try:
+            con.execute(f"ATTACH {sql_literal(str(cat))} AS published (READ_ONLY)")
             rows = con.execute(
-                "SELECT table_name, run_id, path, n_rows, bytes, sha256 FROM _partitions ORDER BY table_name, run_id"
+                "SELECT table_name, run_id, path, n_rows, bytes, sha256 FROM published._partitions "
+                "ORDER BY table_name, run_id"
             ).fetchall()
         finally:
             con.close()
@@ -357,16 +359,32 @@ class Store:
     def add_partitions(self, staged_catalog: Path, new: list[Partition]) -> None:
         """List `new` partitions in a staged catalog and re-point the views of their tables. A catalog written
         before partitions were recorded relative to the root is migrated: every path and view made relative."""
-        if not new:
-            return
+        if new:
+            self._edit_ledger(staged_catalog, [], new)
+
+    def replace_partitions(self, name: str, old: list[Partition], new: list[Partition]) -> Path:
+        """Stage a copy of the published catalog (`.staging/<name>.duckdb`) in which `new` partitions replace `old`
+        ones holding the same rows (compaction): the ledger and the views of their tables change, models and
+        checks stand as published. Not yet visible."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        path = self.staging / f"{name}.duckdb"
+        shutil.copyfile(catalog_path(self.root), path)
+        self._edit_ledger(path, old, new)
+        return path
+
+    def _edit_ledger(self, staged_catalog: Path, old: list[Partition], new: list[Partition]) -> None:
         con = self.connect(staged_catalog)
         try:
-            con.executemany("INSERT INTO _partitions VALUES (?, ?, ?, ?, ?, ?)", ledger_rows(new))
-            names = sorted({p.table_name for p in new})
             legacy = con.execute("SELECT DISTINCT table_name FROM _partitions WHERE path LIKE '/%'").fetchall()
-            if legacy:
+            if legacy:  # absolute paths of an older catalog: data/<table>/<file>, as written now
                 con.execute("UPDATE _partitions SET path = array_to_string(string_split(path, '/')[-3:], '/')")
-                names = sorted({*names, *(t for (t,) in legacy)})
+            if old:
+                con.execute(
+                    "DELETE FROM _partitions WHERE list_contains(?, path)", [[partition_key(p.path) for p in old]]
+                )
+            if new:
+                con.executemany("INSERT INTO _partitions VALUES (?, ?, ?, ?, ?, ?)", ledger_rows(new))
+            names = sorted({p.table_name for p in old + new} | {t for (t,) in legacy})
             self._catalog_views(con, self._ledger_of(con, names), only=names)
             con.execute("CHECKPOINT")
         finally:
