@@ -81,6 +81,13 @@ def main() -> None:
     default=None,
     help="Processes for NER and near-dup signatures (env NEWSETL_N_PROCESS, default 2).",
 )
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    default=None,
+    help="Rebuild every SQL model and check every row, instead of updating them for the run's rows "
+    "(env NEWSETL_FULL_REFRESH).",
+)
 @click.option("--quiet", is_flag=True, help="Print only warnings, errors and the final line.")
 @click.option("--json-logs", is_flag=True, help="Log as JSON lines (for schedulers); the final summary too.")
 @runner_options
@@ -90,6 +97,7 @@ def run(
     batch_size: int | None,
     max_doc_chars: int | None,
     n_process: int | None,
+    full_refresh: bool | None,
     quiet: bool,
     json_logs: bool,
     runner: str | None,
@@ -103,6 +111,7 @@ def run(
             batch_size=batch_size,
             max_doc_chars=max_doc_chars,
             n_process=n_process,
+            full_refresh=full_refresh,
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -126,6 +135,7 @@ def run(
         batch_size=batch_size,
         max_doc_chars=max_doc_chars,
         n_process=n_process,
+        full_refresh=full_refresh,
         return_state=True,
     )
     if not state.is_completed():

@@ -45,6 +45,7 @@ class Settings:
     batch_size: int = 500
     max_doc_chars: int = 1_000_000
     n_process: int = 1
+    full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
 
 def _pick(flag: object, env: str, default: str) -> str:
@@ -70,6 +71,7 @@ def resolve(
     batch_size: int | None = None,
     max_doc_chars: int | None = None,
     n_process: int | None = None,
+    full_refresh: bool | None = None,
 ) -> Settings:
     raw_inputs = _pick(list(inputs) if inputs else None, "inputs", DEFAULTS["inputs"])
     if isinstance(raw_inputs, str):
@@ -80,7 +82,20 @@ def resolve(
         batch_size=_positive_int("batch_size", _pick(batch_size, "batch_size", DEFAULTS["batch_size"])),
         max_doc_chars=_positive_int("max_doc_chars", _pick(max_doc_chars, "max_doc_chars", DEFAULTS["max_doc_chars"])),
         n_process=_positive_int("n_process", _pick(n_process, "n_process", DEFAULTS["n_process"])),
+        full_refresh=_flag("full_refresh", full_refresh),
     )
+
+
+def _flag(name: str, flag: bool | None) -> bool:
+    """A boolean setting: the flag when given (True or False), else NEWSETL_<NAME> (1/true/yes or 0/false/no/empty)."""
+    if flag is not None:
+        return bool(flag)
+    value = os.environ.get(f"NEWSETL_{name.upper()}", "").strip().lower()
+    if value in {"", "0", "false", "no"}:
+        return False
+    if value in {"1", "true", "yes"}:
+        return True
+    raise ConfigError(f"NEWSETL_{name.upper()} must be 1/true/yes or 0/false/no, got {value!r}")
 
 
 def compact_target_rows(flag: int | None = None) -> int:

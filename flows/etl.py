@@ -354,8 +354,10 @@ def etl_flow(
     batch_size: int | None = None,
     max_doc_chars: int | None = None,
     n_process: int | None = None,
+    full_refresh: bool | None = None,
 ) -> Any:
-    """Run the pipeline. Returns a RunSummary dict, or a Failed state with a one-line reason per failure."""
+    """Run the pipeline. Returns a RunSummary dict, or a Failed state with a one-line reason per failure.
+    `full_refresh` rebuilds every SQL model and checks every row (default: update for the run's rows)."""
     try:
         settings = resolve(
             warehouse=warehouse,
@@ -363,6 +365,7 @@ def etl_flow(
             batch_size=batch_size,
             max_doc_chars=max_doc_chars,
             n_process=n_process,
+            full_refresh=full_refresh,
         )
         with writer_lock(settings.warehouse):
             return asdict(_run(settings))
@@ -669,6 +672,7 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
                 "batch_size": settings.batch_size,
                 "max_doc_chars": settings.max_doc_chars,
                 "n_process": settings.n_process,
+                "full_refresh": settings.full_refresh,
             }
         ),
         "code_version": code_version(),
@@ -680,9 +684,10 @@ def _stages(run: _Run, settings: Settings) -> RunSummary:
     dq_rows = run.tables.pop("dq_results")
     run.write(list(run.tables))  # what is still held (tables written earlier are empty and skipped)
     _kill_point("load")
-    run.staged, rebuilt = store.stage_catalog(run_id, prior_parts, run.parts)
-    if rebuilt:  # data changed: check the staged catalog across tables; else they stand as published
-        res = gate_task("warehouse", quote(store.check_catalog(run.staged, run_id)))
+    run.staged, rebuilt = store.stage_catalog(run_id, prior_parts, run.parts, full_refresh=settings.full_refresh)
+    if rebuilt:  # models changed: check the run's rows and the global counts (every row on a full refresh)
+        scope = None if settings.full_refresh else run_id
+        res = gate_task("warehouse", quote(store.check_catalog(run.staged, scope)))
         dq_rows += [{**r, "run_id": run_id} for r in res.results]
         if res.errors:
             raise GateFailed(res.errors, res.results)

@@ -150,9 +150,16 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
         # d1 has 3 entities now (so 3 pairs), but E9 came from another run, so 2 of its pairs are missing
         "mart_entity_cooccurrence_pairs_per_document": 2,
     }
-    # scoped to another run, the extraction-row checks skip run r's rows; the rest still see them
+    # scoped to another run, the checks of run r's own rows skip them; the global counts and mart keys still see them
     scoped = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS, runs=["other"]).itertuples() if r.failing}
-    assert set(failing) - set(scoped) == {"mentions_offsets", "mart_entity_cooccurrence_pairs_per_document"}
+    assert scoped == {
+        "mart_entities_mentions_add_up": 1,
+        "mart_figures_figure_id_unique": 1,
+        "mart_figures_one_per_figure": 1,
+    }
+    scoped = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS, runs=["r"]).itertuples() if r.failing}
+    # run r alone: d1's one entity of that run (E9) makes no pair, so the pairs of d1 add up within the run
+    assert scoped == {k: v for k, v in failing.items() if k != "mart_entity_cooccurrence_pairs_per_document"}
 
 
 def test_cooccurrence_checks_catch_fan_out_and_disorder(mini_wh):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,6 +33,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warehouse.incremental import MODELS_DIR, build_models, built_with_these_models, update_models  # noqa: F401
 from warehouse.schema import TABLES
 
 CATALOG = "newsetl.duckdb"
@@ -39,7 +41,6 @@ LOCK = ".newsetl.lock"
 STAGING = ".staging"
 WORK = "work"  # .staging/work/: the flow's resumable shard outputs; no Store method ever removes them
 DATA = "data"
-MODELS_DIR = Path(__file__).with_name("models")
 # rows per Parquet row group of a partition: the writer holds a row group's encoded columns in memory until the
 # group is complete, so a 100k-document partition written as one group held all its compressed texts at once
 ROW_GROUP_ROWS = 10_000
@@ -319,6 +320,23 @@ class Store:
         ).fetchall()
         return [self.resolve(Partition(*r)) for r in rows]
 
+    def _stale_views(self, con: duckdb.DuckDBPyConnection) -> set[str]:
+        """Tables whose view in this catalog names files the way another root would: absolute paths where they
+        should be relative, or absolute under another folder (a catalog from a root whose path has a comma)."""
+        views = con.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
+        ).fetchall()
+        here = str(self.root / DATA) + "/"
+        stale = set()
+        for name, sql in views:
+            files = [f.replace("''", "'") for f in re.findall(r"'((?:[^']|'')*\.parquet)'", sql)]
+            if name in TABLES and any(
+                f.startswith("/") != (not _relocatable(self.root)) or (f.startswith("/") and not f.startswith(here))
+                for f in files
+            ):
+                stale.add(name)
+        return stale
+
     def _catalog_views(
         self, con: duckdb.DuckDBPyConnection, partitions: list[Partition], only: list[str] | None = None
     ) -> None:
@@ -340,21 +358,53 @@ class Store:
         if cwd != self.root and any((cwd / DATA / n).is_dir() for n in names):
             create_table_views(con, partitions, sorted(names) if only is None else only, temp=True)
 
-    def stage_catalog(self, run_id: str, prior: list[Partition], new: list[Partition]) -> tuple[Path, bool]:
+    def stage_catalog(
+        self, run_id: str, prior: list[Partition], new: list[Partition], *, full_refresh: bool = False
+    ) -> tuple[Path, bool]:
         """Build the next catalog in staging (not yet visible) listing `prior` + `new` partitions.
 
-        Returns (path, rebuilt). When `new` only touches BOOKKEEPING tables and a catalog is published, the
-        published catalog is copied and the new partitions added (`rebuilt` False: models and checks stand as
-        published). Otherwise the catalog is built from scratch with every SQL model (`rebuilt` True).
+        Returns (path, rebuilt). With a published catalog built by the current model files, it is copied and the
+        new partitions added: when `new` only touches BOOKKEEPING tables, that is all (`rebuilt` False: models and
+        checks stand as published); otherwise the incremental models are updated for the new rows
+        (`update_catalog`). The first run, `full_refresh`, and a catalog built by other model files build the
+        catalog from scratch with every SQL model. `rebuilt` True means the models changed: check the catalog.
         """
         published = catalog_path(self.root)
-        if published.exists() and {p.table_name for p in new} <= BOOKKEEPING:
-            self.staging.mkdir(parents=True, exist_ok=True)
-            path = self.staging / f"{run_id}.duckdb"
-            shutil.copyfile(published, path)
-            self.add_partitions(path, new)
-            return path, False
+        if published.exists() and not full_refresh and self._models_current(published):
+            if {p.table_name for p in new} <= BOOKKEEPING:
+                self.staging.mkdir(parents=True, exist_ok=True)
+                path = self.staging / f"{run_id}.duckdb"
+                shutil.copyfile(published, path)
+                self.add_partitions(path, new)
+                return path, False
+            return self.update_catalog(run_id, new), True
         return self.build_catalog(run_id, prior + new), True
+
+    def _models_current(self, catalog: Path) -> bool:
+        con = duckdb.connect()
+        try:
+            con.execute(f"ATTACH {sql_literal(str(catalog))} AS published (READ_ONLY)")
+            con.execute("USE published")
+            return built_with_these_models(con)
+        finally:
+            con.close()
+
+    def update_catalog(self, run_id: str, new: list[Partition]) -> Path:
+        """The published catalog copied to staging with the `new` partitions listed and the incremental models
+        updated for their rows (warehouse/incremental.py). Not yet visible."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        path = self.staging / f"{run_id}.duckdb"
+        shutil.copyfile(catalog_path(self.root), path)
+        self._edit_ledger(path, [], new)
+        con = self.connect(path)
+        try:
+            create_table_views(con, [self.resolve(p) for p in new], temp=True, prefix="_new_")
+            with _memory_hint("updating the SQL models"):
+                update_models(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        return path
 
     def add_partitions(self, staged_catalog: Path, new: list[Partition]) -> None:
         """List `new` partitions in a staged catalog and re-point the views of their tables. A catalog written
@@ -384,7 +434,7 @@ class Store:
                 )
             if new:
                 con.executemany("INSERT INTO _partitions VALUES (?, ?, ?, ?, ?, ?)", ledger_rows(new))
-            names = sorted({p.table_name for p in old + new} | {t for (t,) in legacy})
+            names = sorted({p.table_name for p in old + new} | {t for (t,) in legacy} | self._stale_views(con))
             self._catalog_views(con, self._ledger_of(con, names), only=names)
             con.execute("CHECKPOINT")
         finally:
@@ -469,10 +519,12 @@ def create_table_views(
     *,
     relative_to: Path | None = None,
     temp: bool = False,
+    prefix: str = "",
 ) -> None:
     """One view per known table (or per table in `only`) over its partitions; a table without partitions is an
     empty typed view. Paths as given (absolute), or relative to `relative_to` (a stored catalog's views);
-    `temp` views live on this connection only and shadow the catalog's views of the same name."""
+    `temp` views live on this connection only and shadow the catalog's views of the same name; `prefix` names
+    the views `<prefix><table>` (the `_new_<table>` views of a run's own partitions)."""
     by_table: dict[str, list[str]] = {}
     for p in partitions:
         by_table.setdefault(p.table_name, []).append(p.path if relative_to is None else partition_key(p.path))
@@ -485,7 +537,7 @@ def create_table_views(
             sql = f"SELECT * FROM read_parquet({files}, union_by_name = true)"
         else:
             sql = empty_select(TABLES[name][0])
-        view = _ident(name) if temp else f"{quote_ident(db)}.main.{_ident(name)}"
+        view = _ident(prefix + name) if temp else f"{quote_ident(db)}.main.{_ident(prefix + name)}"
         con.execute(f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {view} AS {sql}")
         if name in TABLES and not temp:
             con.execute(f"COMMENT ON VIEW {view} IS {sql_literal(TABLES[name][1])}")
@@ -559,15 +611,6 @@ def empty_select(schema: pa.Schema) -> str:
         con.close()
     cols = ", ".join(f"CAST(NULL AS {t}) AS {_ident(n)}" for n, t in types)
     return f"SELECT {cols} WHERE false"
-
-
-def build_models(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Run warehouse/models/*.sql in name order (stg_ before mart_ by naming). Returns model names."""
-    done = []
-    for sql_file in sorted(MODELS_DIR.glob("*.sql"), key=lambda p: (not p.name.startswith("stg_"), p.name)):
-        con.execute(sql_file.read_text(encoding="utf-8"))
-        done.append(sql_file.stem)
-    return done
 
 
 def sha256_file(path: Path) -> str:

@@ -2,19 +2,45 @@
 -- Grain: one row per canonical document (one per duplicate cluster).
 -- Duplicates are folded into their canonical document and counted in cluster_size; counts of extracted
 -- items cover the canonical document only (duplicates are not extracted).
+-- Incremental (warehouse/incremental.py): a run rebuilds the rows of the canonical documents of the clusters it
+-- added documents to (a near-duplicate joining an older cluster changes that cluster's size) and of the documents
+-- it wrote extraction rows for; --full-refresh rebuilds every row.
+-- config: materialized=incremental, unique_key=doc_id
+/*delta:
+SELECT canonical_doc_id AS doc_id FROM _new_dup_clusters
+UNION SELECT doc_id FROM _new_mentions
+UNION SELECT doc_id FROM _new_figures
+UNION SELECT doc_id FROM _new_dates
+UNION SELECT doc_id FROM _new_quotes
+*/
 CREATE OR REPLACE TABLE mart_documents AS
 WITH clusters AS (
     SELECT cluster_id, canonical_doc_id, count(*) AS cluster_size
     FROM stg_dup_clusters
+    /*incremental: WHERE canonical_doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
     GROUP BY cluster_id, canonical_doc_id
 ),
 mention_counts AS (
     SELECT doc_id, count(*) AS n_mentions, count(DISTINCT entity_id) AS n_entities
-    FROM stg_mentions GROUP BY doc_id
+    FROM stg_mentions
+    /*incremental: WHERE doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
+    GROUP BY doc_id
 ),
-figure_counts AS (SELECT doc_id, count(*) AS n_figures FROM stg_figures GROUP BY doc_id),
-date_counts AS (SELECT doc_id, count(*) AS n_dates FROM stg_dates GROUP BY doc_id),
-quote_counts AS (SELECT doc_id, count(*) AS n_quotes FROM stg_quotes GROUP BY doc_id)
+figure_counts AS (
+    SELECT doc_id, count(*) AS n_figures FROM stg_figures
+    /*incremental: WHERE doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
+    GROUP BY doc_id
+),
+date_counts AS (
+    SELECT doc_id, count(*) AS n_dates FROM stg_dates
+    /*incremental: WHERE doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
+    GROUP BY doc_id
+),
+quote_counts AS (
+    SELECT doc_id, count(*) AS n_quotes FROM stg_quotes
+    /*incremental: WHERE doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
+    GROUP BY doc_id
+)
 SELECT
     d.doc_id,
     c.cluster_id,
@@ -41,6 +67,7 @@ LEFT JOIN mention_counts AS m ON m.doc_id = d.doc_id
 LEFT JOIN figure_counts AS f ON f.doc_id = d.doc_id
 LEFT JOIN date_counts AS dt ON dt.doc_id = d.doc_id
 LEFT JOIN quote_counts AS q ON q.doc_id = d.doc_id
+/*incremental: WHERE d.doc_id IN (SELECT doc_id FROM _delta_mart_documents) */
 ORDER BY d.doc_id;
 COMMENT ON TABLE mart_documents IS 'One row per canonical document (one per duplicate cluster), with cluster size, language and extraction counts.';
 COMMENT ON COLUMN mart_documents.doc_id IS 'Canonical document: SHA-256 of its normalized text.';

@@ -1,6 +1,16 @@
 -- mart_entities
 -- Grain: one row per resolved entity (stg_entities merges the per-run rows).
 -- Counts come from the mentions in canonical documents; first/last seen from those documents.
+-- Incremental (warehouse/incremental.py): a run rebuilds the rows of the entities it wrote (an entity seen again
+-- is merged across runs by stg_entities: aliases, counts), of the entities it mentioned, and of every entity
+-- mentioned in a document whose mart_documents row it rebuilds; --full-refresh rebuilds every row.
+-- config: materialized=incremental, unique_key=entity_id
+/*delta:
+SELECT entity_id FROM _new_entities
+UNION SELECT entity_id FROM _new_mentions WHERE entity_id IS NOT NULL
+UNION SELECT entity_id FROM stg_mentions
+ WHERE entity_id IS NOT NULL AND doc_id IN (SELECT doc_id FROM _delta_mart_documents)
+*/
 CREATE OR REPLACE TABLE mart_entities AS
 WITH by_entity AS (
     SELECT
@@ -13,6 +23,7 @@ WITH by_entity AS (
         max(d.first_seen) AS last_seen
     FROM stg_mentions AS m
     JOIN stg_documents AS d ON d.doc_id = m.doc_id
+    /*incremental: WHERE m.entity_id IN (SELECT entity_id FROM _delta_mart_entities) */
     GROUP BY m.entity_id
 )
 SELECT
@@ -29,6 +40,7 @@ SELECT
     b.last_published_at
 FROM stg_entities AS e
 LEFT JOIN by_entity AS b ON b.entity_id = e.entity_id
+/*incremental: WHERE e.entity_id IN (SELECT entity_id FROM _delta_mart_entities) */
 ORDER BY n_mentions DESC, e.entity_id;
 COMMENT ON TABLE mart_entities IS 'One row per resolved entity: mentions, documents, first and last seen.';
 COMMENT ON COLUMN mart_entities.entity_id IS 'Entity identifier, deterministic across runs.';
