@@ -133,7 +133,8 @@ def test_incremental_runs_give_the_full_refresh_tables(tmp_path):
 
 def test_a_run_rebuilds_only_the_rows_it_touched(tmp_path):
     """The rows of documents and entities the run did not touch are the published ones, not recomputed: a marker
-    put in an untouched row survives an incremental run and is gone after a full refresh."""
+    put in an untouched row survives an incremental run and is gone after a full refresh. An older document whose
+    cluster grew keeps its row with the new size; an entity mentioned again is merged (its name from stg_entities)."""
     wh = build_mini_warehouse(tmp_path / "wh")
     apply_run(wh, R3, later_runs()[0][1], full_refresh=True)  # published with models from the current files
     with duckdb.connect(str(wh / CATALOG), config={"file_search_path": str(wh)}) as con:
@@ -142,8 +143,9 @@ def test_a_run_rebuilds_only_the_rows_it_touched(tmp_path):
         con.execute("UPDATE mart_entities SET name = 'untouched' WHERE entity_id = 'E2'")
         con.execute("UPDATE mart_entities SET name = 'touched' WHERE entity_id = 'E1'")
     apply_run(wh, R4, later_runs()[1][1], full_refresh=False)  # d6 joins d3's cluster; d3 mentions E1
-    titles = dict((r[0], r[3]) for r in marts(wh)["mart_documents"])
-    assert titles["d5"] == "untouched" and titles["d3"] == "title d3" and titles["d7"] == "title d7"
+    rows = {r[0]: r for r in marts(wh)["mart_documents"]}
+    # d5: not touched; d3: its published row kept, with the new cluster size; d7: new
+    assert (rows["d5"][3], rows["d3"][3], rows["d3"][2], rows["d7"][3]) == ("untouched", "touched", 2, "title d7")
     names = dict((r[0], r[1]) for r in marts(wh)["mart_entities"])
     assert names["E2"] == "untouched" and names["E1"] == "Bashar Assad"
     apply_run(wh, R5, _bookkeeping(R5, 0), full_refresh=True)
@@ -171,7 +173,8 @@ def test_every_mart_table_is_incremental_and_declares_its_delta():
     for name in MARTS:
         m = models[name]
         assert m.incremental and m.unique_key and m.delta, name
-        delete, insert = m.update_sql()
+        prior, delete, insert = m.update_sql()
+        assert prior.startswith(f"CREATE OR REPLACE TEMP TABLE _prior_{name} AS")
         assert delete.startswith(f"DELETE FROM {name} WHERE") and insert.startswith(f"INSERT INTO {name} BY NAME")
         assert "_delta_" in insert and "/*incremental" not in insert
 

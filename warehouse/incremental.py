@@ -17,8 +17,11 @@ A run's update (`update_models`) then:
 1. computes every incremental model's delta, the `unique_key` values whose rows may change, into a temp table
    `_delta_<model>` (all deltas first, against the published marts: a delta may compare new data with them);
    `_new_<table>` views hold exactly the run's new partitions of each table;
-2. for each incremental model in file order: deletes its rows whose key is in the delta, and inserts the rows its
-   query gives with the `/*incremental: ...*/` fragments switched on (they restrict the query to the delta).
+2. for each incremental model in file order: saves the published rows of its delta keys in `_prior_<model>`,
+   deletes them, and inserts the rows its query gives with the `/*incremental: ...*/` fragments switched on
+   (they restrict the query to the delta), or, when the file has one, the rows of its
+   `/*incremental_query: ...*/`, which may merge `_prior_<model>` with the run's rows instead of re-reading every
+   row of the keys (mart_entities: a country is mentioned in most documents).
 Views (stg_*, mart_entity_cooccurrence) need nothing: they read the tables on every query.
 
 `models_digest` names the model files' content; a catalog built by other model files is rebuilt in full.
@@ -38,6 +41,7 @@ MODELS_TABLE = "_models"  # (digest): the models_digest of the files the catalog
 _CONFIG = re.compile(r"^--\s*config:\s*(.+)$", re.MULTILINE)
 _DELTA = re.compile(r"/\*delta:(.*?)\*/", re.DOTALL)
 _FRAGMENT = re.compile(r"/\*incremental:(.*?)\*/", re.DOTALL)
+_QUERY = re.compile(r"/\*incremental_query:(.*?)\*/", re.DOTALL)
 _CREATE = re.compile(r"^\s*CREATE\s+OR\s+REPLACE\s+TABLE\s+(\w+)\s+AS\s", re.IGNORECASE)
 
 
@@ -48,20 +52,31 @@ class Model:
     incremental: bool = False
     unique_key: str = ""
     delta: str = ""
+    query: str = ""  # the /*incremental_query: ...*/ that rebuilds the delta's rows, when the file gives one
 
-    def update_sql(self) -> tuple[str, str]:
-        """(DELETE of the delta's rows, INSERT of the rebuilt rows) for a run's update."""
-        query = duckdb.extract_statements(_FRAGMENT.sub(lambda m: m.group(1), self.sql))[0].query
+    def update_sql(self) -> tuple[str, str, str]:
+        """(snapshot of the delta's published rows into `_prior_<model>`, DELETE of those rows, INSERT of the
+        rebuilt rows) for a run's update. The INSERT runs the file's `/*incremental_query: */` when it has one,
+        else the full build's query with its `/*incremental: */` fragments switched on."""
+        query = duckdb.extract_statements(self.sql.replace(_QUERY.search(self.sql).group(0), "") if self.query
+                                          else self.sql)[0].query  # fmt: skip
         m = _CREATE.match(query)
         if not m or m.group(1) != self.name:
             raise ValueError(f"model {self.name}: an incremental model must start with CREATE OR REPLACE TABLE")
+        select = self.query or _FRAGMENT.sub(lambda f: f.group(1), query[m.end() :])
         key, delta = self.unique_key, delta_table(self.name)
-        delete = f"DELETE FROM {self.name} WHERE {key} IN (SELECT {key} FROM {delta})"
-        return delete, f"INSERT INTO {self.name} BY NAME " + query[m.end() :]
+        keys = f"{key} IN (SELECT {key} FROM {delta})"
+        prior = f"CREATE OR REPLACE TEMP TABLE {prior_table(self.name)} AS SELECT * FROM {self.name} WHERE {keys}"
+        return prior, f"DELETE FROM {self.name} WHERE {keys}", f"INSERT INTO {self.name} BY NAME {select}"
 
 
 def delta_table(model: str) -> str:
     return f"_delta_{model}"
+
+
+def prior_table(model: str) -> str:
+    """The published rows of a model's delta keys, saved before they are deleted (dbt's `{{ this }}`)."""
+    return f"_prior_{model}"
 
 
 def load_models(folder: Path = MODELS_DIR) -> list[Model]:
@@ -70,12 +85,19 @@ def load_models(folder: Path = MODELS_DIR) -> list[Model]:
     for f in sorted(folder.glob("*.sql"), key=lambda p: (not p.name.startswith("stg_"), p.name)):
         sql = f.read_text(encoding="utf-8")
         config = dict(kv.strip().split("=", 1) for m in _CONFIG.finditer(sql) for kv in m.group(1).split(","))
-        delta = _DELTA.search(sql)
+        delta, query = _DELTA.search(sql), _QUERY.search(sql)
         incremental = config.get("materialized") == "incremental"
         if incremental and (not delta or not config.get("unique_key")):
             raise ValueError(f"model {f.stem}: an incremental model needs a unique_key and a /*delta: ... */ query")
         models.append(
-            Model(f.stem, sql, incremental, config.get("unique_key", ""), delta.group(1).strip() if delta else "")
+            Model(
+                f.stem,
+                sql,
+                incremental,
+                config.get("unique_key", ""),
+                delta.group(1).strip() if delta else "",
+                query.group(1).strip() if query else "",
+            )
         )
     return models
 

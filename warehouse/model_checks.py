@@ -41,6 +41,10 @@ def setup(runs: Sequence[str] | None) -> list[str]:
 _RUN_ENTITIES = "(SELECT * FROM stg_entities WHERE entity_id IN (SELECT entity_id FROM entities WHERE $scope(run_id)))"
 
 
+# mart_figures rows of the documents of the runs' figures
+_RUN_FIGURES = "(SELECT * FROM mart_figures WHERE doc_id IN (SELECT doc_id FROM figures WHERE $scope(run_id)))"
+
+
 def _unique(relation: str, key: str) -> str:
     return f"SELECT count(*) - count(DISTINCT ({key})) FROM {relation}"
 
@@ -107,9 +111,10 @@ MODEL_CHECKS: dict[str, str] = {
         SELECT coalesce(sum(n_rows), 0) FROM {COOCCURRENCE} c
          WHERE NOT EXISTS (SELECT 1 FROM mart_documents d WHERE d.doc_id = c.doc_id)""",
     # mart_figures -----------------------------------------------------------------------------------------------
-    "mart_figures_figure_id_unique": _unique("mart_figures", "figure_id"),
-    "mart_figures_not_null": _not_null("mart_figures", "figure_id", "doc_id", "surface", "kind"),
+    # (scoped: the figures of the documents whose figures the runs wrote; a figure_id starts with its doc_id)
+    "mart_figures_figure_id_unique": _unique(_RUN_FIGURES, "figure_id"),
+    "mart_figures_not_null": _not_null(_RUN_FIGURES, "figure_id", "doc_id", "surface", "kind"),
     "mart_figures_one_per_figure": """
         SELECT abs((SELECT count(*) FROM stg_figures) - (SELECT count(*) FROM mart_figures))""",
-    "mart_figures_document_exists": _relationship("mart_figures", "doc_id", "mart_documents", "doc_id", scoped=False),
+    "mart_figures_document_exists": _relationship(_RUN_FIGURES, "doc_id", "mart_documents", "doc_id", scoped=False),
 }
