@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from mini_warehouse import R1, build_mini_warehouse, run1_tables
 
@@ -96,6 +97,10 @@ def test_compact_merges_small_files_and_changes_no_table(tmp_path):
     assert _state(wh) == before
     assert all((wh / f).is_file() for f in _listed(wh))
     assert sum(1 for f in _listed(wh) if f.startswith("data/runs/")) == 3
+    # the rows of the small files are gathered into row groups, not one row group per source file
+    merged = [wh / f for f in _listed(wh) if f.startswith("data/dq_results/compact-")]
+    assert merged and all(pq.ParquetFile(f).metadata.num_row_groups == 1 for f in merged)
+
     # the release of the compacted warehouse is the same release: it verifies and the version is 'identical'
     assert make_release(wh, tmp_path / "rel", "1.0").status == "identical" == "identical"
     assert verify_release(tmp_path / "rel", "1.0")["version"] == release.manifest["version"]
@@ -105,6 +110,20 @@ def test_compact_merges_small_files_and_changes_no_table(tmp_path):
     assert set(_files(wh)) == _listed(wh)
     again = compact(wh, target_rows=5)  # nothing left to merge
     assert again["files_before"] == again["files_after"] == result["files_after"] and again["tables"] == {}
+
+
+def test_merged_files_have_full_row_groups(tmp_path, monkeypatch):
+    """Row groups of exactly READ_BATCH_ROWS rows (the last one shorter), however the source files are cut."""
+    import warehouse.compact
+
+    monkeypatch.setattr(warehouse.compact, "READ_BATCH_ROWS", 4)
+    monkeypatch.setattr("warehouse.store.ROW_GROUP_ROWS", 4)
+    wh = many_small_partitions(tmp_path / "wh")  # dq_results: 2 rows a run, 3 for the mini's first run
+    compact(wh, target_rows=1_000)
+    (merged,) = [wh / f for f in _listed(wh) if f.startswith("data/dq_results/compact-")]
+    groups = pq.ParquetFile(merged).metadata
+    sizes = [groups.row_group(i).num_rows for i in range(groups.num_row_groups)]
+    assert sum(sizes) == 2 * N_RUNS + 3 and sizes[:-1] == [4] * (len(sizes) - 1) and 0 < sizes[-1] <= 4
 
 
 def test_a_reader_opened_before_compaction_keeps_the_old_layout(tmp_path):

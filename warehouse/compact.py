@@ -32,11 +32,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.schema import TABLES
-from warehouse.store import Partition, Store, WarehouseError, catalog_path, writer_lock
+from warehouse.store import ROW_GROUP_ROWS, Partition, Store, WarehouseError, catalog_path, writer_lock
 
 DEFAULT_TARGET_ROWS = 1_000_000
 DEFAULT_TARGET_BYTES = 128 << 20
-READ_BATCH_ROWS = 10_000  # rows read from a source file at a time: what the merge holds in memory
+READ_BATCH_ROWS = ROW_GROUP_ROWS  # rows gathered per row group of a merged file: what the merge holds in memory
 KILL_AT_ENV = "NEWSETL_TEST_KILL_AT"  # test-only fault injection, as in flows/etl.py
 
 
@@ -75,16 +75,26 @@ def plan_bins(partitions: list[Partition], target_rows: int, target_bytes: int) 
 
 
 def _aligned(table_name: str, group: list[Partition]) -> Iterator[pa.Table]:
-    """The rows of `group`'s files in order, a batch at a time, each with exactly the table's columns (a column
-    an older partition lacks is null, as union_by_name reads it)."""
+    """The rows of `group`'s files in order, in pieces of READ_BATCH_ROWS rows (the Parquet writer makes a row group
+    of every piece it is given, so the small files' rows are gathered first), each with exactly the table's columns
+    (a column an older partition lacks is null, as union_by_name reads it)."""
     schema = TABLES[table_name][0]
+    pending: list[pa.Table] = []
+    n_pending = 0
     for p in group:
         for batch in pq.ParquetFile(p.path).iter_batches(READ_BATCH_ROWS):
             piece = pa.Table.from_batches([batch])
             for f in schema:
                 if f.name not in piece.column_names:
                     piece = piece.append_column(f.name, pa.nulls(piece.num_rows, f.type))
-            yield piece.select(schema.names).cast(schema)
+            pending.append(piece.select(schema.names).cast(schema))
+            n_pending += piece.num_rows
+            if n_pending >= READ_BATCH_ROWS:  # exactly a row group's rows; the rest waits for the next
+                rows = pa.concat_tables(pending).combine_chunks()
+                yield rows.slice(0, READ_BATCH_ROWS)
+                pending, n_pending = [rows.slice(READ_BATCH_ROWS)], rows.num_rows - READ_BATCH_ROWS
+    if n_pending:
+        yield pa.concat_tables(pending).combine_chunks()
 
 
 def _merge(store: Store, table_name: str, group: list[Partition], name: str, part: int) -> Partition:
