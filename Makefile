@@ -25,6 +25,7 @@ bench:  ## benchmarks and slow tests (minutes)
 	$(UV) run --frozen python bench/run.py
 	$(UV) run --frozen python bench/dedup_eval.py
 	$(UV) run --frozen python bench/extract_eval.py
+	$(UV) run --frozen python bench/warehouse_bench.py
 
 clean:  ## remove the built warehouse (keeps code and models)
 	rm -rf warehouse/data warehouse/.staging warehouse/newsetl.duckdb warehouse/.newsetl.lock

@@ -82,6 +82,13 @@ def main() -> None:
     default=None,
     help="Worker processes of the local runner (env NEWSETL_N_PROCESS, default: one per core).",
 )
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    default=None,
+    help="Rebuild every SQL model and check every row, instead of updating them for the run's rows "
+    "(env NEWSETL_FULL_REFRESH).",
+)
 @click.option("--quiet", is_flag=True, help="Print only warnings, errors and the final line.")
 @click.option("--json-logs", is_flag=True, help="Log as JSON lines (for schedulers); the final summary too.")
 @runner_options
@@ -91,6 +98,7 @@ def run(
     batch_size: int | None,
     max_doc_chars: int | None,
     n_process: int | None,
+    full_refresh: bool | None,
     quiet: bool,
     json_logs: bool,
     runner: str | None,
@@ -104,6 +112,7 @@ def run(
             batch_size=batch_size,
             max_doc_chars=max_doc_chars,
             n_process=n_process,
+            full_refresh=full_refresh,
         )
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -134,6 +143,7 @@ def run(
                 batch_size=batch_size,
                 max_doc_chars=max_doc_chars,
                 n_process=n_process,
+                full_refresh=full_refresh,
                 return_state=True,
             )
     except RuntimeError as exc:
@@ -281,6 +291,36 @@ def validate(warehouse: str | None) -> None:
     click.echo(f"{len(results)} expectation(s), {len(errors)} error-level failure(s)")
     if errors:
         _fail("\n".join(errors))
+
+
+@main.command()
+@warehouse_option
+@click.option(
+    "--target-rows",
+    type=int,
+    default=None,
+    help="Rows per merged file, at most (env NEWSETL_COMPACT_TARGET_ROWS, default 1,000,000; files stay under 128 MB).",
+)
+def compact(warehouse: str | None, target_rows: int | None) -> None:
+    """Merge each table's small partitions into larger files (atomic, under the writer lock)."""
+    from flows.config import compact_target_rows
+    from warehouse.compact import compact as compact_warehouse
+    from warehouse.store import WarehouseBusy, WarehouseError
+
+    try:
+        rows = compact_target_rows(target_rows)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        result = compact_warehouse(_warehouse(warehouse), rows)
+    except (WarehouseBusy, WarehouseError) as exc:
+        _fail(str(exc))
+    for table, t in result["tables"].items():
+        click.echo(f"  {table:<18} {t['files_before']:>6} -> {t['files_after']:<6} file(s), {t['rows_moved']} row(s)")
+    click.echo(
+        f"compacted {result['warehouse']}: {result['files_before']} -> {result['files_after']} partition file(s) "
+        f"in {result['seconds']:.1f} s; {result['superseded_files']} replaced file(s) are removed by the next writer"
+    )
 
 
 from flows.cli_release import release, report  # noqa: E402

@@ -17,6 +17,7 @@ DEFAULTS = {
     "max_doc_chars": "1000000",
     "n_process": str(os.cpu_count() or 1),  # local worker processes: one per core
     "shard_bytes": str(4 << 20),  # input bytes per shard (transforms.shards)
+    "compact_target_rows": "1000000",
 }
 
 PREFECT_OFFLINE = {
@@ -46,6 +47,7 @@ class Settings:
     max_doc_chars: int = 1_000_000
     n_process: int = 1
     shard_bytes: int = 4 << 20
+    full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
 
 def _pick(flag: object, env: str, default: str) -> str:
@@ -71,6 +73,7 @@ def resolve(
     batch_size: int | None = None,
     max_doc_chars: int | None = None,
     n_process: int | None = None,
+    full_refresh: bool | None = None,
 ) -> Settings:
     raw_inputs = _pick(list(inputs) if inputs else None, "inputs", DEFAULTS["inputs"])
     if isinstance(raw_inputs, str):
@@ -82,4 +85,23 @@ def resolve(
         max_doc_chars=_positive_int("max_doc_chars", _pick(max_doc_chars, "max_doc_chars", DEFAULTS["max_doc_chars"])),
         n_process=_positive_int("n_process", _pick(n_process, "n_process", DEFAULTS["n_process"])),
         shard_bytes=_positive_int("shard_bytes", _pick(None, "shard_bytes", DEFAULTS["shard_bytes"])),
+        full_refresh=_flag("full_refresh", full_refresh),
     )
+
+
+def _flag(name: str, flag: bool | None) -> bool:
+    """A boolean setting: the flag when given (True or False), else NEWSETL_<NAME> (1/true/yes or 0/false/no/empty)."""
+    if flag is not None:
+        return bool(flag)
+    value = os.environ.get(f"NEWSETL_{name.upper()}", "").strip().lower()
+    if value in {"", "0", "false", "no"}:
+        return False
+    if value in {"1", "true", "yes"}:
+        return True
+    raise ConfigError(f"NEWSETL_{name.upper()} must be 1/true/yes or 0/false/no, got {value!r}")
+
+
+def compact_target_rows(flag: int | None = None) -> int:
+    """Rows per merged file for `newsetl compact`: --target-rows, then NEWSETL_COMPACT_TARGET_ROWS, then 1,000,000."""
+    value = _pick(flag, "compact_target_rows", DEFAULTS["compact_target_rows"])
+    return _positive_int("target_rows", value)

@@ -38,6 +38,7 @@ class RunContext:
     started_at: str  # ISO UTC; also each document's first_seen
     max_doc_chars: int
     batch_size: int  # documents per language and extract task
+    full_refresh: bool = False  # load rebuilds every model and checks every row
 
 
 def worker_id() -> str:

@@ -51,11 +51,18 @@ def etl_flow(
     batch_size: int | None = None,
     max_doc_chars: int | None = None,
     n_process: int | None = None,
+    full_refresh: bool | None = None,
 ) -> Any:
-    """Run the pipeline. Returns a RunSummary dict, or a Failed state with a one-line reason per failure."""
+    """Run the pipeline. Returns a RunSummary dict, or a Failed state with a one-line reason per failure.
+    `full_refresh` rebuilds every SQL model and checks every row (default: update for the run's rows)."""
     try:
         settings = resolve(
-            warehouse=warehouse, inputs=inputs, batch_size=batch_size, max_doc_chars=max_doc_chars, n_process=n_process
+            warehouse=warehouse,
+            inputs=inputs,
+            batch_size=batch_size,
+            max_doc_chars=max_doc_chars,
+            n_process=n_process,
+            full_refresh=full_refresh,
         )
         with writer_lock(settings.warehouse), api_for_workers():
             return asdict(run_pipeline(settings))

@@ -42,10 +42,11 @@ def load_task(ctx: RunContext, stages: dict[str, dict[str, Handle]], books: dict
     counts = {**books["counts"], "quarantined": quarantine.num_rows}
     counts["boilerplate_lines"] = sum(p.n_rows for p in parts if p.table_name == "boilerplate_lines")
     kill_point("load")
-    staged, rebuilt = store.stage_catalog(ctx.run_id, prior, parts)
-    if rebuilt:  # data changed: check the staged catalog across tables; else the checks stand as published
+    staged, rebuilt = store.stage_catalog(ctx.run_id, prior, parts, full_refresh=ctx.full_refresh)
+    if rebuilt:  # models changed: check the run's rows and the global counts (every row on a full refresh)
+        scope = None if ctx.full_refresh else ctx.run_id
         try:
-            gate(ctx, "warehouse", store.check_catalog(staged, ctx.run_id), dq)
+            gate(ctx, "warehouse", store.check_catalog(staged, scope), dq)
         except GateFailed:
             store.discard(parts, staged)
             raise
@@ -112,7 +113,5 @@ def _quarantine(stages: dict[str, dict[str, Handle]], discovered: list[dict]) ->
 
 
 def adopt(store: Store, name: str, run_id: str, src: str, part: int | None) -> Partition:
-    """A finished work file as partition `part` of `name` (linked where the store can, else rewritten)."""
-    if hasattr(store, "adopt_partition"):
-        return store.adopt_partition(name, run_id, Path(src), part)
-    return store.write_partition(name, run_id, pq.read_table(src), part)
+    """A finished work file as partition `part` of `name`: hard-linked into data/ (copied where links fail)."""
+    return store.adopt_partition(name, run_id, Path(src), part)

@@ -115,7 +115,9 @@ def start_run(settings: Settings) -> Run:
     if resumed:
         log.info(f"resuming run {run_id}: its completed tasks are reused")
     shards = plan_task(found.new, shard_size(found.new, settings.shard_bytes), SHARD_FILES) if found.new else []
-    ctx = RunContext(run_id, str(store.root), work, started, settings.max_doc_chars, settings.batch_size)
+    ctx = RunContext(
+        run_id, str(store.root), work, started, settings.max_doc_chars, settings.batch_size, settings.full_refresh
+    )
     run = Run(ctx, store, settings, found, {key_of(s.index): s for s in shards}, known_docs)
     run.t_start = t0
     log.info(f"run {run_id}: {len(found.new)} new file(s) of {len(found.files)} in {len(shards)} shard(s)")
@@ -203,7 +205,8 @@ def _bookkeeping(run: Run, counts: dict[str, Any]) -> dict[str, Any]:
          "detail": detail}
         for path, code, detail in found.problems
     ]  # fmt: skip
-    params = {k: getattr(run.settings, k) for k in ("inputs", "batch_size", "max_doc_chars", "n_process")}
+    keys = ("inputs", "batch_size", "max_doc_chars", "n_process", "full_refresh")
+    params = {k: getattr(run.settings, k) for k in keys}
     runs_row = {
         "run_id": ctx.run_id,
         "started_at": datetime.fromisoformat(ctx.started_at),

@@ -18,10 +18,11 @@ SEEDS = ROOT / "seeds"
 
 
 def q(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of `sql` against a published warehouse, opened read-only with plain DuckDB."""
+    """Rows of `sql` against a published warehouse, opened read-only with plain DuckDB (as the README shows: the
+    catalog's views name partitions relative to the warehouse folder, which file_search_path points at)."""
     import duckdb
 
-    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True)
+    con = duckdb.connect(str(warehouse / "newsetl.duckdb"), read_only=True, config={"file_search_path": str(warehouse)})
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

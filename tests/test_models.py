@@ -38,7 +38,7 @@ def mini_wh(tmp_path_factory) -> Path:
 
 
 def _con(root: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(catalog_path(root)), read_only=True)
+    return duckdb.connect(str(catalog_path(root)), read_only=True, config={"file_search_path": str(root)})
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str):
@@ -124,7 +124,7 @@ def test_model_checks_pass_on_consistent_data(mini_wh):
 
 def test_model_checks_catch_orphans_and_duplicates(mini_wh):
     """A mention on a duplicate document and one of an unknown entity are each counted by the right check."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
     # shadow two views in a writable temp schema so the checks see the bad rows
@@ -145,30 +145,43 @@ def test_model_checks_catch_orphans_and_duplicates(mini_wh):
         "mart_figures_one_per_figure": 1,
         # the warehouse-level checks see them too: E9 is no entity, and "Nobody" is not the text at d1[0:5]
         "mentions_entity_exists": 1,
+        # and run r extracted documents it did not add (d1 and d2 are run 1's)
+        "extracted_rows_on_their_runs_documents": 2,
         "mentions_offsets": 1,
         # the co-occurrence view reads the shadowed stg_mentions and pairs the entities of one run's extraction:
         # d1 has 3 entities now (so 3 pairs), but E9 came from another run, so 2 of its pairs are missing
         "mart_entity_cooccurrence_pairs_per_document": 2,
     }
-    # scoped to another run, the extraction-row checks skip run r's rows; the rest still see them
+    # scoped to another run, the checks of run r's own rows skip them; the global counts still see them
     scoped = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS, runs=["other"]).itertuples() if r.failing}
-    assert set(failing) - set(scoped) == {"mentions_offsets", "mart_entity_cooccurrence_pairs_per_document"}
+    assert scoped == {"mart_entities_mentions_add_up": 1, "mart_figures_one_per_figure": 1}
+    scoped = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS, runs=["r"]).itertuples() if r.failing}
+    # run r alone: d1's one entity of that run (E9) makes no pair, so the pairs of d1 add up within the run; its
+    # offsets are checked against the run's own documents (none: the row is counted as on another run's document);
+    # the duplicated mart_figures rows are of run 1's figures
+    assert scoped == {
+        k: v
+        for k, v in failing.items()
+        if k not in {"mart_entity_cooccurrence_pairs_per_document", "mentions_offsets", "mart_figures_figure_id_unique"}
+    }
 
 
 def test_cooccurrence_checks_catch_fan_out_and_disorder(mini_wh):
-    """A duplicated entity row fans the view out (two rows for one pair), a missing one leaves a pair's entity
-    unknown, and a pair stored b < a is out of order."""
-    con = duckdb.connect()
+    """A duplicated mart_entities row (the view's names) fans the view out (two rows for one pair), a missing one
+    leaves a pair's entity unknown, and a pair stored b < a is out of order."""
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
-    con.execute("CREATE TEMP VIEW stg_entities AS SELECT * FROM w.main.stg_entities UNION ALL "
-                "SELECT * FROM w.main.stg_entities WHERE entity_id = 'E2'")  # fmt: skip
+    con.execute("CREATE TEMP VIEW mart_entities AS SELECT * FROM w.main.mart_entities UNION ALL "
+                "SELECT * FROM w.main.mart_entities WHERE entity_id = 'E2'")  # fmt: skip
     failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
     assert failing["mart_entity_cooccurrence_pairs_per_document"] == 1  # d1: 2 rows for its one pair
-    con.execute("CREATE OR REPLACE TEMP VIEW stg_entities AS SELECT * FROM w.main.stg_entities WHERE entity_id <> 'E2'")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW mart_entities AS SELECT * FROM w.main.mart_entities WHERE entity_id <> 'E2'"
+    )
     failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
     assert failing["mart_entity_cooccurrence_entity_b_exists"] == 1  # d1's pair E1-E2 names an unknown E2
-    con.execute("DROP VIEW temp.stg_entities")
+    con.execute("DROP VIEW temp.mart_entities")
     con.execute("CREATE TEMP VIEW mart_entity_cooccurrence AS SELECT doc_id, entity_id_b AS entity_id_a, "
                 "entity_id_a AS entity_id_b, name_a, name_b, run_id FROM w.main.mart_entity_cooccurrence")  # fmt: skip
     failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples() if r.failing}
@@ -204,7 +217,7 @@ def test_seed_model_checks_pass(seed_wh):
 
 def test_documents_n_chars_must_match_the_stored_text(mini_wh):
     """The normalize gate checks n_chars >= 1 instead of the texts; this check ties n_chars to the text."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})  # the catalog's paths are relative to it
     con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
     con.execute("USE w")
     assert run_checks(con).set_index("check").failing["documents_n_chars_match_text"] == 0

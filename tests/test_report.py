@@ -219,14 +219,60 @@ def test_report_shows_the_checks_stored_at_the_last_rebuild(tmp_path):
     from warehouse.store import CATALOG, CHECKS_TABLE, Store
 
     wh = build_mini_warehouse(tmp_path / "wh")
-    cat = str(wh / CATALOG)
-    with duckdb.connect(cat, read_only=True) as con:
+    cat, fsp = str(wh / CATALOG), {"file_search_path": str(wh)}
+    with duckdb.connect(cat, read_only=True, config=fsp) as con:
         computed = collect(con)["checks"]  # no _checks yet: computed
         assert computed == [{"check": r.check, "failing": int(r.failing)} for r in run_checks(con).itertuples()]
     stored = Store(wh).check_catalog(wh / CATALOG)
     assert [{"check": r["check"], "failing": r["failing"]} for r in stored] == computed
-    with duckdb.connect(cat) as con:
+    with duckdb.connect(cat, config=fsp) as con:
         con.execute(f"UPDATE {CHECKS_TABLE} SET failing = 7 WHERE \"check\" = 'doc_ids_unique'")
-    with duckdb.connect(cat, read_only=True) as con:
+    with duckdb.connect(cat, read_only=True, config=fsp) as con:
         shown = {c["check"]: c["failing"] for c in collect(con)["checks"]}
     assert shown["doc_ids_unique"] == 7 and len(shown) == len(computed)
+
+
+def _with_runs(root: Path, n: int) -> Path:
+    """The mini warehouse plus `n` generated runs (runs and dq_results rows, one partition each for all)."""
+    from datetime import timedelta
+
+    from mini_warehouse import T2, run1_tables
+
+    from warehouse import schema
+    from warehouse.store import Store, writer_lock
+
+    build_mini_warehouse(root)
+    runs, dq = [], []
+    for i in range(n):
+        run = f"2026020{1 + i // 100000}T{i:06d}-ffffffff"
+        t = T2 + timedelta(hours=i + 1)
+        runs.append(dict(run1_tables()["runs"][0], run_id=run, started_at=t, finished_at=t, n_documents_new=i % 7))
+        dq += [dict(r, run_id=run) for r in run1_tables()["dq_results"]]
+    with writer_lock(root):
+        store = Store(root)
+        new = [
+            store.write_partition("runs", "generated", schema.to_table("runs", runs)),
+            store.write_partition("dq_results", "generated", schema.to_table("dq_results", dq)),
+        ]
+        staged, _ = store.stage_catalog("generated", store.published_partitions(), new)
+        store.publish(staged)
+    return root
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_run_history_page_loads_in_chromium_after_1000_runs(tmp_path):
+    import time
+
+    from warehouse.report import RUN_HISTORY
+
+    wh = _with_runs(tmp_path / "wh", 1_000)
+    page, _ = write_report(wh, tmp_path / "report", gx_docs=False)
+    t0 = time.perf_counter()
+    dom, console = _browse(page.as_uri(), tmp_path / "p")
+    seconds = time.perf_counter() - t0
+    assert console == [] and seconds < 60
+    history = dom[dom.index('<h2 id="runs">') : dom.index('<h2 id="funnel">')]
+    assert f"The latest {RUN_HISTORY} of 1002 runs" in history
+    assert 'class="main-svg"' in history  # the per-run chart was drawn
+    assert history.count("<tr") == RUN_HISTORY + 1  # header + the latest runs
+    assert "20260201T000999-ffffffff" in history and "20260201T000899-ffffffff" not in history

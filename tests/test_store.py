@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet
+import pytest
 from mini_warehouse import build_mini_warehouse, run1_tables
 
 from warehouse import schema
-from warehouse.store import CATALOG, CHECKS_TABLE, Store, writer_lock
+from warehouse.store import CATALOG, CHECKS_TABLE, Store, WarehouseError, writer_lock
 
 R3 = "20260103T000000-cccccccc"
 
@@ -19,8 +25,10 @@ def _runs_row(run_id: str) -> list[dict]:
     return [row]
 
 
-def _q(path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
+def _q(path, sql: str, root=None) -> list[tuple]:
+    """Plain DuckDB on a catalog: its views name partitions relative to the warehouse folder (`root`)."""
+    root = root or path.parent.parent  # a staged catalog: W/.staging/<run>.duckdb
+    with duckdb.connect(str(path), read_only=True, config={"file_search_path": str(root)}) as con:
         return con.execute(sql).fetchall()
 
 
@@ -59,7 +67,7 @@ def test_bookkeeping_only_run_copies_the_published_catalog(tmp_path):
         assert _q(staged, "SELECT count(*) FROM runs") == [(3,)]
         assert _q(staged, f"SELECT count(*) FROM _partitions WHERE run_id = '{R3}'") == [(1,)]
         store.publish(staged)
-    assert _q(wh / CATALOG, "SELECT count(*) FROM stg_runs") == [(3,)]
+    assert _q(wh / CATALOG, "SELECT count(*) FROM stg_runs", wh) == [(3,)]
     assert not store.staging.exists()
 
 
@@ -120,3 +128,147 @@ def test_partition_written_piece_by_piece_is_the_same_partition(tmp_path):
     empty = store.write_partition("documents", R3, iter([]), part=1)
     assert empty.n_rows == 0
     assert pa.parquet.read_table(empty.path).schema.equals(schema.TABLES["documents"][0])
+
+
+def _files(root) -> dict[str, bytes]:
+    """Every file under `root`'s data/ and .staging/work/, by path relative to root, with its bytes."""
+    return {
+        str(f.relative_to(root)): f.read_bytes()
+        for sub in ("data", ".staging/work")
+        if (root / sub).exists()
+        for f in sorted((root / sub).rglob("*"))
+        if f.is_file()
+    }
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_recover_in_a_moved_or_copied_warehouse_keeps_every_listed_file(tmp_path, how):
+    """The catalog of a moved (or copied) warehouse was written under another root: recovery matches its files by
+    their path under data/, so it removes the leftovers of a killed run and nothing the catalog lists."""
+    wh = build_mini_warehouse(tmp_path / "wh")
+    listed = _files(wh)
+    assert len(listed) == len(Store(wh).published_partitions()) > 10
+    wh2 = tmp_path / "elsewhere" / "wh2"
+    wh2.parent.mkdir()
+    (shutil.move if how == "move" else shutil.copytree)(wh, wh2)
+    store = Store(wh2)
+    orphan = store.write_partition("documents", R3, schema.to_table("documents", []))  # a killed run's leftover
+    work = wh2 / ".staging" / "work" / "plan1" / "documents-00000.parquet"  # a resumable shard output
+    work.parent.mkdir(parents=True)
+    work.write_bytes(b"shard")
+    removed = store.recover()
+    assert removed == [orphan.path]
+    assert _files(wh2) == {**listed, ".staging/work/plan1/documents-00000.parquet": b"shard"}
+    if how == "copy":
+        assert _files(wh) == listed  # the original is untouched
+
+
+def test_recover_refuses_when_the_catalog_cannot_be_resolved_where_it_stands(tmp_path):
+    """Only the catalog was moved (or its data/ is elsewhere): its partitions are not under this root, so
+    recovery refuses with one line and removes nothing, not even the files it would otherwise call leftovers."""
+    wh = build_mini_warehouse(tmp_path / "wh")
+    wh2 = tmp_path / "wh2"
+    wh2.mkdir()
+    shutil.copyfile(wh / CATALOG, wh2 / CATALOG)
+    store = Store(wh2)
+    stray = store.write_partition("documents", R3, schema.to_table("documents", []))
+    (store.staging / "x.duckdb").parent.mkdir(parents=True, exist_ok=True)
+    (store.staging / "x.duckdb").write_bytes(b"half a catalog")
+    before = _files(wh2)
+    with pytest.raises(WarehouseError) as err:
+        store.recover()
+    message = str(err.value)
+    assert "\n" not in message and str(wh2) in message and "nothing was removed" in message
+    assert _files(wh2) == before and Path(stray.path).exists() and (store.staging / "x.duckdb").exists()
+    assert _files(wh) and Store(wh).recover() == []  # the original still recovers as before
+
+
+def test_recover_refuses_an_unreadable_catalog_and_keeps_every_file(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    before = _files(wh)
+    (wh / CATALOG).write_bytes(b"not a duckdb file" * 100)
+    with pytest.raises(WarehouseError) as err:
+        Store(wh).recover()
+    assert "\n" not in str(err.value) and "nothing was removed" in str(err.value)
+    assert _files(wh) == before
+
+
+def test_recover_and_discard_keep_the_staging_work_folder(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    store = Store(wh)
+    shard = store.staging / "work" / "k1" / "normalize" / "00000.parquet"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"shard")
+    (store.staging / "r.duckdb").write_bytes(b"x")
+    assert store.recover() == [str(store.staging / "r.duckdb")]
+    store.discard([], store.staging / "r.duckdb")
+    assert shard.read_bytes() == b"shard"
+
+
+def _shard(root, name: str, table: pa.Table):
+    path = root / ".staging" / "work" / "plan1" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyarrow.parquet.write_table(table, path)
+    return path
+
+
+def test_adopt_partition_links_a_finished_shard_into_data_and_publishes_it(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    rows = [{"doc_id": f"d{i}", "run_id": R3, "stage": "normalize", "reason_code": "x"} for i in range(3)]
+    src = _shard(wh, "quarantine-00000.parquet", schema.to_table("quarantine", rows))
+    with writer_lock(wh):
+        store = Store(wh)
+        prior = store.published_partitions()
+        p = store.adopt_partition("quarantine", R3, src, part=0)
+        assert p.path == str(wh / "data" / "quarantine" / f"{R3}-00000.parquet")
+        assert (p.table_name, p.run_id, p.n_rows, p.bytes) == ("quarantine", R3, 3, src.stat().st_size)
+        assert p.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+        assert os.stat(p.path).st_ino == src.stat().st_ino  # a hard link: no bytes copied
+        staged, _ = store.stage_catalog(R3, prior, [p])
+        store.publish(staged)
+    assert _q(wh / CATALOG, f"SELECT count(*) FROM quarantine WHERE run_id = '{R3}'", wh) == [(3,)]
+    assert _q(wh / CATALOG, f"SELECT path FROM _partitions WHERE run_id = '{R3}'", wh) == [
+        (f"data/quarantine/{R3}-00000.parquet",)
+    ]
+    assert src.exists() and Store(wh).recover() == []  # the shard stays; publish and recover keep .staging/work
+    shutil.rmtree(wh / ".staging" / "work")  # the flow removes its shards: the partition keeps its bytes
+    assert _q(wh / CATALOG, "SELECT count(*) FROM quarantine", wh) == [(4,)]
+
+
+def test_adopt_partition_copies_where_a_link_is_refused_and_an_unpublished_one_is_a_leftover(tmp_path, monkeypatch):
+    import errno
+
+    wh = build_mini_warehouse(tmp_path / "wh")
+    src = _shard(wh, "q.parquet", schema.to_table("quarantine", [{"run_id": R3, "reason_code": "x"}]))
+
+    def no_link(*args):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    p = Store(wh).adopt_partition("quarantine", R3, src, part=None)
+    assert Path(p.path).name == f"{R3}.parquet" and os.stat(p.path).st_ino != src.stat().st_ino
+    assert Path(p.path).read_bytes() == src.read_bytes()
+    assert Store(wh).recover() == [p.path]  # never published: a killed run's leftover; the shard stays
+    assert src.exists()
+
+
+def test_adopt_partition_refuses_bad_sources_in_one_line(tmp_path):
+    wh = build_mini_warehouse(tmp_path / "wh")
+    store = Store(wh)
+    outside = tmp_path / "outside.parquet"
+    pyarrow.parquet.write_table(schema.to_table("quarantine", []), outside)
+    wrong = _shard(wh, "wrong.parquet", pa.table({"doc_id": [1], "extra": ["x"]}))
+    broken = wh / ".staging" / "work" / "plan1" / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    listed = Store(wh).published_partitions()[0].path
+    cases = {
+        outside: "not a file under",
+        wrong: "extra, reason_code",
+        broken: "not a readable Parquet",
+        listed: "outside its data/",
+    }
+    for src, words in cases.items():
+        with pytest.raises(WarehouseError) as err:
+            store.adopt_partition("quarantine", R3, src)
+        assert "\n" not in str(err.value) and words in str(err.value), str(err.value)
+    assert not (wh / "data" / "quarantine" / f"{R3}.parquet").exists()

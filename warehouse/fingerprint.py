@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import duckdb
-
+from warehouse.query import open_read_only
 from warehouse.schema import TABLES
-from warehouse.store import CATALOG
 
 VOLATILE = {"run_id", "first_seen", "started_at", "finished_at", "params", "code_version", "counts"}
 SKIP_TABLES = {"runs", "dq_results"}  # one row per run / per check run: differ by design across runs
@@ -20,7 +18,7 @@ SKIP_TABLES = {"runs", "dq_results"}  # one row per run / per check run: differ 
 
 def table_fingerprints(root: Path) -> dict[str, str]:
     """table → sha256 over its sorted rows (volatile columns excluded)."""
-    con = duckdb.connect(str(root / CATALOG), read_only=True)
+    con = open_read_only(root)
     try:
         out = {}
         for name, (schema, _) in TABLES.items():

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from warehouse.store import sql_literal
-
-SCOPE = "_check_runs"  # temp table (run_id) made by `run_checks`: the runs whose extraction rows are checked
 COOCCURRENCE = "_check_cooccurrence"
 
 
@@ -21,11 +18,10 @@ COOCCURRENCE = "_check_cooccurrence"
 # took 143 s (on it as a table), and joining its rows to mart_entities spilled 16 GB. So an entity exists when the
 # view found its name: stg_entities_not_null holds names, and mart_entities has one row per stg_entities entity.
 # The pair count per document catches what a key check would (a fan-out join, a missing GROUP BY) and missing pairs.
-def setup(runs: Sequence[str]) -> list[str]:
-    """SQL that `run_checks` runs before the checks, for the runs in scope. The runs are inlined as literals: a
+def setup(runs: Sequence[str] | None) -> list[str]:
+    """SQL that `run_checks` runs (through `checks.scoped`) before the checks. The runs are inlined as literals: a
     constant filter on the view's run_id reaches its Parquet scans (3.6 s for a run with no rows at 100k
-    documents), where an IN (subquery) on the scope table was applied after the self-join (195 s)."""
-    scope = f"run_id IN ({', '.join(sql_literal(r) for r in runs) or 'NULL'})"
+    documents), where an IN (subquery) on a table of runs was applied after the self-join (195 s)."""
     return [
         f"""
         CREATE OR REPLACE TEMP TABLE {COOCCURRENCE} AS
@@ -36,9 +32,17 @@ def setup(runs: Sequence[str]) -> list[str]:
                count(*) FILTER (WHERE entity_id_a IS NOT NULL AND name_a IS NULL) AS n_unknown_a,
                count(*) FILTER (WHERE entity_id_b IS NOT NULL AND name_b IS NULL) AS n_unknown_b
           FROM mart_entity_cooccurrence
-         WHERE {scope}
+         WHERE $scope(run_id)
          GROUP BY doc_id"""
     ]
+
+
+# stg_entities rows of the entities the runs in scope wrote
+_RUN_ENTITIES = "(SELECT * FROM stg_entities WHERE entity_id IN (SELECT entity_id FROM entities WHERE $scope(run_id)))"
+
+
+# mart_figures rows of the documents of the runs' figures
+_RUN_FIGURES = "(SELECT * FROM mart_figures WHERE doc_id IN (SELECT doc_id FROM figures WHERE $scope(run_id)))"
 
 
 def _unique(relation: str, key: str) -> str:
@@ -50,31 +54,33 @@ def _not_null(relation: str, *columns: str) -> str:
     return f"SELECT count(*) FROM {relation} WHERE {cond}"
 
 
-def _relationship(child: str, column: str, parent: str, parent_key: str) -> str:
-    """Rows of `child` whose non-null `column` has no row in `parent`."""
+def _relationship(child: str, column: str, parent: str, parent_key: str, scoped: bool = True) -> str:
+    """Rows of `child` (in scope, when it has run_id) whose non-null `column` has no row in `parent`."""
     return (
-        f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL "
+        f"SELECT count(*) FROM {child} c WHERE {'$scope(c.run_id) AND ' if scoped else ''}c.{column} IS NOT NULL "
         f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_key} = c.{column})"
     )
 
 
 MODEL_CHECKS: dict[str, str] = {
     # staging -------------------------------------------------------------------------------------------
-    "stg_entities_entity_id_unique": _unique("stg_entities", "entity_id"),
-    "stg_entities_not_null": _not_null("stg_entities", "entity_id", "name", "entity_type"),
+    # (scoped: the entities a run wrote; the rows of the mentions and quotes it wrote)
+    "stg_entities_entity_id_unique": _unique(_RUN_ENTITIES, "entity_id"),
+    "stg_entities_not_null": _not_null(_RUN_ENTITIES, "entity_id", "name", "entity_type"),
     "stg_mentions_entity_exists": _relationship("stg_mentions", "entity_id", "stg_entities", "entity_id"),
     "stg_quotes_speaker_exists": _relationship("stg_quotes", "speaker_entity_id", "stg_entities", "entity_id"),
     # extraction rows belong to a document the extractions table says was extracted (every distinct document is,
     # near-duplicates included; the marts count one per cluster): a row on any other document is a bug
     "extracted_rows_on_extracted_documents": """
         SELECT count(*) FROM (
-            SELECT doc_id FROM mentions UNION ALL SELECT doc_id FROM figures
-            UNION ALL SELECT doc_id FROM dates UNION ALL SELECT doc_id FROM quotes) x
-        WHERE NOT EXISTS (SELECT 1 FROM extractions e WHERE e.doc_id = x.doc_id AND e.status = 'extracted')""",
+            SELECT doc_id, run_id FROM mentions UNION ALL SELECT doc_id, run_id FROM figures
+            UNION ALL SELECT doc_id, run_id FROM dates UNION ALL SELECT doc_id, run_id FROM quotes) x
+        WHERE $scope(x.run_id)
+            AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.doc_id = x.doc_id AND e.status = 'extracted')""",
     "shared_passages_documents_exist": """
         SELECT count(*) FROM shared_passages s
-        WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = s.doc_id)
-           OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = s.other_doc_id)""",
+        WHERE $scope(s.run_id) AND (NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = s.doc_id)
+           OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = s.other_doc_id))""",
     # mart_documents --------------------------------------------------------------------------------------
     "mart_documents_doc_id_unique": _unique("mart_documents", "doc_id"),
     "mart_documents_not_null": _not_null("mart_documents", "doc_id", "cluster_id", "cluster_size", "lang"),
@@ -96,7 +102,7 @@ MODEL_CHECKS: dict[str, str] = {
     "mart_entity_cooccurrence_pairs_per_document": f"""
         WITH k AS (
             SELECT doc_id, count(DISTINCT entity_id) AS k FROM stg_mentions
-             WHERE entity_id IS NOT NULL AND run_id IN (SELECT run_id FROM {SCOPE})
+             WHERE entity_id IS NOT NULL AND $scope(run_id)
              GROUP BY doc_id)
         SELECT coalesce(sum(abs(coalesce(c.n_rows, 0) - coalesce(k.k * (k.k - 1) // 2, 0))), 0)
           FROM k FULL JOIN {COOCCURRENCE} c USING (doc_id)""",
@@ -107,9 +113,10 @@ MODEL_CHECKS: dict[str, str] = {
         SELECT coalesce(sum(n_rows), 0) FROM {COOCCURRENCE} c
          WHERE NOT EXISTS (SELECT 1 FROM mart_documents d WHERE d.doc_id = c.doc_id)""",
     # mart_figures -----------------------------------------------------------------------------------------------
-    "mart_figures_figure_id_unique": _unique("mart_figures", "figure_id"),
-    "mart_figures_not_null": _not_null("mart_figures", "figure_id", "doc_id", "surface", "kind"),
+    # (scoped: the figures of the documents whose figures the runs wrote; a figure_id starts with its doc_id)
+    "mart_figures_figure_id_unique": _unique(_RUN_FIGURES, "figure_id"),
+    "mart_figures_not_null": _not_null(_RUN_FIGURES, "figure_id", "doc_id", "surface", "kind"),
     "mart_figures_one_per_figure": """
         SELECT abs((SELECT count(*) FROM stg_figures) - (SELECT count(*) FROM mart_figures))""",
-    "mart_figures_document_exists": _relationship("mart_figures", "doc_id", "mart_documents", "doc_id"),
+    "mart_figures_document_exists": _relationship(_RUN_FIGURES, "doc_id", "mart_documents", "doc_id", scoped=False),
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.schema import TABLES
-from warehouse.store import CATALOG, DATA, WarehouseError
+from warehouse.store import CATALOG, DATA, WarehouseError, shadow_views
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 # The EXPLAIN prefix of a statement: EXPLAIN [ANALYZE|ANALYSE] [(options)]. What follows must itself be allowed.
@@ -22,16 +22,26 @@ _EXPLAIN_PREFIX = re.compile(r"\s*explain\s+(?:analy[sz]e\b\s*)?(?:\([^)]*\)\s*)
 
 
 def open_read_only(root: Path) -> duckdb.DuckDBPyConnection:
+    """The catalog opened read-only, its tables resolved under `root` wherever the catalog was written (temp views
+    over root/data, see warehouse.store.shadow_views), file access then limited to root/data/ and locked."""
     cat = root / CATALOG
     if not cat.exists():
         raise WarehouseError(f"no warehouse at {root} (run `newsetl run` first)")
-    con = duckdb.connect(
-        str(cat),
-        read_only=True,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
+    try:
+        con = duckdb.connect(
+            str(cat),
+            read_only=True,
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        )
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open {cat}: {str(exc).splitlines()[0]}") from None
     data = str((root / DATA).resolve()) + "/"
-    con.execute("SET TimeZone = 'UTC'")  # timestamps print in UTC, as they are stored
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # timestamps print in UTC, as they are stored
+        shadow_views(con, root.resolve())
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"{cat} is not a readable newsetl catalog: {str(exc).splitlines()[0]}") from None
     con.execute("SET allowed_directories = [?]", [data])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
@@ -88,8 +98,9 @@ def table_summaries(root: Path, columns: bool = False) -> list[dict]:
     try:
         objs = con.execute(
             "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "AND database_name = current_database() "
             "UNION ALL SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main' "
-            "AND table_name NOT LIKE '\\_%' ESCAPE '\\'"
+            "AND database_name = current_database() AND table_name NOT LIKE '\\_%' ESCAPE '\\'"
         ).fetchall()
         order = {name: i for i, name in enumerate(TABLES)}
         out = []
@@ -100,7 +111,7 @@ def table_summaries(root: Path, columns: bool = False) -> list[dict]:
             if columns:
                 item["columns"] = con.execute(
                     "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
-                    "ORDER BY column_index",
+                    "AND database_name = current_database() ORDER BY column_index",
                     [name],
                 ).fetchall()
             out.append(item)

@@ -136,13 +136,16 @@ def relation_docs(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, d
     """(relation comment, column → comment) from the catalog."""
     row = con.execute(
         "SELECT comment FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main' "
-        "UNION ALL SELECT comment FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
+        "AND database_name = current_database() "
+        "UNION ALL SELECT comment FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
+        "AND database_name = current_database()",
         [relation, relation],
     ).fetchone()
     if row is None:
         raise ReleaseError(f"the warehouse has no {relation}: it was built before the SQL models existed; re-run")
     cols = con.execute(
-        "SELECT column_name, coalesce(comment, '') FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+        "SELECT column_name, coalesce(comment, '') FROM duckdb_columns() WHERE table_name = ? "
+        "AND database_name = current_database() ORDER BY column_index",
         [relation],
     ).fetchall()
     return row[0] or "", dict(cols)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -252,3 +253,43 @@ def test_quiet_prints_only_the_final_line(tmp_path):
     assert res.returncode == 0, res.stderr[-800:]
     assert len(res.stdout.strip().splitlines()) == 1 and res.stdout.startswith("run ")
     assert "INFO" not in res.stderr
+
+
+def test_a_moved_and_a_copied_warehouse_work_where_they_land(tmp_path, run_etl, monkeypatch):
+    """Build on the seeds, move one copy and copy another; each takes queries, validation, a run with extra input,
+    a report and a release, and all three give identical tables after the same extra run."""
+    import shutil
+
+    from flows.validate import validate_warehouse
+    from warehouse.report import write_report
+
+    original = tmp_path / "wh"
+    state, _ = run_etl([SEEDS], original)
+    assert state.is_completed(), state.message
+    moved, copy = tmp_path / "elsewhere" / "moved", tmp_path / "copy"
+    shutil.copytree(original, tmp_path / "c0")
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "c0", moved)
+    shutil.copytree(original, copy)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    res = cli("query", "SELECT count(*) AS n FROM mart_documents", "--warehouse", str(moved), "--format", "csv")
+    assert (res.returncode, res.stdout.split()) == (0, ["n", "5"]), res.stderr
+    results, errors = validate_warehouse(moved)
+    assert results and errors == []
+    extra = extra_input(tmp_path)
+    for wh in (original, moved, copy):
+        state, summary = run_etl([extra], wh)
+        assert state.is_completed(), (wh, state.message)
+        assert summary["counts"]["documents_new"] == 1
+        assert data_files(wh) == listed_files(wh)
+    assert table_fingerprints(moved) == table_fingerprints(copy) == table_fingerprints(original)
+    page, _ = write_report(moved, tmp_path / "report", gx_docs=False)
+    assert "Run history" in page.read_text(encoding="utf-8")
+    for wh in (moved, copy):
+        out = tmp_path / f"release-{wh.name}"
+        res = cli("release", "--version", "1.0", "--out", str(out), "--warehouse", str(wh))
+        assert res.returncode == 0, res.stderr
+        res = cli("release", "--verify", "1.0", "--out", str(out))
+        assert res.returncode == 0 and "verified" in res.stdout, res.stderr
+        manifest = json.loads((out / "1.0" / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["tables"]["documents"]["rows"] == 6

@@ -2,6 +2,17 @@
 -- Grain: one row per figure (number expression) in a canonical document, keyed by figure_id
 -- (doc_id:start_char-end_char), with the entities mentioned in the same sentence. One document per duplicate
 -- cluster, its canonical one (stg_figures); the other members' figures are in the figures table.
+-- Incremental (warehouse/incremental.py): a run rebuilds the figures of the documents whose mart_documents row it
+-- rebuilds, and of the documents mentioning an entity whose name the run changed (stg_entities keeps the first
+-- run's name, so none today); --full-refresh rebuilds every row.
+-- config: materialized=incremental, unique_key=doc_id
+/*delta:
+SELECT doc_id FROM _delta_mart_documents
+UNION SELECT m.doc_id FROM stg_mentions AS m
+ WHERE m.entity_id IN (
+    SELECT e.entity_id FROM stg_entities AS e JOIN mart_entities AS p ON p.entity_id = e.entity_id
+     WHERE e.entity_id IN (SELECT entity_id FROM _new_entities) AND e.name IS DISTINCT FROM p.name)
+*/
 CREATE OR REPLACE TABLE mart_figures AS
 WITH sentence_entities AS (
     SELECT
@@ -12,6 +23,7 @@ WITH sentence_entities AS (
     FROM stg_mentions AS m
     LEFT JOIN stg_entities AS e ON e.entity_id = m.entity_id
     WHERE m.entity_id IS NOT NULL
+    /*incremental: AND m.doc_id IN (SELECT doc_id FROM _delta_mart_figures) */
     GROUP BY m.doc_id, m.sentence_index
 )
 SELECT
@@ -33,6 +45,7 @@ SELECT
 FROM stg_figures AS f
 LEFT JOIN sentence_entities AS s ON s.doc_id = f.doc_id AND s.sentence_index = f.sentence_index
 LEFT JOIN stg_documents AS d ON d.doc_id = f.doc_id
+/*incremental: WHERE f.doc_id IN (SELECT doc_id FROM _delta_mart_figures) */
 ORDER BY f.doc_id, f.start_char, f.end_char;
 COMMENT ON TABLE mart_figures IS 'One row per figure in a canonical document, with the entities of its sentence.';
 COMMENT ON COLUMN mart_figures.figure_id IS 'doc_id:start_char-end_char, unique.';
