@@ -85,7 +85,13 @@ class WorkArea:
         return sorted(p.name.removesuffix(".done.json") for p in folder.glob("*.done.json")) if folder.exists() else []
 
     def remove(self) -> None:
+        """Remove this plan's work, then .staging/work/ and .staging/ when nothing else is left in them."""
         shutil.rmtree(self.dir, ignore_errors=True)
+        for folder in (self.dir.parent, self.dir.parent.parent):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
 
 
 def drop_other_work(root: Path, keep: str) -> list[str]:
