@@ -83,7 +83,7 @@ def _write_data(ctx: RunContext, store: Store, stages: dict[str, dict[str, Handl
     owners = stages["exact-dedup"]["all"]["files"]["owners"] if stages.get("exact-dedup") else None
     owner_records = pq.read_table(owners, columns=["record_id"]).column(0) if owners else pa.array([], pa.string())
     for i, norm in enumerate(stages.get("normalize", {}).values()):
-        parts.append(adopt(store, "raw_documents", ctx.run_id, norm["files"]["raw_documents"], i))
+        parts.append(store.adopt_partition("raw_documents", ctx.run_id, Path(norm["files"]["raw_documents"]), i))
         lines = pq.read_table(norm["files"]["boilerplate"])
         lines = lines.filter(pc.is_in(lines.column("record_id"), owner_records))
         if lines.num_rows:
@@ -91,27 +91,22 @@ def _write_data(ctx: RunContext, store: Store, stages: dict[str, dict[str, Handl
     for name in ("dup_clusters", "doc_signatures", "shared_passages"):
         for h in stages.get("near-dup", {}).values():
             if h["rows"].get(name):
-                parts.append(adopt(store, name, ctx.run_id, h["files"][name], None))
+                parts.append(store.adopt_partition(name, ctx.run_id, Path(h["files"][name]), None))
     resolved = stages.get("entities", {}).get("all")
     mapping = pq.read_table(resolved["files"]["mapping"]) if resolved else None
     for i, h in enumerate(stages.get("extract", {}).values()):
         for name in ("documents", "figures", "dates", "extractions"):
             if h["rows"].get(name):
-                parts.append(adopt(store, name, ctx.run_id, h["files"][name], i))
+                parts.append(store.adopt_partition(name, ctx.run_id, Path(h["files"][name]), i))
         for name in ("mentions", "quotes"):  # keyed by the map: entity ids from the reduce's mapping
             if h["rows"].get(name):
                 rows = with_entity_ids(name, pq.read_table(h["files"][name]), mapping)
                 parts.append(store.write_partition(name, ctx.run_id, rows, i))
     if resolved and resolved["rows"].get("entities"):
-        parts.append(adopt(store, "entities", ctx.run_id, resolved["files"]["entities"], None))
+        parts.append(store.adopt_partition("entities", ctx.run_id, Path(resolved["files"]["entities"]), None))
     return parts
 
 
 def _quarantine(stages: dict[str, dict[str, Handle]], discovered: list[dict]) -> pa.Table:
     tables = [pq.read_table(p) for hs in stages.values() for p in paths(hs, "quarantine")]
     return pa.concat_tables([table("quarantine", discovered), *tables])
-
-
-def adopt(store: Store, name: str, run_id: str, src: str, part: int | None) -> Partition:
-    """A finished work file as partition `part` of `name`: hard-linked into data/ (copied where links fail)."""
-    return store.adopt_partition(name, run_id, Path(src), part)
