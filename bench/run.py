@@ -582,6 +582,11 @@ def _measured_rows(s: dict) -> list[str]:
         f"{_rate(words, cold['wall_s'])} | {cold['peak_rss_tree_bytes'] / 1024**2:.0f} | {cold['cores_used']} |",
         f"| cold start + Prefect overhead (end to end - flow) | {cold['wall_s'] - flow_s:.2f} | | | | |",
     ]
+    for label, run in (("cold", cold), ("no-op", noop or {})):
+        marks = run.get("summary", {}).get("timeline")
+        if marks:  # seconds since the process started at which each step ended
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1]))
+            rows.append(f"| {label} run's timeline (s since process start): {steps} | | | | | |")
     if noop:
         rows.append(
             f"| no-op re-run, end to end | {noop['wall_s']:.2f} | | | "
@@ -805,9 +810,16 @@ def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
 
     etl.run_pipeline = run_pipeline
     _hook_stage_done(run_module, progress)
+    from flows import timeline
     from flows.cli import main as newsetl_main
 
-    newsetl_main(cli_args, prog_name="newsetl")
+    try:
+        newsetl_main(cli_args, prog_name="newsetl")
+    finally:  # the CLI's start-up and teardown marks (seconds since this process started), beside the summary
+        if timeline.LAST is not None and summary_path.exists():
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            summary["timeline"] = timeline.LAST.marks
+            summary_path.write_text(json.dumps(summary), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,12 +118,15 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
+    from flows import timeline
     from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
 
     try:
         check_runner(runner, dask_address)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
+    clock = timeline.LAST = timeline.Timeline()
+    clock.mark("imports")
     # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)
     cluster = EarlyCluster(settings.n_process) if wants_local_cluster(runner, dask_address) else None
     if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
@@ -135,7 +138,9 @@ def run(
         threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
     try:
         with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
+            clock.mark("api_server")
             address = cluster.address() if cluster else dask_address
+            clock.mark("cluster")
             flow = configured_flow(runner, address, settings.n_process)
             state = flow(
                 inputs=list(inputs) or None,
@@ -146,14 +151,20 @@ def run(
                 full_refresh=full_refresh,
                 return_state=True,
             )
+            clock.mark("flow_returned")
+        clock.mark("api_server_stopped")
     except RuntimeError as exc:
         _fail(str(exc))
     finally:
         if cluster:
             cluster.close()
+            clock.mark("cluster_closed")
     if not state.is_completed():
         _fail(state.message or f"run ended {state.name}")
     summary = state.result()
+    for name, at in summary.pop("timeline", {}).items():
+        clock.mark(name, at)
+    summary["timeline"] = clock.marks
     counts = summary["counts"]
     if json_logs:
         click.echo(json.dumps({"event": "run_finished", **summary}, default=str))
@@ -161,6 +172,7 @@ def run(
     if not quiet:
         for key, value in counts.items():
             click.echo(f"  {key:<18} {value}")
+        click.echo(f"  {'timeline':<18} {clock.line()}")
     secs = sum(summary["seconds"].values())
     click.echo(
         f"run {summary['run_id']} published to {summary['warehouse']} "

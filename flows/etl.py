@@ -12,6 +12,7 @@ and publish nothing.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ class RunSummary:
     counts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    timeline: dict[str, float] = field(default_factory=dict)  # epoch seconds: flow started, planned, published
 
 
 @flow(name="etl", persist_result=False, validate_parameters=False, task_runner=default_runner())
@@ -76,7 +78,9 @@ def etl_flow(
 
 def run_pipeline(settings: Settings) -> RunSummary:
     """The stages, in order. Each `map_tasks` runs one task per shard (or slice), each `reduce_task` one."""
+    flow_started = time.time()
     run = start_run(settings)  # recover, read the published state, discover and plan the shards, open the work
+    planned = time.time()
     ctx, s = run.ctx, run.stages
     if run.shards:
         with run.stage("ingest"):
@@ -108,4 +112,5 @@ def run_pipeline(settings: Settings) -> RunSummary:
     else:
         get_run_logger().info("nothing new to ingest: no NER or dedup work")
     summary = publish(run)  # load: partitions, catalog, checks; then the atomic rename
-    return RunSummary(run.ctx.run_id, "success", str(run.store.root), summary.counts, summary.seconds)
+    marks = {"flow_started": flow_started, "planned": planned, "published": time.time()}
+    return RunSummary(run.ctx.run_id, "success", str(run.store.root), summary.counts, summary.seconds, "", marks)
