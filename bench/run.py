@@ -810,15 +810,15 @@ def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
 
     etl.run_pipeline = run_pipeline
     _hook_stage_done(run_module, progress)
-    from flows import timeline
     from flows.cli import main as newsetl_main
 
     try:
         newsetl_main(cli_args, prog_name="newsetl")
     finally:  # the CLI's start-up and teardown marks (seconds since this process started), beside the summary
-        if timeline.LAST is not None and summary_path.exists():
+        clock = getattr(sys.modules.get("flows.timeline"), "LAST", None)  # imported by the CLI's run command
+        if clock is not None and summary_path.exists():
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            summary["timeline"] = timeline.LAST.marks
+            summary["timeline"] = clock.marks
             summary_path.write_text(json.dumps(summary), encoding="utf-8")
 
 

@@ -19,15 +19,23 @@ from warehouse.fingerprint import table_fingerprints
 from warehouse.store import CATALOG, DATA, Store
 
 
-def cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `newsetl ...` in its own process group (so a simulated crash takes its Prefect server down too)."""
+def cli(*args: str, env: dict | None = None, timeout: int = 300, api: bool = False) -> subprocess.CompletedProcess:
+    """Run `newsetl ...` in its own process group (so a simulated crash takes its Prefect server down too).
+    `api`: report to the test session's Prefect server (the test needs `prefect_harness`) rather than start a
+    temporary server of its own (~5 s a run); for tests about what a run writes or prints, not about the server."""
+    extra = {}
+    if api:
+        from prefect.settings import PREFECT_API_URL
+
+        extra["PREFECT_API_URL"] = PREFECT_API_URL.value()
+        assert extra["PREFECT_API_URL"], "api=True needs the prefect_harness fixture"
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **extra, **(env or {})},
         start_new_session=True,
     )
 
@@ -157,7 +165,7 @@ def test_a_crash_at_any_stage_leaves_the_old_warehouse_and_the_next_run_complete
     for point in ("ingest", "extract", "load", "publish"):
         # threads: this is about what a kill leaves behind (tests/flows/test_scale_out.py kills Dask runs)
         res = cli("run", "--input", str(extra), "--warehouse", str(wh), "--runner", "thread",
-                  env={"NEWSETL_TEST_KILL_AT": point})  # fmt: skip
+                  env={"NEWSETL_TEST_KILL_AT": point}, api=True)  # fmt: skip
         assert res.returncode == -signal.SIGKILL, (point, res.returncode, res.stderr[-500:])
         # readers still see exactly the old warehouse (a killed run's unlisted files wait for the next writer)
         assert (catalog_digest(wh), listed_files(wh), table_fingerprints(wh)) == old, point
@@ -220,7 +228,7 @@ def test_a_changed_file_is_ingested_as_a_new_version(tmp_path, seeds_copy, run_e
     assert q(wh, "SELECT count(*) FROM mart_documents")[0][0] == 5
 
 
-def test_json_logs_carry_progress_and_the_summary(tmp_path):
+def test_json_logs_carry_progress_and_the_summary(tmp_path, prefect_harness):
     import json
 
     wh = tmp_path / "wh"
@@ -236,6 +244,7 @@ def test_json_logs_carry_progress_and_the_summary(tmp_path):
         "--runner",
         "thread",  # the output is what is tested: no worker processes to start
         env={"PREFECT_LOGGING_LEVEL": "INFO"},  # the test session runs Prefect at WARNING
+        api=True,
     )
     assert res.returncode == 0, res.stderr[-800:]
     summary = json.loads(res.stdout.strip().splitlines()[-1])
@@ -251,9 +260,9 @@ def test_json_logs_carry_progress_and_the_summary(tmp_path):
     assert progress[-1].startswith("extract: 3/3 slices")
 
 
-def test_quiet_prints_only_the_final_line(tmp_path):
+def test_quiet_prints_only_the_final_line(tmp_path, prefect_harness):
     res = cli("run", "--input", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet", "--runner", "thread",
-              env={"PREFECT_LOGGING_LEVEL": "INFO"})  # fmt: skip
+              env={"PREFECT_LOGGING_LEVEL": "INFO"}, api=True)  # fmt: skip
     assert res.returncode == 0, res.stderr[-800:]
     assert len(res.stdout.strip().splitlines()) == 1 and res.stdout.startswith("run ")
     assert "INFO" not in res.stderr

@@ -1,7 +1,7 @@
 """Scale-out: the same tables on every runner, map tasks in the workers, an external Dask cluster, resume.
 
-The corpus is big enough for every path that changes with size: 2,400 generated short articles in 110 files
-(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into ~10 shards, 25 extract slices.
+The corpus is big enough for every path that changes with size: 2,200 generated short articles in 102 files
+(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into ~10 shards, 20+ extract slices.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT, q
 from warehouse.fingerprint import table_fingerprints
 
-SHARD_BYTES = "120000"  # ~10 shards of the 1.2 MB corpus
+SHARD_BYTES = "100000"  # ~10 shards of the 1 MB corpus
 BATCH = 100
 
 
@@ -36,7 +36,7 @@ def _corpus(root: Path, n: int, seed: int, words: tuple[int, int]) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    docs = _corpus(tmp_path_factory.mktemp("corpus"), 2400, 3, (60, 110))
+    docs = _corpus(tmp_path_factory.mktemp("corpus"), 2200, 3, (60, 110))
     assert len([p for p in docs.rglob("*") if p.is_file()]) >= 100
     return docs
 
