@@ -105,7 +105,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             langs = reduce_task(cluster_language_task, "cluster-language", ctx, clusters, paths(s["language"], "lang"))
             s["cluster-language"] = {"all": langs}
         with run.stage("extract"):
-            slices = extract_slices(ctx, own, docs, clusters, langs)
+            slices = extract_slices(ctx, own, docs, clusters, langs, run.settings.n_process)
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")
             s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "key_stats"))}

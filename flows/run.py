@@ -143,17 +143,33 @@ def _check_inputs(found: Discovered, settings: Settings) -> None:
             raise NoInput(detail)
 
 
+MIN_SLICE = 16  # documents: one nlp.pipe batch
+
+
+def slice_size(batch_size: int, n_docs: int, workers: int) -> int:
+    """Documents per extract task: `batch_size`, or fewer for a small run, so that each of the `workers` gets about
+    two slices (a 92-document run was one slice: one worker extracted while the other waited), never below
+    MIN_SLICE unless `batch_size` is."""
+    return min(batch_size, max(MIN_SLICE, -(-n_docs // (2 * max(1, workers)))))
+
+
 def extract_slices(
-    ctx: RunContext, per_shard: dict[str, int], docs: dict[str, str], clusters: dict[str, str], langs: Handle
+    ctx: RunContext,
+    per_shard: dict[str, int],
+    docs: dict[str, str],
+    clusters: dict[str, str],
+    langs: Handle,
+    workers: int = 1,
 ) -> list[tuple[str, tuple]]:
-    """The extract tasks: `batch_size` new documents of a shard each, as (key, task arguments)."""
+    """The extract tasks: `slice_size` new documents of a shard each, as (key, task arguments)."""
+    size = slice_size(ctx.batch_size, sum(per_shard.values()), workers)
     out = []
     for k in docs:
         n = per_shard.get(k, 0)
         files = {"docs": docs[k], "clusters": clusters.get(k, ""), "lang": langs["files"].get(f"lang-{k}", "")}
-        for j, start in enumerate(range(0, n, ctx.batch_size)):
+        for j, start in enumerate(range(0, n, size)):
             key = f"{k}-{j:04d}"
-            out.append((key, (key, start, min(n, start + ctx.batch_size), files)))
+            out.append((key, (key, start, min(n, start + size), files)))
     return out
 
 

@@ -1,0 +1,37 @@
+"""Extract slices: `--batch-size` documents each, fewer for a small run so that every worker gets work."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from flows.run import MIN_SLICE, extract_slices, slice_size
+
+
+@pytest.mark.parametrize(
+    ("batch", "docs", "workers", "size"),
+    [
+        (250, 10_000, 2, 250),  # a large run: the batch size
+        (250, 92, 2, 23),  # 100 new records on 2 workers: 4 slices, not 1
+        (250, 944, 2, 236),
+        (250, 20, 2, MIN_SLICE),  # never below one nlp.pipe batch...
+        (2, 5, 2, 2),  # ...unless the batch size is
+        (250, 92, 16, MIN_SLICE),
+    ],
+)
+def test_slice_size(batch, docs, workers, size):
+    assert slice_size(batch, docs, workers) == size
+
+
+def test_slices_cover_each_shards_documents_once_in_order():
+    ctx = types.SimpleNamespace(batch_size=250)
+    per_shard = {"00000": 60, "00001": 0, "00002": 32}
+    docs = {k: f"/w/normalize/{k}.docs.parquet" for k in per_shard}
+    langs = {"files": {f"lang-{k}": f"/w/language/{k}.lang.parquet" for k in per_shard}}
+    slices = extract_slices(ctx, per_shard, docs, {k: f"/w/c-{k}" for k in per_shard}, langs, workers=2)
+    assert [(key, args[1], args[2]) for key, args in slices] == [
+        ("00000-0000", 0, 23), ("00000-0001", 23, 46), ("00000-0002", 46, 60), ("00002-0000", 0, 23),
+        ("00002-0001", 23, 32),
+    ]  # fmt: skip
+    assert all(args[0] == key and args[3]["docs"] == docs[key[:5]] for key, args in slices)
