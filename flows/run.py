@@ -161,15 +161,18 @@ def extract_slices(
     langs: Handle,
     workers: int = 1,
 ) -> list[tuple[str, tuple]]:
-    """The extract tasks: `slice_size` new documents of a shard each, as (key, task arguments)."""
+    """The extract tasks: `slice_size` new documents of a shard each, as (key, task arguments). A key names its
+    shard and document range, so a resumed run started with other settings (--batch-size, --n-process) reuses only
+    the slices that cover the same documents."""
     size = slice_size(ctx.batch_size, sum(per_shard.values()), workers)
     out = []
     for k in docs:
         n = per_shard.get(k, 0)
         files = {"docs": docs[k], "clusters": clusters.get(k, ""), "lang": langs["files"].get(f"lang-{k}", "")}
-        for j, start in enumerate(range(0, n, size)):
-            key = f"{k}-{j:04d}"
-            out.append((key, (key, start, min(n, start + size), files)))
+        for start in range(0, n, size):
+            stop = min(n, start + size)
+            key = f"{k}-{start:07d}-{stop:07d}"
+            out.append((key, (key, start, stop, files)))
     return out
 
 

@@ -31,7 +31,10 @@ def test_slices_cover_each_shards_documents_once_in_order():
     langs = {"files": {f"lang-{k}": f"/w/language/{k}.lang.parquet" for k in per_shard}}
     slices = extract_slices(ctx, per_shard, docs, {k: f"/w/c-{k}" for k in per_shard}, langs, workers=2)
     assert [(key, args[1], args[2]) for key, args in slices] == [
-        ("00000-0000", 0, 23), ("00000-0001", 23, 46), ("00000-0002", 46, 60), ("00002-0000", 0, 23),
-        ("00002-0001", 23, 32),
+        ("00000-0000000-0000023", 0, 23), ("00000-0000023-0000046", 23, 46), ("00000-0000046-0000060", 46, 60),
+        ("00002-0000000-0000023", 0, 23), ("00002-0000023-0000032", 23, 32),
     ]  # fmt: skip
     assert all(args[0] == key and args[3]["docs"] == docs[key[:5]] for key, args in slices)
+    # other settings, other ranges, other keys: a resumed run never takes a slice of another size for its own
+    other = extract_slices(types.SimpleNamespace(batch_size=20), per_shard, docs, {}, langs, workers=2)
+    assert {key for key, _ in other}.isdisjoint(key for key, _ in slices)
