@@ -113,4 +113,4 @@ def run_pipeline(settings: Settings) -> RunSummary:
         get_run_logger().info("nothing new to ingest: no NER or dedup work")
     summary = publish(run)  # load: partitions, catalog, checks; then the atomic rename
     marks = {"flow_started": flow_started, "planned": planned, "published": time.time()}
-    return RunSummary(run.ctx.run_id, "success", str(run.store.root), summary.counts, summary.seconds, "", marks)
+    return RunSummary(run.ctx.run_id, "success", str(run.store.root), summary.counts, summary.seconds, timeline=marks)
