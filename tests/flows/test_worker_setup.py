@@ -1,0 +1,58 @@
+"""The Dask worker preload's malloc setting: with a nanny's MALLOC_TRIM_THRESHOLD_ in the environment, glibc maps
+every buffer over 128 KiB freshly (the slow case measured in flows/worker_setup.py); after `malloc_settings` a
+1 MiB buffer comes from the heap."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import ctypes, json, sys
+sys.path.insert(0, sys.argv[1])
+libc = ctypes.CDLL("libc.so.6")
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+
+def mapped_by_a_1mib_buffer():
+    before = libc.mallinfo2().hblks
+    p = libc.malloc(1 << 20)
+    mapped = libc.mallinfo2().hblks - before
+    libc.free(p)
+    return mapped
+
+out = {"before": mapped_by_a_1mib_buffer()}
+from flows.worker_setup import malloc_settings
+out["set"] = malloc_settings()
+out["after"] = mapped_by_a_1mib_buffer()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc malloc settings")
+def test_malloc_settings_keeps_large_buffers_on_the_heap_under_a_nannys_environment() -> None:
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}  # what a Dask nanny sets for its worker
+    out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT)], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == {"before": 1, "set": True, "after": 0}
+
+
+def test_dask_setup_sets_malloc_then_warms_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.worker_setup as ws
+
+    calls: list[str] = []
+    monkeypatch.setattr(ws, "malloc_settings", lambda: calls.append("malloc") or True)
+    monkeypatch.setattr(ws, "warm_up", lambda: calls.append("warm_up"))
+    ws.dask_setup(worker=None)
+    assert calls == ["malloc", "warm_up"]
