@@ -224,3 +224,31 @@ def test_documents_n_chars_must_match_the_stored_text(mini_wh):
     con.execute("CREATE TEMP VIEW documents AS SELECT * REPLACE (n_chars + 1 AS n_chars) FROM w.main.documents")
     n_docs = con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
     assert run_checks(con).set_index("check").failing["documents_n_chars_match_text"] == n_docs > 0
+
+
+def test_cooccurrence_checks_read_a_bounded_sample_of_documents(mini_wh, monkeypatch):
+    """The view's checks read at most COOCCURRENCE_SAMPLE documents, the smallest doc_ids in scope: a fan-out in a
+    sampled document is caught, one outside the sample is not read (the view costs ~1,500 rows per document)."""
+    import warehouse.model_checks as mc
+
+    con = duckdb.connect(config={"file_search_path": str(mini_wh)})
+    con.execute(f"ATTACH '{catalog_path(mini_wh)}' AS w (READ_ONLY)")
+    con.execute("USE w")
+    with_entities = [d for (d,) in con.execute(
+        "SELECT DISTINCT doc_id FROM stg_mentions WHERE entity_id IS NOT NULL ORDER BY doc_id").fetchall()]  # fmt: skip
+    assert len(with_entities) >= 2
+    con.execute(
+        "CREATE TEMP VIEW mart_entity_cooccurrence AS SELECT * FROM w.main.mart_entity_cooccurrence "
+        "UNION ALL BY NAME SELECT DISTINCT doc_id, run_id, 'X1' AS entity_id_a, 'X2' AS entity_id_b "
+        "FROM stg_mentions WHERE entity_id IS NOT NULL"
+    )  # one pair too many in every document
+    failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples()}
+    sampled = [d for (d,) in con.execute(f"SELECT doc_id FROM {mc.COOCCURRENCE_DOCS} ORDER BY doc_id").fetchall()]
+    assert sampled == with_entities
+    assert failing["mart_entity_cooccurrence_pairs_per_document"] == len(with_entities)
+    monkeypatch.setattr(mc, "COOCCURRENCE_SAMPLE", 1)
+    failing = {r.check: r.failing for r in run_checks(con, MODEL_CHECKS).itertuples()}
+    sampled = [d for (d,) in con.execute(f"SELECT doc_id FROM {mc.COOCCURRENCE_DOCS}").fetchall()]
+    assert sampled == with_entities[:1]
+    assert failing["mart_entity_cooccurrence_pairs_per_document"] == 1
+    assert failing["mart_entity_cooccurrence_entity_a_exists"] == 1  # X1 is no entity

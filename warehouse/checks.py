@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from warehouse.model_checks import MODEL_CHECKS, setup
+from warehouse.model_checks import MODEL_CHECKS, sample_sql, setup
 from warehouse.store import sql_literal
 
 _SCOPE = re.compile(r"\$scope\(([^()]*)\)")
@@ -122,7 +122,8 @@ def run_checks(
 ) -> pd.DataFrame:
     """One row per check: check, failing (offending row count). `runs` scopes the checks to these runs' rows
     (default: every row). Creates temp tables only, so a read-only connection works."""
-    for sql in setup(runs):
+    sample = [d for (d,) in con.execute(scoped(sample_sql(), runs)).fetchall()]
+    for sql in setup(runs, sample):
         con.execute(scoped(sql, runs))
     rows = []
     for name, sql in {**CHECKS, **MODEL_CHECKS, **(extra or {})}.items():

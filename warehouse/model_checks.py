@@ -12,23 +12,44 @@ from collections.abc import Sequence
 COOCCURRENCE = "_check_cooccurrence"
 
 
+COOCCURRENCE_DOCS = "_check_cooccurrence_docs"
+COOCCURRENCE_SAMPLE = 200  # documents
+
+
 # Run by `run_checks` before the checks. mart_entity_cooccurrence is a view of ~1,500 rows per document (130 M at
-# 100k documents): its checks read one aggregate per document of the runs in scope, computed in one pass here,
-# instead of one pass each. At 100k documents this pass takes 33-37 s, where a count(DISTINCT) over the view's key
-# took 143 s (on it as a table), and joining its rows to mart_entities spilled 16 GB. So an entity exists when the
-# view found its name: stg_entities_not_null holds names, and mart_entities has one row per stg_entities entity.
-# The pair count per document catches what a key check would (a fan-out join, a missing GROUP BY) and missing pairs.
-def setup(runs: Sequence[str] | None) -> list[str]:
-    """SQL that `run_checks` runs (through `checks.scoped`) before the checks. The runs are inlined as literals: a
-    constant filter on the view's run_id reaches its Parquet scans (3.6 s for a run with no rows at 100k
-    documents), where an IN (subquery) on a table of runs was applied after the self-join (195 s). The pairs are read
-    without the view's name columns: with them, DuckDB's joins to mart_entities took the writer's whole 512 MB on a
-    1,000-document run (1.3 M pairs) and the run failed; an entity is known when mart_entities has its id."""
+# 100k documents), computed on read from stg_mentions and mart_entities. Its checks read one aggregate per document,
+# computed in one pass here, over a sample: the COOCCURRENCE_SAMPLE documents of the runs in scope with the smallest
+# doc_id (a text hash, so no document kind is favoured). What they catch is the view's definition (a fan-out join,
+# a missing GROUP BY, missing or unordered pairs), which any document shows; whether every mention's entity exists
+# is checked over every row (`stg_mentions_entity_exists`, `mentions_entity_exists`). Over every document this
+# pass took 33-37 s at 100k documents, 1.3 of a 2.5 s load at 1k and grew with the run; the sample takes ~0.2 s
+# (bench/results, issue 17). A count(DISTINCT) over the view's key took 143 s at 100k (on it as a table), and
+# joining its rows to mart_entities spilled 16 GB. The pair count per document catches what a key check would.
+def sample_sql() -> str:
+    """The query (through `checks.scoped`) choosing the sample: COOCCURRENCE_SAMPLE as it is when called."""
+    return f"""
+        SELECT DISTINCT doc_id FROM stg_mentions WHERE entity_id IS NOT NULL AND $scope(run_id)
+         ORDER BY doc_id LIMIT {COOCCURRENCE_SAMPLE}"""
+
+
+def setup(runs: Sequence[str] | None, sample: Sequence[str]) -> list[str]:
+    """SQL that `run_checks` runs (through `checks.scoped`) before the checks; `sample`: the doc_ids `sample_sql()`
+    chose. The runs and doc_ids are inlined as literals: constant filters reach the view's Parquet scans (3.6 s for
+    a run with no rows at 100k documents), where an IN (subquery) on a table of runs was applied after the
+    self-join (195 s), and an IN (subquery) of doc_ids ran out of the writer's 512 MB on a 1,000-document run. The
+    pairs are read without the view's name columns: with them, DuckDB's joins to mart_entities took the writer's
+    whole 512 MB on a 1,000-document run (1.3 M pairs) and the run failed; an entity is known when mart_entities
+    has its id."""
+    listed = ", ".join("'" + d.replace("'", "''") + "'" for d in sample)
+    in_sample = f"doc_id IN ({listed})" if sample else "false"
     return [
+        f"CREATE OR REPLACE TEMP TABLE {COOCCURRENCE_DOCS} AS SELECT doc_id FROM stg_mentions WHERE {in_sample}"
+        " GROUP BY doc_id",
         f"""
         CREATE OR REPLACE TEMP TABLE {COOCCURRENCE} AS
         WITH pairs AS (
-            SELECT doc_id, entity_id_a, entity_id_b FROM mart_entity_cooccurrence WHERE $scope(run_id)
+            SELECT doc_id, entity_id_a, entity_id_b FROM mart_entity_cooccurrence
+             WHERE $scope(run_id) AND {in_sample}
         ),
         unknown AS (  -- entity ids of the pairs with no mart_entities row
             (SELECT entity_id_a AS entity_id FROM pairs UNION SELECT entity_id_b FROM pairs)
@@ -41,7 +62,7 @@ def setup(runs: Sequence[str] | None) -> list[str]:
                count(*) FILTER (WHERE entity_id_a IN (SELECT entity_id FROM unknown)) AS n_unknown_a,
                count(*) FILTER (WHERE entity_id_b IN (SELECT entity_id FROM unknown)) AS n_unknown_b
           FROM pairs
-         GROUP BY doc_id"""
+         GROUP BY doc_id""",
     ]
 
 
@@ -106,11 +127,11 @@ MODEL_CHECKS: dict[str, str] = {
     "mart_entities_mentions_add_up": """
         SELECT abs((SELECT count(*) FROM stg_mentions) - (SELECT coalesce(sum(n_mentions), 0) FROM mart_entities))""",
     # mart_entity_cooccurrence ------------------------------------------------------------------------------
-    # every canonical document of the runs in scope has one row per unordered pair of its k distinct entities
+    # every sampled canonical document of the runs in scope has one row per unordered pair of its k distinct entities
     "mart_entity_cooccurrence_pairs_per_document": f"""
         WITH k AS (
             SELECT doc_id, count(DISTINCT entity_id) AS k FROM stg_mentions
-             WHERE entity_id IS NOT NULL AND $scope(run_id)
+             WHERE entity_id IS NOT NULL AND $scope(run_id) AND doc_id IN (SELECT doc_id FROM {COOCCURRENCE_DOCS})
              GROUP BY doc_id)
         SELECT coalesce(sum(abs(coalesce(c.n_rows, 0) - coalesce(k.k * (k.k - 1) // 2, 0))), 0)
           FROM k FULL JOIN {COOCCURRENCE} c USING (doc_id)""",
