@@ -152,13 +152,15 @@ def run(
                 return_state=True,
             )
             clock.mark("flow_returned")
+            if cluster:  # before the server stops: closing workers still talk to it (3 s longer after it)
+                cluster.close()
+                clock.mark("cluster_closed")
         clock.mark("api_server_stopped")
     except RuntimeError as exc:
         _fail(str(exc))
     finally:
         if cluster:
             cluster.close()
-            clock.mark("cluster_closed")
     if not state.is_completed():
         _fail(state.message or f"run ended {state.name}")
     summary = state.result()

@@ -99,9 +99,11 @@ class EarlyCluster:
         return self._cluster.scheduler_address
 
     def close(self) -> None:
+        """Stop the cluster (once; later calls do nothing)."""
         self._thread.join()
         if self._cluster is not None:
             self._cluster.close()
+            self._cluster = None
 
 
 def configured_flow(runner: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
