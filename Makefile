@@ -11,7 +11,7 @@ run: setup  ## run the pipeline on seeds/ into ./warehouse
 	.venv/bin/newsetl run
 
 test:  ## the default (fast) test suite
-	$(UV) run --frozen pytest -q
+	$(UV) run --frozen pytest -q -n 2 --dist loadfile
 
 lint:
 	$(UV) run --frozen ruff check .

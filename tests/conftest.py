@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from flows.config import prepare_prefect_env
+# Each test session (each pytest-xdist worker) has a Prefect home of its own: the temporary servers of the CLI
+# runs it starts keep their SQLite database there, and two sessions sharing ~/.prefect/prefect.db locked it.
+_SESSION = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"newsetl-prefect-{_SESSION}-")
+
+from flows.config import prepare_prefect_env  # noqa: E402
 
 prepare_prefect_env()
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -1,7 +1,10 @@
 """Scale-out: the same tables on every runner, map tasks in the workers, an external Dask cluster, resume.
 
 The corpus is big enough for every path that changes with size: 2,200 generated short articles in 102 files
-(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into ~10 shards, 20+ extract slices.
+(txt, md, html, and grouped JSONL, JSONL.gz, CSV and Parquet files), cut into ~10 shards, 20+ extract slices. On
+it, an external cluster gives the default runner's (a local cluster's) tables. A smaller corpus (600 articles,
+6 shards, 15+ slices) is run by the thread, process-pool and (resumed, by the CLI) local Dask runners: the same
+tables on all three.
 """
 
 from __future__ import annotations
@@ -42,17 +45,17 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(corpus, tmp_path_factory, prefect_harness) -> dict[str, str]:
-    """The corpus through Prefect's process pool runner: the tables every other runner must give."""
+def local_dask(corpus, tmp_path_factory, prefect_harness) -> Path:
+    """The corpus through the default runner, a local Dask cluster of 2 worker processes."""
     from flows.runners import configured_flow
 
-    wh = tmp_path_factory.mktemp("reference")
-    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):  # local processes: the third runner, beside the two Dask ones
-        flow = configured_flow("process", workers=2)
+    wh = tmp_path_factory.mktemp("local_dask")
+    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):
+        flow = configured_flow("dask", workers=2)
         state = flow(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
     assert state.is_completed(), state.message
     assert state.result()["counts"]["shards"] >= 8
-    return table_fingerprints(wh)
+    return wh
 
 
 class _env:
@@ -72,24 +75,15 @@ def run_counts(wh: Path) -> dict:
     return json.loads(q(wh, "SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1")[0][0])
 
 
-def test_local_dask_cluster_gives_the_same_tables_with_the_map_tasks_in_its_workers(
-    corpus, reference, tmp_path, prefect_harness
-):
-    from flows.runners import configured_flow
-
-    wh = tmp_path / "wh"
-    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):
-        flow = configured_flow("dask", workers=2)
-        state = flow(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
-    assert state.is_completed(), state.message
-    assert table_fingerprints(wh) == reference
-    counts = run_counts(wh)
+def test_local_dask_cluster_runs_the_map_tasks_in_its_workers(local_dask):
+    counts = run_counts(local_dask)
     for stage in ("ingest", "normalize", "language", "extract"):
         workers = counts["workers"][stage]
         assert counts["flow_worker"] not in workers, (stage, workers)
         assert all(w.split(":")[1] != str(os.getpid()) for w in workers)
     assert len(counts["workers"]["extract"]) == 2  # both worker processes extracted
     assert counts["task_children"] == 0  # no task started a process (a Dask worker is daemonic: it could not)
+    assert counts["documents_new"] >= 2000
 
 
 def test_a_task_in_a_daemonic_worker_starts_no_process(corpus, tmp_path):
@@ -133,9 +127,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_an_external_dask_cluster_runs_the_flow(corpus, reference, tmp_path):
+def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local_dask, tmp_path):
     """A scheduler and two worker processes started on their own, as on other machines; the flow runs against its
-    address, the tasks report to the flow's API (no worker starts a server of its own)."""
+    address, the tasks report to the flow's API (no worker starts a server of its own), and the tables are the
+    default runner's (a local cluster) on the same 2,200 documents."""
     port, bindir = _free_port(), Path(sys.executable).parent
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
     procs = [
@@ -158,7 +153,7 @@ def test_an_external_dask_cluster_runs_the_flow(corpus, reference, tmp_path):
             cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES}, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-2000:]
-        assert table_fingerprints(wh) == reference
+        assert table_fingerprints(wh) == table_fingerprints(local_dask)
         counts = run_counts(wh)
         assert len(counts["workers"]["extract"]) == 2 and counts["task_children"] == 0
         assert all("tcp://" in w for w in counts["workers"]["extract"])  # Dask worker names of the cluster
@@ -187,6 +182,20 @@ def small(tmp_path_factory, prefect_harness) -> tuple[Path, dict[str, str], int]
                    "FROM _partitions WHERE table_name = 'extractions')")[0][0]  # fmt: skip
     assert slices >= 10
     return docs, table_fingerprints(wh), slices
+
+
+def test_the_process_pool_runner_gives_the_thread_runners_tables(small, tmp_path, prefect_harness):
+    """Prefect's ProcessPoolTaskRunner (2 processes) on 6 shards and 15+ slices: the thread runner's tables (the
+    resume test below shows the default Dask runner's are the same too)."""
+    from flows.runners import configured_flow
+
+    docs, expected, _ = small
+    with _env(NEWSETL_SHARD_BYTES=SMALL_SHARD_BYTES):
+        flow = configured_flow("process", workers=2)
+        state = flow(inputs=[str(docs)], warehouse=str(tmp_path / "wh"), batch_size=SMALL_BATCH, return_state=True)
+    assert state.is_completed(), state.message
+    assert table_fingerprints(tmp_path / "wh") == expected
+    assert len(run_counts(tmp_path / "wh")["workers"]["extract"]) == 2
 
 
 def _group_gone(pgid: int, timeout: float = 20) -> bool:

@@ -200,7 +200,8 @@ class Served:
         (cmd, *self.readme_output), *_ = fenced(scheduling_section(), "console")
         self.cmd = substituted(cmd.removeprefix("$ "), self.inputs, self.wh)
         self.started = time.monotonic()
-        self.proc = Proc(shlex.split(self.cmd), serve_env(tmp / "home"), tmp / "serve.log")
+        # runs on the default runner (a local Dask cluster, so the SIGTERM test sees its workers), of one worker
+        self.proc = Proc(shlex.split(self.cmd), serve_env(tmp / "home", NEWSETL_N_PROCESS="1"), tmp / "serve.log")
         self.proc.wait_for(r"stops serving and the server$", timeout=240)
         self.ready_after = time.monotonic() - self.started
         self.api_url = re.search(r"Prefect server \(pid \d+\) at (\S+)$", self.proc.output(), re.M).group(1)
@@ -218,7 +219,7 @@ class ReadmeServer:
         self.port = free_port()  # 4200 may be taken on this machine
         key, self.api_url = shlex.split(substituted(export, tmp, tmp, self.port), comments=True)[1].split("=")
         assert key == "PREFECT_API_URL"
-        self.env = serve_env(tmp / "home")
+        self.env = serve_env(tmp / "home", NEWSETL_RUNNER="thread")  # its runs: no worker processes to start
         self.proc = Proc([*shlex.split(start, comments=True), "--port", str(self.port)], self.env, tmp / "server.log")
 
     def wait_healthy(self, timeout: float = 240) -> None:
@@ -351,7 +352,7 @@ def test_run_history_survives_a_restart_and_ctrl_c_stops_everything(served, tmp_
     before = completed_in_database(served.wh / ".prefect" / "prefect.db")
     assert len(before) >= 2
     argv = shlex.split(served.cmd.replace(f"--interval {INTERVAL}", "--interval 3600"))
-    again = Proc(argv, serve_env(tmp_path / "home"), tmp_path / "serve.log")
+    again = Proc(argv, serve_env(tmp_path / "home", NEWSETL_RUNNER="thread"), tmp_path / "serve.log")
     try:
         again.wait_for(r"stops serving and the server$", timeout=240)
         api_url = re.search(r"Prefect server \(pid \d+\) at (\S+)$", again.output(), re.M).group(1)
