@@ -389,8 +389,10 @@ def evaluate(sizes: list[dict], empty: list[dict], *, baselines: bool = True, no
     measured them (targets that need them are left out otherwise)."""
     by_n = {s["size"]: s for s in sizes}
     small, largest = by_n[min(by_n)], by_n[max(by_n)]
+    # at 10k (issue 7), and at 1,500 when measured (issue 17: the whole run, start-up included); else the largest
+    floor_at = [by_n[n] for n in (1_500, 10_000) if n in by_n] or [largest]
     targets = [
-        _floor_target(by_n.get(10_000) or largest, baselines),  # at 10k, else at the largest size
+        *(_floor_target(at, baselines) for at in floor_at),
         _scaling_target(small, largest, sizes) if len(by_n) >= 2 else None,
         _rss_target(largest),
     ]
