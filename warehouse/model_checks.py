@@ -22,8 +22,8 @@ COOCCURRENCE_SAMPLE = 200  # documents
 # doc_id (a text hash, so no document kind is favoured). What they catch is the view's definition (a fan-out join,
 # a missing GROUP BY, missing or unordered pairs), which any document shows; whether every mention's entity exists
 # is checked over every row (`stg_mentions_entity_exists`, `mentions_entity_exists`). Over every document this
-# pass took 33-37 s at 100k documents, 1.3 of a 2.5 s load at 1k and grew with the run; the sample takes ~0.2 s
-# (bench/results, issue 17). A count(DISTINCT) over the view's key took 143 s at 100k (on it as a table), and
+# pass grew with the run: 33-37 s at 100k documents, 1.3 s of a 2.5 s load on the 1k bench corpus, where the
+# sample takes 0.3 s. A count(DISTINCT) over the view's key took 143 s at 100k (on it as a table), and
 # joining its rows to mart_entities spilled 16 GB. The pair count per document catches what a key check would.
 def sample_sql() -> str:
     """The query (through `checks.scoped`) choosing the sample: COOCCURRENCE_SAMPLE as it is when called."""
