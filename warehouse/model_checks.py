@@ -40,11 +40,12 @@ def setup(runs: Sequence[str] | None, sample: Sequence[str]) -> list[str]:
     pairs are read without the view's name columns: with them, DuckDB's joins to mart_entities took the writer's
     whole 512 MB on a 1,000-document run (1.3 M pairs) and the run failed; an entity is known when mart_entities
     has its id."""
-    listed = ", ".join("'" + d.replace("'", "''") + "'" for d in sample)
+    from warehouse.store import sql_literal
+
+    listed = ", ".join(sql_literal(d) for d in sample)
     in_sample = f"doc_id IN ({listed})" if sample else "false"
     return [
-        f"CREATE OR REPLACE TEMP TABLE {COOCCURRENCE_DOCS} AS SELECT doc_id FROM stg_mentions WHERE {in_sample}"
-        " GROUP BY doc_id",
+        f"CREATE OR REPLACE TEMP TABLE {COOCCURRENCE_DOCS} AS SELECT unnest([{listed}]::VARCHAR[]) AS doc_id",
         f"""
         CREATE OR REPLACE TEMP TABLE {COOCCURRENCE} AS
         WITH pairs AS (
