@@ -52,8 +52,27 @@ def task_runner(name: str | None = None, address: str | None = None, workers: in
     raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {name!r}")
 
 
+# Dask keeps developers' logs (transitions, events, recent messages, a worker's stimuli) of
+# `distributed.admin.low-level-log-length` entries each, 1,000 by default. A local cluster's scheduler lives in the
+# flow's process, and there these logs held ~75-300 KB per finished task: the flow process grew with the number of
+# tasks, so with the corpus (+125 MiB over the 414 extract tasks of the 100k bench run). Measured on the 1,500
+# bench corpus cut into 730 tasks (16 KB shards, 16-document slices): the flow process grew 373 -> 380 MiB from
+# normalize to extract with 100 entries, 379 -> 415 MiB with the default (docs/architecture.md, "Memory").
+DASK_LOG_LENGTH = 100
+
+
+def dask_settings() -> None:
+    """Bound Dask's in-memory developer logs in this process and in the workers it starts (a nanny hands its
+    worker this process's Dask config)."""
+    import dask
+
+    dask.config.set({"distributed.admin.low-level-log-length": DASK_LOG_LENGTH})
+
+
 def local_cluster(n_workers: int) -> dict[str, Any]:
-    """LocalCluster settings: one single-threaded worker process per core, no dashboard, quiet logs."""
+    """LocalCluster settings: one single-threaded worker process per core, no dashboard, quiet logs, bounded
+    developer logs (`dask_settings`, applied here: the cluster starts with them)."""
+    dask_settings()
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines (per worker start/stop) are noise
     return {
         "n_workers": n_workers,
