@@ -151,8 +151,9 @@ def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str,
 
     At most `in_flight()` tasks are submitted and unfinished at a time; the next is submitted as one finishes.
     Each submitted task holds its spec in the flow's process until it finishes (Prefect sends the run's context
-    with every task: ~0.3 MB, kept by the local cluster's scheduler), so submitting all at once made the flow
-    process grow with the number of tasks: +125 MiB over the 414 extract tasks of the 100k bench run."""
+    with every task, kept by the local cluster's scheduler), so submitting all at once made the flow process grow
+    with the number of tasks (with Dask's logs, flows.runners.DASK_LOG_LENGTH: +125 MiB over the 414 extract tasks
+    of the 100k bench run)."""
     from prefect.futures import as_completed
 
     log = get_run_logger()

@@ -54,10 +54,10 @@ def task_runner(name: str | None = None, address: str | None = None, workers: in
 
 # Dask keeps developers' logs (transitions, events, recent messages, a worker's stimuli) of
 # `distributed.admin.low-level-log-length` entries each, 1,000 by default. A local cluster's scheduler lives in the
-# flow's process, and there these logs held ~75-300 KB per finished task: the flow process grew with the number of
-# tasks, so with the corpus (+125 MiB over the 414 extract tasks of the 100k bench run). Measured on the 1,500
-# bench corpus cut into 730 tasks (16 KB shards, 16-document slices): the flow process grew 373 -> 380 MiB from
-# normalize to extract with 100 entries, 379 -> 415 MiB with the default (docs/architecture.md, "Memory").
+# flow's process, and there these logs held ~75 KB per finished task: a trivial flow of 3 x 400 tasks grew
+# 239 -> 270 -> 298 MiB, and 235 -> 238 -> 239 MiB with 100 entries. They were one of two causes of the flow
+# process growing with the corpus; the other (every submitted task's spec) is bounded by flows.context.map_tasks
+# (docs/architecture.md, "Execution model").
 DASK_LOG_LENGTH = 100
 
 
