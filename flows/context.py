@@ -158,8 +158,8 @@ def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str,
 
     log = get_run_logger()
     done = {k: ctx.work.done(stage, k) for k, _ in items}
-    todo = iter([(k, args) for k, args in items if done[k] is None])
-    n_todo = sum(v is None for v in done.values())
+    pending = [(k, args) for k, args in items if done[k] is None]
+    todo, n_todo = iter(pending), len(pending)
     if n_todo < len(items):
         log.info(f"{stage}: {len(items) - n_todo} of {len(items)} {unit} already done by an earlier attempt")
     running: dict[Any, str] = {}  # future -> key
