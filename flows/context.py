@@ -23,6 +23,7 @@ import pyarrow as pa
 from prefect import get_run_logger
 
 from flows.gates import GateFailed, GateResult, gate_frame, run_gate
+from flows.worker_setup import release_memory
 from warehouse import schema
 from warehouse.staging import WorkArea
 
@@ -53,7 +54,9 @@ def worker_id() -> str:
 
 
 def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[str, int], **stats: Any) -> Handle:
-    """A task's handle (see the module docstring)."""
+    """A task's handle (see the module docstring). The task is done with its memory: it is released here."""
+    rss = psutil.Process().memory_info().rss >> 20
+    release_memory()
     return {
         "stage": stage,
         "key": key,
@@ -62,7 +65,8 @@ def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[st
         "stats": stats,
         "worker": worker_id(),
         "children": len(psutil.Process().children()),  # a task starts no process (a Dask worker may not)
-        "rss_mib": psutil.Process().memory_info().rss >> 20,  # the worker's, as the task ends
+        "rss_mib": rss,  # the worker's, as the task ends
+        "rss_kept_mib": psutil.Process().memory_info().rss >> 20,  # and after release_memory()
         "seconds": round(time.perf_counter() - t0, 3),
         "finished_at": time.time(),
     }
@@ -153,8 +157,9 @@ def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str,
     Each submitted task holds its spec in the flow's process until it finishes (Prefect sends the run's context
     with every task, kept by the local cluster's scheduler), so submitting all at once made the flow process grow
     with the number of tasks (with Dask's logs, flows.runners.DASK_LOG_LENGTH: +125 MiB over the 414 extract tasks
-    of the 100k bench run)."""
-    from prefect.futures import as_completed
+    of the 100k bench run). Each future reports its end once, to a queue, through the one callback it gets at
+    submission."""
+    import queue
 
     log = get_run_logger()
     done = {k: ctx.work.done(stage, k) for k, _ in items}
@@ -163,17 +168,20 @@ def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str,
     if n_todo < len(items):
         log.info(f"{stage}: {len(items) - n_todo} of {len(items)} {unit} already done by an earlier attempt")
     running: dict[Any, str] = {}  # future -> key
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # futures, as they end (filled from the runner's threads)
 
     def submit_next() -> None:
         item = next(todo, None)
         if item is not None:
-            running[task.submit(ctx, *item[1])] = item[0]  # no `quote`: Dask rebuilds it as a tuple
+            fut = task.submit(ctx, *item[1])  # no `quote`: Dask rebuilds it as a tuple
+            running[fut] = item[0]
+            fut.add_done_callback(finished.put)
 
     for _ in range(in_flight()):
         submit_next()
     t0, last, n = time.perf_counter(), 0.0, 0
     while running:
-        fut = next(as_completed(list(running)))
+        fut = finished.get()
         k = running.pop(fut)
         done[k] = fut.result()
         submit_next()

@@ -193,6 +193,7 @@ def publish(run: Run) -> Summary:
                 "n": len(hs),
                 "seconds": round(sum(h["seconds"] for h in hs.values()), 3),
                 "max_worker_rss_mib": max((h.get("rss_mib", 0) for h in hs.values()), default=0),
+                "max_worker_rss_kept_mib": max((h.get("rss_kept_mib", 0) for h in hs.values()), default=0),
             }
             for stage, hs in run.stages.items()
         }

@@ -9,7 +9,8 @@ first tasks. It runs before the worker takes tasks: in a thread beside a task, t
 deadlock detection ('deadlock detected by _ModuleLock(prefect.client.schemas.objects)'). A failure here is left for
 the first task that needs the piece to report.
 
-It also sets the one memory setting a measurement needs (`malloc_settings`).
+It also holds the memory settings measurements call for: `malloc_settings` at start, `release_memory` after each
+task.
 """
 
 from __future__ import annotations
@@ -37,6 +38,22 @@ def malloc_settings() -> bool:
         return ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     except (OSError, AttributeError):
         return False
+
+
+def release_memory() -> None:
+    """Hand the memory a finished task freed back to the system: glibc's free pages (malloc_trim) and Arrow's
+    pool's unused blocks. Called as each task ends (flows.context.handle). Without it a worker kept the high-water
+    mark of every task before: the 100k bench's near-dup reduce left its worker at 1,134 MiB, and the extract
+    tasks after it ended at up to 1,177 MiB each, against ~560 MiB for a worker's loaded state."""
+    import ctypes
+    import sys
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_up() -> None:
