@@ -119,7 +119,6 @@ def run(
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
     from flows import timeline
-    from flows.discover import has_new_input
     from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
 
     try:
@@ -128,14 +127,8 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
-    local = wants_local_cluster(runner, dask_address)
-    if local and not has_new_input(settings.inputs, settings.warehouse):
-        # nothing to ingest: no map task, only the load reduce. It runs in this process rather than on workers
-        # that would take seconds to start (and slow the server's start on the same cores) for one task.
-        runner, local = "thread", False
-        clock.mark("nothing_new")
     # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)
-    cluster = EarlyCluster(settings.n_process) if local else None
+    cluster = EarlyCluster(settings.n_process) if wants_local_cluster(runner, dask_address) else None
     if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
         import threading
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from transforms.readers import InputFile, discover, hash_file
 from transforms.shards import Shard, plan_shards
-from warehouse.store import Store
 
 Problem = tuple[str, str, str]  # (path, reason_code, detail)
 
@@ -52,37 +49,6 @@ def discover_task(inputs: list[str], known_shas: frozenset[str]) -> Discovered:
         status[f.path] = "unchanged" if f.sha256 in known_shas else new
         seen.add(f.sha256)
     return Discovered(files, status, problems)
-
-
-def published_shas(con: Any) -> frozenset[str]:
-    """The sha256 of every input file a published run ingested (`con`: a connection to the published tables)."""
-    rows = con.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
-    return frozenset(r[0] for r in rows)
-
-
-def has_new_input(inputs: list[str], root: Path) -> bool:
-    """Whether a run on `inputs` would ingest a file: one that is readable and whose content no published run
-    ingested. Read-only (file hashes and one query of the published catalog), so `newsetl run` can ask before it
-    starts any worker. True when the published state cannot be read: the run itself then reports why."""
-    paths, _ = discover(inputs)
-    if not paths:
-        return False
-    try:
-        store = Store(root)
-        con = store.connect_published()
-        try:
-            known = published_shas(con)
-        finally:
-            con.close()
-    except Exception:  # a broken or foreign warehouse: let the run fail with its one-line message
-        return True
-    for p in paths:
-        try:
-            if hash_file(p).sha256 not in known:
-                return True
-        except OSError:
-            continue  # unreadable: the run records it as a problem, with no worker needed
-    return False
 
 
 @task(name="plan", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)

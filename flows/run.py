@@ -21,7 +21,7 @@ from prefect import get_run_logger
 
 from flows.config import Settings
 from flows.context import Handle, RunContext, key_of, kill_point, total, worker_id, workers_of
-from flows.discover import Discovered, discover_task, plan_key, plan_task, published_shas
+from flows.discover import Discovered, discover_task, plan_key, plan_task
 from flows.load import load_task
 from transforms.shards import SHARD_FILES, Shard
 from warehouse.neardup import check_scheme
@@ -98,11 +98,11 @@ def start_run(settings: Settings) -> Run:
             check_scheme(con)  # signatures of another near-dup scheme: refused before any work
         except ValueError as exc:
             raise WarehouseError(str(exc)) from None
-        shas = published_shas(con)
+        shas = con.execute("SELECT DISTINCT sha256 FROM source_files WHERE status = 'ingested'").fetchall()
         known_docs = con.execute("SELECT count(*) FROM documents").fetchone()[0]
     finally:
         con.close()
-    found = discover_task(settings.inputs, shas)
+    found = discover_task(settings.inputs, frozenset(r[0] for r in shas))
     _check_inputs(found, settings)
     spec = {"max_doc_chars": settings.max_doc_chars, "shard_bytes": settings.shard_bytes}
     published = hashlib.sha256(repr(sorted((p.path, p.sha256) for p in prior)).encode()).hexdigest()
