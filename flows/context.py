@@ -55,7 +55,8 @@ def worker_id() -> str:
 
 def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[str, int], **stats: Any) -> Handle:
     """A task's handle (see the module docstring). The task is done with its memory: it is released here."""
-    rss = psutil.Process().memory_info().rss >> 20
+    proc = psutil.Process()
+    rss = proc.memory_info().rss >> 20
     release_memory()
     return {
         "stage": stage,
@@ -64,9 +65,9 @@ def handle(stage: str, key: str, t0: float, files: dict[str, str], rows: dict[st
         "rows": rows,
         "stats": stats,
         "worker": worker_id(),
-        "children": len(psutil.Process().children()),  # a task starts no process (a Dask worker may not)
+        "children": len(proc.children()),  # a task starts no process (a Dask worker may not)
         "rss_mib": rss,  # the worker's, as the task ends
-        "rss_kept_mib": psutil.Process().memory_info().rss >> 20,  # and after release_memory()
+        "rss_kept_mib": proc.memory_info().rss >> 20,  # and after release_memory()
         "seconds": round(time.perf_counter() - t0, 3),
         "finished_at": time.time(),
     }

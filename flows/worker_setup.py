@@ -16,6 +16,7 @@ task.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 # glibc's mmap threshold for Dask workers. A Dask nanny starts its worker with MALLOC_TRIM_THRESHOLD_ set, and
@@ -27,17 +28,25 @@ MMAP_THRESHOLD = 32 << 20
 M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
-def malloc_settings() -> bool:
-    """Raise glibc's mmap threshold to `MMAP_THRESHOLD` in this process; whether it was set (only on glibc)."""
+@functools.cache
+def _glibc() -> Any:
+    """This process's glibc (ctypes), or None where there is none (not Linux, or another C library)."""
     import ctypes
     import sys
 
     if sys.platform != "linux":
-        return False
+        return None
     try:
-        return ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-    except (OSError, AttributeError):
-        return False
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def malloc_settings() -> bool:
+    """Raise glibc's mmap threshold to `MMAP_THRESHOLD` in this process; whether it was set (only on glibc)."""
+    libc = _glibc()
+    return libc is not None and libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
 
 
 def release_memory() -> None:
@@ -45,15 +54,12 @@ def release_memory() -> None:
     pool's unused blocks. Called as each task ends (flows.context.handle). Without it a worker kept the high-water
     mark of every task before: the 100k bench's near-dup reduce left its worker at 1,134 MiB, and the extract
     tasks after it ended at up to 1,177 MiB each, against ~560 MiB for a worker's loaded state."""
-    import ctypes
-    import sys
-
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def warm_up() -> None:
