@@ -23,11 +23,13 @@ SOURCES = [t for t in TABLES if t not in INTERNAL]  # fmt: skip
 
 @pytest.fixture(scope="module")
 def seed_wh(prefect_harness, tmp_path_factory) -> Path:
-    """The seeds run through the real flow once for this module."""
-    from flows.etl import etl_flow
+    """The seeds run through the real flow once for this module, on the thread runner: the models do not depend on
+    the runner (tests/flows/test_etl.py runs the seeds on the default one, tests/flows/test_scale_out.py compares
+    the runners' tables), and no worker processes start."""
+    from flows.runners import configured_flow
 
     root = tmp_path_factory.mktemp("seed") / "wh"
-    state = etl_flow(inputs=[str(SEEDS)], warehouse=str(root), return_state=True)
+    state = configured_flow("thread")(inputs=[str(SEEDS)], warehouse=str(root), return_state=True)
     assert state.is_completed(), state.message
     return root
 

@@ -14,14 +14,16 @@ QUOTE = re.compile(r"[\"“]([^\"“”\n]{20,}?)[\"”]")  # quotes within one 
 
 @pytest.fixture(scope="module")
 def seed_run(tmp_path_factory, prefect_harness):
-    from flows.etl import etl_flow
+    """The seeds plus a corrupt file, once for this module, on the thread runner (no worker processes to start for
+    six files; the default runner's own tests are in test_scale_out.py and test_serve.py)."""
+    from flows.runners import configured_flow
 
     inputs = tmp_path_factory.mktemp("inputs")
     for f in SEEDS.iterdir():
         (inputs / f.name).write_bytes(f.read_bytes())
     (inputs / "zz_corrupt.txt").write_bytes(b"\x00\x01\x02\xff\xfe binary junk \x00" * 50)
     wh = tmp_path_factory.mktemp("wh")
-    state = etl_flow(inputs=[str(inputs)], warehouse=str(wh), return_state=True)
+    state = configured_flow("thread")(inputs=[str(inputs)], warehouse=str(wh), return_state=True)
     assert state.is_completed(), state.message
     return wh, state.result()
 
