@@ -69,7 +69,7 @@ def shared_nlp(model: str = MODEL_NAME) -> spacy.language.Language:
 
 
 def warm_up() -> None:
-    """Load the gazetteers and name lists the rules use (about 1 s and 76 MB, once per process), so that a
+    """Load the gazetteers and name lists the rules use (about 2 s and 49 MiB, once per process), so that a
     worker pays it at start-up beside the model rather than in its first task."""
     from transforms.names import _nicknamer, load_aliases
     from transforms.places import index
