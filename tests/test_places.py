@@ -43,3 +43,25 @@ def test_pycountry_divisions_only_where_the_document_names_their_country():
     assert geocode("Gulf") is None  # Papua New Guinea's Gulf province, in a story not about it
     assert geocode("Gulf", Context(countries={"PG"})).country_code == "PG"
     assert geocode("Essex").country_code == "GB"  # UK divisions always count
+
+
+def test_a_parsed_city_keeps_only_what_the_index_reads():
+    """cities15000.json is parsed city by city into the fields `_cities` reads (memory: transforms.places)."""
+    from transforms.places import ALT_NAME_MIN_POPULATION, _city_fields
+
+    city = {"geonameid": 1, "name": "Aville", "asciiname": "Aville", "countrycode": "XX", "admin1code": "01",
+            "latitude": 1.5, "longitude": -2.5, "population": ALT_NAME_MIN_POPULATION - 1, "timezone": "UTC",
+            "alternatenames": ["Ayville", "Авиль"]}  # fmt: skip
+    kept = {"geonameid": 1, "name": "Aville", "countrycode": "XX", "admin1code": "01", "latitude": 1.5,
+            "longitude": -2.5, "population": ALT_NAME_MIN_POPULATION - 1}  # fmt: skip
+    assert _city_fields(city) == {**kept, "alternatenames": []}  # a small city's alternate names are not indexed
+    big = {**city, "population": ALT_NAME_MIN_POPULATION}
+    assert _city_fields(big) == {**kept, "population": ALT_NAME_MIN_POPULATION, "alternatenames": ["Ayville"]}
+    assert _city_fields({**big, "alternatenames": None})["alternatenames"] == []
+    top = {"1": {"name": "x"}}  # the file's top-level object (id -> city) is left as it is
+    assert _city_fields(top) is top
+
+
+def test_alternate_names_of_big_cities_resolve():
+    (top, *_) = candidates("Bombay")
+    assert (top.name, top.kind, top.country_code) == ("Mumbai", CITY, "IN")
