@@ -622,10 +622,22 @@ def _failure_rows(s: dict) -> list[str]:
     return rows
 
 
+def commit() -> str:
+    """The checked-out commit the benchmark measures (`+dirty` when tracked files differ from it), or '-'."""
+    try:
+        git = ["git", "-C", str(ROOT)]
+        sha = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "-"
+    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"# newsetl benchmark {result['started_at']}",
         "",
+        f"Commit: {result.get('commit', '-')} (`+dirty`: tracked files differed from it).",
         f"Host: {result['host']['cpus']} CPUs, {result['host']['platform']}; load average (1 min) at start "
         f"{result['host']['loadavg_start']}, end {result['host'].get('loadavg_end', '-')} (shared machine: compare "
         "ratios).",
@@ -854,6 +866,7 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.now(UTC)
     result: dict = {
         "started_at": started.isoformat(timespec="seconds"),
+        "commit": commit(),
         "host": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),

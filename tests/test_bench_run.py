@@ -246,3 +246,17 @@ def test_the_floor_target_is_also_measured_at_1500_documents(bench_run, harness)
     floors = {t["target"]: t for t in targets if t["target"].startswith("end-to-end throughput")}
     assert sorted(floors) == [f"end-to-end throughput >= 0.85 x bare-NER floor at {n}" for n in ("1,500", "10,000")]
     assert floors["end-to-end throughput >= 0.85 x bare-NER floor at 1,500"]["measured"] == 0.9
+
+
+def test_the_results_name_the_commit_they_measured(bench_run, tmp_path):
+    import re
+    import subprocess
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    got = bench_run.commit()
+    assert re.fullmatch(rf"{head}(\+dirty)?", got), got
+    host = {"cpus": 2, "platform": "p", "loadavg_start": 0.5}
+    result = {"started_at": "2026-12-01T00:00:00+00:00", "commit": got, "host": host, "params": {"n_process": 2},
+              "sizes": [], "empty_flow": [], "targets": []}  # fmt: skip
+    assert f"Commit: {got} " in bench_run.markdown(result)
