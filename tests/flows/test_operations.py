@@ -95,6 +95,8 @@ def test_prefect_yaml_deployment_registers_with_schedule_and_runs(tmp_path, pref
         state = client.read_flow_run(flow_run.id).state
     assert state.is_completed(), state
     assert table_fingerprints(wh)["documents"].startswith("5:")
+    counts = json.loads(q(wh, "SELECT counts FROM runs")[0][0])
+    assert counts["workers"]["extract"] == [counts["flow_worker"]]  # the thread runner: tasks in the run's process
 
 
 def test_serve_rejects_a_bad_cron_with_one_line():
