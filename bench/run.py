@@ -623,21 +623,23 @@ def _failure_rows(s: dict) -> list[str]:
 
 
 def commit() -> str:
-    """The checked-out commit the benchmark measures (`+dirty` when tracked files differ from it), or '-'."""
+    """The code the benchmark measures: `warehouse.version.code_version()` (as the runs table records it), plus
+    `+dirty` when tracked files differ from its commit."""
+    from warehouse.version import code_version
+
     try:
-        git = ["git", "-C", str(ROOT)]
-        sha = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        git = ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"]
+        dirty = subprocess.run(git, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "-"
-    return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        dirty = ""
+    return code_version() + ("+dirty" if dirty else "")
 
 
 def markdown(result: dict) -> str:
     lines = [
         f"# newsetl benchmark {result['started_at']}",
         "",
-        f"Commit: {result.get('commit', '-')} (`+dirty`: tracked files differed from it).",
+        f"Code: {result.get('commit', '-')} (`+dirty`: tracked files differed from its commit).",
         f"Host: {result['host']['cpus']} CPUs, {result['host']['platform']}; load average (1 min) at start "
         f"{result['host']['loadavg_start']}, end {result['host'].get('loadavg_end', '-')} (shared machine: compare "
         "ratios).",

@@ -252,11 +252,14 @@ def test_the_results_name_the_commit_they_measured(bench_run, tmp_path):
     import re
     import subprocess
 
+    from warehouse.version import code_version
+
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()  # fmt: skip
     got = bench_run.commit()
-    assert re.fullmatch(rf"{head}(\+dirty)?", got), got
+    assert code_version().endswith(f"+g{head}")  # the runs table's code version names the checked-out commit
+    assert re.fullmatch(rf"{re.escape(code_version())}(\+dirty)?", got), got
     host = {"cpus": 2, "platform": "p", "loadavg_start": 0.5}
     result = {"started_at": "2026-12-01T00:00:00+00:00", "commit": got, "host": host, "params": {"n_process": 2},
               "sizes": [], "empty_flow": [], "targets": []}  # fmt: skip
-    assert f"Commit: {got} " in bench_run.markdown(result)
+    assert f"Code: {got} " in bench_run.markdown(result)
