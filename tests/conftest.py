@@ -12,9 +12,13 @@ import pytest
 
 # Each test session (each pytest-xdist worker) has a Prefect home of its own: the temporary servers of the CLI
 # runs it starts keep their SQLite database there, and two sessions sharing ~/.prefect/prefect.db locked it.
+# A process that imports this module for a session (a spawned pool worker of a test) uses that session's home: it
+# may exit without running atexit, and its own home was left behind in /tmp (141 homes had piled up).
 _SESSION = os.environ.get("PYTEST_XDIST_WORKER", "main")
-os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"newsetl-prefect-{_SESSION}-")
-atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)  # sessions left 141 in /tmp
+if os.environ.get("NEWSETL_TEST_SESSION") != _SESSION or not os.path.isdir(os.environ.get("PREFECT_HOME", "")):
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"newsetl-prefect-{_SESSION}-")
+    os.environ["NEWSETL_TEST_SESSION"] = _SESSION
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 from flows.config import prepare_prefect_env  # noqa: E402
 
