@@ -48,14 +48,39 @@ def test_malloc_settings_keeps_large_buffers_on_the_heap_under_a_nannys_environm
     assert json.loads(out.stdout) == {"before": 1, "set": True, "after": 0}
 
 
-def test_dask_setup_sets_malloc_then_warms_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dask_setup_sets_malloc_and_housekeeping_then_warms_up(monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.worker_setup as ws
 
     calls: list[str] = []
     monkeypatch.setattr(ws, "malloc_settings", lambda: calls.append("malloc") or True)
+    monkeypatch.setattr(ws, "quiet_housekeeping", lambda worker: calls.append(f"quiet {worker}"))
     monkeypatch.setattr(ws, "warm_up", lambda: calls.append("warm_up"))
-    ws.dask_setup(worker=None)
-    assert calls == ["malloc", "warm_up"]
+    ws.dask_setup(worker="w")
+    assert calls == ["malloc", "quiet w", "warm_up"]
+
+
+def test_a_worker_with_the_preload_runs_no_profiler_and_ticks_slowly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real worker started with the preload (in this process; the state loading left out): the preload runs
+    before the worker starts its periodic callbacks, so they start without the profiler and at the slow
+    intervals. Without the preload the same worker has Dask's defaults."""
+    import asyncio
+
+    from distributed import Scheduler, Worker
+
+    import flows.worker_setup as ws
+
+    monkeypatch.setattr(ws, "warm_up", lambda: None)
+
+    async def callbacks(preload: list[str]) -> dict[str, tuple[float, bool]]:
+        async with Scheduler(dashboard_address=":0") as s, Worker(s.address, nthreads=1, preload=preload) as w:
+            return {name: (pc.callback_time, pc.is_running()) for name, pc in w.periodic_callbacks.items()}
+
+    default = asyncio.run(callbacks([]))
+    assert "profile" in default and default["tick"] == (20, True) and default["monitor"] == (500, True)
+    quiet = asyncio.run(callbacks(["flows.worker_setup"]))
+    assert "profile" not in quiet and "profile-cycle" not in quiet
+    assert quiet["tick"] == (1000, True) and quiet["monitor"] == (2000, True)
+    assert quiet["heartbeat"][1] and quiet["memory_monitor"][1]  # the rest runs as before
 
 
 RELEASE_PROBE = """
