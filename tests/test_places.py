@@ -65,3 +65,46 @@ def test_a_parsed_city_keeps_only_what_the_index_reads():
 def test_alternate_names_of_big_cities_resolve():
     (top, *_) = candidates("Bombay")
     assert (top.name, top.kind, top.country_code) == ("Mumbai", CITY, "IN")
+
+
+def test_the_index_is_built_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    import transforms.places as places
+
+    monkeypatch.setenv("NEWSETL_CACHE_DIR", str(tmp_path / "cache"))
+    built = places.index.__wrapped__()  # no cache yet: built and written
+    (written,) = (tmp_path / "cache").iterdir()
+    assert written == places.cache_path() and written.name.startswith("places-")
+
+    def no_build():
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(places, "build_index", no_build)
+    loaded = places.index.__wrapped__()
+    assert loaded == built and loaded["paris"][0].country_code == "FR"
+    # one object per place under all its names, as built (geocode's qualifier test compares identities)
+    assert loaded["bombay"][0] is loaded["mumbai"][0] and built["bombay"][0] is built["mumbai"][0]
+
+
+def test_an_unreadable_cache_is_rebuilt_and_a_read_only_folder_only_costs_the_build(tmp_path, monkeypatch):
+    import transforms.places as places
+
+    monkeypatch.setenv("NEWSETL_CACHE_DIR", str(tmp_path / "cache"))
+    path = places.cache_path()
+    path.parent.mkdir()
+    path.write_bytes(b"not a pickle")
+    fresh = places.index.__wrapped__()
+    assert fresh == places.build_index() and places.index.__wrapped__() == fresh  # rewritten: loads now
+    monkeypatch.setenv("NEWSETL_CACHE_DIR", "/proc/newsetl-cannot-write-here")
+    assert places.index.__wrapped__() == fresh
+
+
+def test_the_cache_key_changes_with_the_data_the_index_is_built_from(tmp_path, monkeypatch):
+    import transforms.names as names
+    import transforms.places as places
+
+    monkeypatch.setenv("NEWSETL_CACHE_DIR", str(tmp_path))
+    before = places.cache_path()
+    aliases = tmp_path / "aliases.csv"
+    aliases.write_text(names.ALIASES_PATH.read_text(encoding="utf-8") + "Gotham,New York City,GPE,US,\n")
+    monkeypatch.setattr(names, "ALIASES_PATH", aliases)
+    assert places.cache_path() != before
