@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -139,11 +140,16 @@ def _wait_for_port(port: int, timeout: float) -> None:
 
 
 def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local_dask, tmp_path):
-    """A scheduler and two worker processes started on their own, as on other machines; the flow runs against its
-    address, the tasks report to the flow's API (no worker starts a server of its own), and the tables are the
-    default runner's (a local cluster) on the same 2,200 documents."""
+    """A scheduler and two worker processes started on their own as the README starts them, as on other machines;
+    the flow runs against its address, the tasks report to the flow's API (no worker starts a server of its own),
+    and the tables are the default runner's (a local cluster) on the same 2,200 documents. The flow's API is the
+    test session's server (the workers are not told of it: the flow hands it to its tasks); a run's own temporary
+    server with Dask workers is the resume test's first attempt."""
+    from prefect.settings import PREFECT_API_URL
+
     port, bindir = _free_port(), Path(sys.executable).parent
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    assert "PREFECT_API_URL" not in env
     procs = [
         subprocess.Popen([bindir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                          cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -153,26 +159,44 @@ def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local
         _wait_for_port(port, timeout=60)
         procs.append(
             subprocess.Popen([bindir / "dask", "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--nthreads",
-                              "1", "--no-dashboard", "--local-directory", str(tmp_path / "w")],
+                              "1", "--preload", "flows.worker_setup", "--no-dashboard", "--local-directory",
+                              str(tmp_path / "w")],
                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
         )  # fmt: skip
         wh = tmp_path / "wh"
+        started = datetime.now(UTC)
         res = subprocess.run(
             [sys.executable, "-m", "flows.cli", "run", "--runner", "dask", "--dask-address", f"tcp://127.0.0.1:{port}",
              "--input", str(corpus), "--warehouse", str(wh), "--batch-size", str(BATCH), "--quiet"],
-            cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES}, capture_output=True, text=True, timeout=600,
+            cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES, "PREFECT_API_URL": PREFECT_API_URL.value()},
+            capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-2000:]
         assert table_fingerprints(wh) == table_fingerprints(local_dask)
         counts = run_counts(wh)
         assert len(counts["workers"]["extract"]) == 2 and counts["task_children"] == 0
         assert all("tcp://" in w for w in counts["workers"]["extract"])  # Dask worker names of the cluster
+        reported = [name for name in _task_runs_since(started) if name.startswith("extract-")]
+        assert len(reported) >= counts["tasks"]["extract"]["n"] >= 20  # in the flow's API, from the workers
     finally:
         for p in reversed(procs):
             os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             p.wait(timeout=30)
+
+
+def _task_runs_since(started: datetime) -> list[str]:
+    """Names of the task runs the test session's Prefect server holds that started after `started`."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterStartTime
+
+    since = TaskRunFilter(start_time=TaskRunFilterStartTime(after_=started))
+    names: list[str] = []
+    with get_client(sync_client=True) as client:
+        while page := client.read_task_runs(task_run_filter=since, limit=200, offset=len(names)):  # the API's most
+            names += [r.name for r in page]
+    return names
 
 
 SMALL_SHARD_BYTES, SMALL_BATCH = "60000", 40
