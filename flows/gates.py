@@ -126,6 +126,13 @@ def _suite_and_batch_def(stage: str) -> tuple[Any, Any]:
     return suite, batch_def
 
 
+# A gate validates in GX's BASIC result format first: observed values and unexpected counts, which dq_results
+# records, without the offending rows' keys. Only a batch with a failed expectation is validated again in COMPLETE.
+# GX's cost is mostly per validation, not per row: 92-113 ms of CPU for COMPLETE, 55-56 for BASIC, on 300 mention
+# or figure rows (50 or 1,000 rows cost about the same); a run validates 3 batches per shard and 4 per extract slice.
+FIRST_PASS = {"result_format": "BASIC"}
+
+
 def run_gate(stage: str, df: pd.DataFrame) -> GateResult:
     """Validate `df` with the stage's suite. Never raises for data problems: see GateResult.errors."""
     spec = suite_spec(stage)
@@ -134,8 +141,11 @@ def run_gate(stage: str, df: pd.DataFrame) -> GateResult:
     if df.empty:
         return out
     suite, batch_def = _suite_and_batch_def(stage)
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
-    res = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
+    frame = df.reset_index(drop=True)
+    res = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=FIRST_PASS)
+    if not res.success:  # only now the offending rows' keys are needed: GX computes them in its COMPLETE format
+        complete = {"result_format": "COMPLETE", "unexpected_index_column_names": [key]}
+        res = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=complete)
     for r in res.results:
         cfg = r.expectation_config
         severity = (cfg.meta or {}).get("severity", "error")
