@@ -70,9 +70,13 @@ def test_a_worker_with_the_preload_runs_no_profiler_and_ticks_slowly(monkeypatch
     import flows.worker_setup as ws
 
     monkeypatch.setattr(ws, "warm_up", lambda: None)
+    monkeypatch.setattr(ws, "malloc_settings", lambda: True)  # not this test process's glibc
 
     async def callbacks(preload: list[str]) -> dict[str, tuple[float, bool]]:
-        async with Scheduler(dashboard_address=":0") as s, Worker(s.address, nthreads=1, preload=preload) as w:
+        async with (
+            Scheduler(dashboard=False, dashboard_address=":0") as s,
+            Worker(s.address, nthreads=1, preload=preload) as w,
+        ):
             return {name: (pc.callback_time, pc.is_running()) for name, pc in w.periodic_callbacks.items()}
 
     default = asyncio.run(callbacks([]))
