@@ -42,7 +42,10 @@ def q(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 
 # The longest test files (about 5, 1.5, 3 and 3 minutes on 2 busy cores), collected first: with `--dist loadfile`
-# pytest-xdist hands files out in collection order, and a long file handed out last ran alone at the session's end.
+# and `--no-loadscope-reorder` (pyproject's addopts) pytest-xdist hands files out in collection order, and a long
+# file handed out last ran alone at the session's end. Without that flag xdist orders files by their number of
+# tests, which ignores this order: the 4-test scale_out file went out among the last, and its resume test ran
+# alone for the last ~3 minutes of a 589 s suite.
 LONGEST_FIRST = ("tests/flows/test_scale_out.py", "tests/hostile/test_hostile.py", "tests/flows/test_serve.py",
                  "tests/flows/test_operations.py")  # fmt: skip
 
