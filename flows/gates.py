@@ -141,11 +141,10 @@ def run_gate(stage: str, df: pd.DataFrame) -> GateResult:
     if df.empty:
         return out
     suite, batch_def = _suite_and_batch_def(stage)
-    frame = df.reset_index(drop=True)
-    res = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=FIRST_PASS)
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
+    res = batch.validate(suite, result_format=FIRST_PASS)
     if not res.success:  # only now the offending rows' keys are needed: GX computes them in its COMPLETE format
-        complete = {"result_format": "COMPLETE", "unexpected_index_column_names": [key]}
-        res = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=complete)
+        res = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]})
     for r in res.results:
         cfg = r.expectation_config
         severity = (cfg.meta or {}).get("severity", "error")

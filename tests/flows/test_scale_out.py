@@ -194,7 +194,8 @@ def _task_runs_since(started: datetime) -> list[str]:
     since = TaskRunFilter(start_time=TaskRunFilterStartTime(after_=started))
     names: list[str] = []
     with get_client(sync_client=True) as client:
-        while page := client.read_task_runs(task_run_filter=since, limit=200, offset=len(names)):  # the API's most
+        # pages of 200, the most the API returns at once
+        while page := client.read_task_runs(task_run_filter=since, limit=200, offset=len(names)):
             names += [r.name for r in page]
     return names
 
