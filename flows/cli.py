@@ -134,7 +134,7 @@ def run(
 
         from flows.gates import warm_up
 
-        # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (a subprocess) inside flow()
+        # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (local_api)
         threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
     try:
         with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed

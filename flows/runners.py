@@ -159,15 +159,15 @@ def api_for_workers() -> Iterator[str | None]:
 def local_api() -> Iterator[str | None]:
     """A temporary Prefect API server for one `newsetl run` when none is configured (PREFECT_API_URL unset).
 
-    Prefect starts such a server on its own, but as a plain child process: when the run is killed (an
-    out-of-memory kill of the flow's process), it stays behind forever. This one is started the same way and
-    dies with the process that started it (Linux's parent-death signal)."""
+    Prefect would start such a server on its own as a child process (~220 MiB, its own imports) that stays
+    behind when the run is killed. This one serves the same app in this process (`ApiServer`): it ends with
+    the process, however the process ends."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value():
         yield PREFECT_API_URL.value()
         return
-    server = _server_class()()
+    server = ApiServer()
     server.start()
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
@@ -185,33 +185,51 @@ def _drain_logs() -> None:
     APILogWorker.drain_all(timeout=10)
 
 
-def _server_class() -> type:
-    import signal
-    import subprocess
-    import sys
+class ApiServer:
+    """Prefect's API app as Prefect's temporary server builds it (`create_app(ephemeral=True)`: no UI, no
+    background services), served by uvicorn on a thread of this process, on a free port of 127.0.0.1.
 
-    import prefect
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import get_current_settings
+    Measured against Prefect's own temporary server (a uvicorn child process) in docs/architecture.md
+    ("Start-up"): the child's RSS and its imports are gone from the run; the flow process grows by less."""
 
-    def die_with_parent() -> None:
-        import ctypes
+    def __init__(self) -> None:
+        import socket
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        self._socket = socket.create_server(("127.0.0.1", 0))  # bound now: no other process can take the port
+        self.port: int = self._socket.getsockname()[1]
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self._server: Any = None
+        self._thread: Any = None
 
-    class Server(SubprocessASGIServer):
-        def _run_uvicorn_command(self) -> subprocess.Popen:  # as Prefect's, plus the parent-death signal
-            app = str(prefect.__module_path__.parent)
-            env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-            env |= get_current_settings().to_environment_variables(exclude_unset=True)
-            return subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--app-dir", app, "--factory", "prefect.server.api.server:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-                env={**os.environ, **env},
-                preexec_fn=die_with_parent if sys.platform == "linux" else None,
-            )  # fmt: skip
+    def start(self, timeout: float = 120.0) -> None:
+        """Serve, and return once the app has started (its database migrated); RuntimeError if it cannot."""
+        import threading
+        import time
 
-    return Server
+        import uvicorn
+        from prefect.server.api.server import create_app
+
+        app = create_app(ephemeral=True, ignore_cache=True)  # a new app: its start-up (lifespan) runs again
+        config = uvicorn.Config(app, log_level="error", lifespan="on", timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="newsetl-prefect-api", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("Prefect's temporary API server did not start (see the log above)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop serving (once; later calls do nothing)."""
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+            self._server = None
+        self._socket.close()
 
 
 def check_runner(runner: str | None, address: str | None) -> None:

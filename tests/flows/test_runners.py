@@ -21,3 +21,32 @@ def test_local_cluster_bounds_the_schedulers_and_workers_logs_under_many_tasks()
         assert len(scheduler.transition_log) == DASK_LOG_LENGTH  # full, and no longer than the bound
         stimuli = client.run(lambda dask_worker: len(dask_worker.state.stimulus_log))
         assert list(stimuli.values()) == [DASK_LOG_LENGTH]
+
+
+def test_a_runs_temporary_api_server_is_a_thread_of_its_process_and_stops_with_it() -> None:
+    """`newsetl run` without PREFECT_API_URL serves Prefect's API from its own process: no child process (which
+    could outlive a killed run), the port answers while it runs and is closed after `stop()`."""
+    import threading
+
+    import httpx
+    import psutil
+
+    from flows.runners import ApiServer
+
+    def children() -> set[int]:
+        return {p.pid for p in psutil.Process().children(recursive=True)}
+
+    def serving() -> bool:
+        return any(t.name == "newsetl-prefect-api" and t.is_alive() for t in threading.enumerate())
+
+    before = children()
+    server = ApiServer()
+    server.start()
+    try:
+        assert httpx.get(f"{server.api_url}/health", timeout=30).json() is True
+        assert children() == before and serving()
+    finally:
+        server.stop()
+    assert not serving()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.api_url}/health", timeout=5)
