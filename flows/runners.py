@@ -189,8 +189,8 @@ class ApiServer:
     """Prefect's API app as Prefect's temporary server builds it (`create_app(ephemeral=True)`: no UI, no
     background services), served by uvicorn on a thread of this process, on a free port of 127.0.0.1.
 
-    Measured against Prefect's own temporary server (a uvicorn child process) in docs/architecture.md
-    ("Start-up"): the child's RSS and its imports are gone from the run; the flow process grows by less."""
+    Measured against Prefect's own temporary server (a uvicorn child process) in docs/architecture.md ("Runners",
+    the temporary API server): the child's RSS and imports are gone from the run; the flow process grows by less."""
 
     def __init__(self) -> None:
         import socket
