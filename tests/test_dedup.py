@@ -225,6 +225,27 @@ def test_anchor_pairs_compare_each_member_with_earlier_members_and_the_first_anc
     assert all(nodes[ap.row] == ap.a)  # the row of each pair is its member's
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_only_rows_of_shared_keys_are_sorted_and_pairs_keep_their_input_rows(seed):
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 60, int(rng.integers(0, 300)), dtype=np.uint64) * np.uint64(2**40 + 7)  # large keys
+    count = {k: keys.tolist().count(k) for k in set(keys.tolist())}
+    assert dedup.shared_rows(keys).tolist() == [i for i, k in enumerate(keys.tolist()) if count[k] > 1]
+    nodes = rng.permutation(len(keys))  # one row per node, in no order
+    ap = dedup.anchor_pairs(keys, nodes, n_old=int(rng.integers(0, 5)), anchors=2)
+    members = set(zip(keys.tolist(), nodes.tolist(), strict=True))
+    assert np.array_equal(nodes[ap.row], ap.a)  # each pair's row is its member's row of the input
+    assert all((k, b) in members for k, b in zip(keys[ap.row].tolist(), ap.b.tolist(), strict=True))
+    assert ap.buckets == sum(c > 1 for c in count.values())
+    assert len(dedup.shared_rows(np.arange(5, dtype=np.uint64))) == 0
+    cut = len(keys) // 3  # in parts: indices into their concatenation, a key shared across parts counts
+    assert np.array_equal(dedup.shared_rows(keys[:cut], keys[cut:]), dedup.shared_rows(keys))
+    assert dedup.shared_rows(np.array([7], np.uint64), np.array([], np.uint64), np.array([7], np.uint64)).tolist() == [
+        0,
+        1,
+    ]
+
+
 def test_anchor_pairs_grow_linearly_with_a_bucket_and_sample_an_oversized_one():
     m = 3_000
     keys, nodes = np.full(m, 42, dtype=np.uint64), np.arange(m)

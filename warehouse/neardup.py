@@ -244,17 +244,29 @@ def sketch_table(docs: pa.Table, params: DedupParams = DedupParams()) -> pa.Tabl
 
 
 # --- reduce: the new documents
+def _one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``col`` as one array: its only chunk as is (``combine_chunks`` copies even a single chunk)."""
+    if isinstance(col, pa.Array):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 def _np(col: pa.ChunkedArray | pa.Array, dtype: type, fill: int = 0) -> np.ndarray:
-    return pc.fill_null(col, fill).to_numpy(zero_copy_only=False).astype(dtype)
+    """A numpy array of ``col`` (nulls as ``fill``): a read-only view of its Arrow buffer when it has no nulls
+    and the dtype already (the reduce holds the signatures once, not once per form)."""
+    arr = _one_array(col)
+    if arr.null_count:
+        arr = pc.fill_null(arr, fill)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def _flat(col: pa.ChunkedArray | pa.Array, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """(values, int64 offsets) of a list column (a null list is empty)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    """(values, int64 offsets) of a list column (a null list is empty); the values a view where ``_np`` can."""
+    arr = _one_array(col)
     lengths = _np(pc.list_value_length(arr), np.int64)
     offsets = np.zeros(len(arr) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(dtype), offsets
+    return _np(arr.flatten(), dtype), offsets  # ListArray.flatten: a slice of the values, no copy
 
 
 @dataclass
@@ -298,8 +310,11 @@ def _new_docs(sigs: pa.Table, meta: pa.Table, params: DedupParams) -> _New:
     width = params.bands + params.head_bands
     bvals, boff = _flat(sigs.column("bands"), np.uint64)
     banded = np.diff(boff) == width
-    bands = np.zeros((n, width), dtype=np.uint64)
-    bands[banded] = bvals.reshape(-1, width)
+    if banded.all():
+        bands = bvals.reshape(n, width)
+    else:
+        bands = np.zeros((n, width), dtype=np.uint64)
+        bands[banded] = bvals.reshape(-1, width)
     p_hash, p_off = _flat(sigs.column("passage_hashes"), np.uint64)
     fs_col = meta.column("first_seen")
     n_words = _np(meta.column("n_words"), np.int64)
@@ -433,7 +448,7 @@ def _fetch_prior(con: duckdb.DuckDBPyConnection, new: _New, params: DedupParams,
     ids = osig.column("doc_id").to_pylist()
     pos = {d: j for j, d in enumerate(ids)}
     kind = _np(hits.column("kind"), np.int64)
-    h = _np(hits.column("h"), np.uint64)
+    h = _np(hits.column("h"), np.uint64).copy()  # written below; _np may return a read-only view
     is_par = kind == PARAGRAPH
     h[is_par] = _paragraph_keys(h[is_par])
     first = np.ones(len(h), dtype=bool)  # one row per bucket for the bucket-level counts
@@ -455,7 +470,8 @@ def _fetch_prior(con: duckdb.DuckDBPyConnection, new: _New, params: DedupParams,
 
 # --- reduce: candidates
 def _bucket_rows(new: _New, prior: _Prior, params: DedupParams, max_passage_docs: int) -> tuple[np.ndarray, ...]:
-    """(bucket key, rank node, family) rows of the new documents, then the earlier members picked.
+    """(bucket key, rank node, family) rows of the new documents, then the earlier members picked; only the rows
+    of buckets with two or more rows (the others make no pair).
 
     Rank nodes: earlier document j is node j, new document ``rank[r]`` is node ``len(prior) + r``, so that in
     every bucket the earlier members come first, then the new ones best first (``dedup.anchor_pairs``)."""
@@ -482,13 +498,19 @@ def _bucket_rows(new: _New, prior: _Prior, params: DedupParams, max_passage_docs
         common = uniq[n_docs + earlier > max_passage_docs]
         keep = ~np.isin(p_key, common)
         p_key, p_node = p_key[keep], p_node[keep]
-    keys = np.concatenate([new.bands[has].ravel(), p_key, prior.hit_key])
-    nodes = np.concatenate([np.repeat(node[has], width), p_node, prior.hit_node])
+    band_keys = new.bands.ravel() if len(has) == n else new.bands[has].ravel()  # a view when every row has bands
+    # Only rows whose key is in another row make pairs: most band rows are alone. Keep those before making the
+    # key, node and family of every row (a band row r is document has[r // width], band r % width).
+    rows = dedup.shared_rows(band_keys, p_key, prior.hit_key)
+    n_band, n_par = len(band_keys), len(p_key)
+    band, par, old = rows[rows < n_band], rows[(rows >= n_band) & (rows < n_band + n_par)], rows[rows >= n_band + n_par]
+    keys = np.concatenate([band_keys[band], p_key[par - n_band], prior.hit_key[old - n_band - n_par]])
+    nodes = np.concatenate([node[has[band // width]], p_node[par - n_band], prior.hit_node[old - n_band - n_par]])
     family = np.concatenate(
         [
-            np.tile(b_family.astype(np.int8), len(has)),
-            np.full(len(p_key), PARAGRAPH, dtype=np.int8),
-            np.full(len(prior.hit_key), FULL, dtype=np.int8),
+            b_family.astype(np.int8)[band % width],
+            np.full(len(par), PARAGRAPH, dtype=np.int8),
+            np.full(len(old), FULL, dtype=np.int8),
         ]
     )
     return keys, nodes, family
@@ -836,6 +858,14 @@ def _new_old_rows(no: pa.Table, doc_ids: pa.Array, cluster_ids: pa.ChunkedArray)
 
 
 # --- the reduce step
+def _sorted_by_doc_id(t: pa.Table) -> pa.Table:
+    """``t`` sorted by doc_id; ``t`` itself when it already is (a sorted copy would double the signatures)."""
+    order = pc.sort_indices(t.column("doc_id"))
+    if np.array_equal(order.to_numpy(), np.arange(t.num_rows)):
+        return t
+    return t.take(order)
+
+
 def assign_near_duplicates(
     con: duckdb.DuckDBPyConnection,
     signatures: pa.Table,
@@ -859,13 +889,18 @@ def assign_near_duplicates(
 
     Memory, for n new documents with B = bands + head_bands band hashes and P paragraphs each on average:
       * per new document: its signature (4 x num_perm bytes), bands (8 B bytes) and paragraphs (16 P bytes),
-        as numpy arrays, and once more in the copy of ``signatures`` sorted by doc_id that is returned;
-      * bucket rows: n (B + P) + earlier rows, 17 bytes each (16 once sorted, for buckets of two or more; the
-        sort takes ~40 bytes per row for a moment); the pairs from the buckets before they are made distinct:
+        once: the numpy arrays are views of ``signatures``' Arrow buffers, which is returned (copied only when it
+        is not sorted by doc_id already);
+      * bucket rows: n (B + P) + earlier rows (the band rows a view of the bands), and for a moment a sorted
+        copy of their keys (8 bytes a row) to drop the rows of one-member buckets (most band rows,
+        ``transforms.dedup.shared_rows``); the rest 17 bytes each, 16 once sorted (``transforms.dedup.Buckets``);
+        the pairs from the buckets before they are made distinct:
         at most (B + P) (anchors + old_anchors) per new document, ``MEMBER_CHUNK`` documents at a time;
       * per candidate: the distinct compared pairs, at most ``max_candidates`` per new document, ~40 bytes
-        each, with (pairs, num_perm) temporaries ``ROW_CHUNK`` pairs at a time. Measured: the reduce's peak RSS
-        over its start was ~440 MB for 100k new documents of the dense corpus (23 pairs per document);
+        each, with (pairs, num_perm) temporaries ``ROW_CHUNK`` pairs at a time. Measured on the 100k bench
+        corpus (94,450 new documents, 0.87 candidate pairs each): the whole near-dup task (``flows/dedup.py``:
+        reading the rows, this reduce, the gate, writing) peaked 408 MiB above its start, 1,034 before the
+        views, the early drop of one-member buckets and the input read on a connection of its own;
       * earlier documents: at most ``old_anchors`` members per distinct new band or paragraph hash, with their
         signatures; DuckDB scans the published band and paragraph hashes (it spills past its memory limit);
       * texts: only those of the pairs checked exactly (estimates within ``EXACT_MARGIN`` above the threshold,
@@ -874,7 +909,7 @@ def assign_near_duplicates(
     """
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    signatures = signatures.take(pc.sort_indices(signatures.column("doc_id")))
+    signatures = _sorted_by_doc_id(signatures)
     new = _new_docs(signatures, meta, params)
     n = len(new)
     check_scheme(con, params)
