@@ -16,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the flow's process, which runs no gate, never loads it
+    import pandas as pd
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
 SHORT = {
@@ -73,6 +75,8 @@ def gate_frame(stage: str, rows: Sequence[Mapping[str, Any]] | pa.Table) -> pd.D
 
     The stages' rows carry texts the suites mostly do not read; a frame of every column copied them all. Rows
     may be an Arrow table: its columns become the same Python-object columns as rows of dicts would."""
+    import pandas as pd
+
     if isinstance(rows, pa.Table):
         return pd.DataFrame({c: rows.column(c).to_pylist() for c in suite_columns(stage) if c in rows.column_names})
     cols = [c for c in suite_columns(stage) if any(c in r for r in rows)]

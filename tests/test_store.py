@@ -272,3 +272,26 @@ def test_adopt_partition_refuses_bad_sources_in_one_line(tmp_path):
             store.adopt_partition("quarantine", R3, src)
         assert "\n" not in str(err.value) and words in str(err.value), str(err.value)
     assert not (wh / "data" / "quarantine" / f"{R3}.parquet").exists()
+
+
+def test_empty_tables_have_duckdbs_own_types_for_their_arrow_schemas_without_pandas():
+    from warehouse.store import empty_select
+
+    con = duckdb.connect()
+    for name, (arrow_schema, _) in schema.TABLES.items():
+        empty = arrow_schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
+        theirs = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM empty)").fetchall()
+        mine = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {empty_select(arrow_schema)})").fetchall()
+        assert mine == theirs, name
+    other = pa.schema([("d", pa.date32()), ("m", pa.map_(pa.string(), pa.int8()))])  # not mapped: DuckDB says
+    assert "DATE" in empty_select(other) and "MAP(VARCHAR, TINYINT)" in empty_select(other)
+    code = (
+        "import sys\nfrom warehouse.schema import TABLES\nfrom warehouse.store import empty_select\n"
+        "[empty_select(s) for s, _ in TABLES.values()]\nprint('pandas' in sys.modules)"
+    )
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the flow's process builds these views and need not load pandas

@@ -601,14 +601,38 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_DUCKDB_TYPES = {
+    pa.bool_(): "BOOLEAN",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT",
+    pa.float64(): "DOUBLE",
+    pa.string(): "VARCHAR",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMP WITH TIME ZONE",
+}
+
+
+def _duckdb_type(t: pa.DataType) -> str | None:
+    """DuckDB's type for an Arrow type of the warehouse's tables (lists of them too); None for another."""
+    if pa.types.is_list(t):
+        inner = _duckdb_type(t.value_type)
+        return None if inner is None else f"{inner}[]"
+    return _DUCKDB_TYPES.get(t)
+
+
 def empty_select(schema: pa.Schema) -> str:
-    """SELECT of zero rows with the DuckDB types of an Arrow schema (so empty tables keep their types)."""
-    con = duckdb.connect()
-    try:
-        empty = schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
-        types = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM empty)").fetchall()
-    finally:
-        con.close()
+    """SELECT of zero rows with the DuckDB types of an Arrow schema (so empty tables keep their types). The
+    tables' types are mapped here: asking DuckDB (a scan of an empty Arrow table) makes its Python client import
+    pandas, 43 MiB in the flow's process, which otherwise never loads it. Other types still ask DuckDB."""
+    types = [(f.name, _duckdb_type(f.type)) for f in schema]
+    if any(t is None for _, t in types):
+        con = duckdb.connect()
+        try:
+            empty = schema.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
+            types = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM empty)").fetchall()
+        finally:
+            con.close()
     cols = ", ".join(f"CAST(NULL AS {t}) AS {_ident(n)}" for n, t in types)
     return f"SELECT {cols} WHERE false"
 
