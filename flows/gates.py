@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-if TYPE_CHECKING:  # pandas is imported where a frame is built: the flow's process, which runs no gate, never loads it
+if TYPE_CHECKING:  # pandas is imported where a gate builds its frame (a worker), not by the flow's process
     import pandas as pd
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"

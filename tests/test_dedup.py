@@ -240,10 +240,8 @@ def test_only_rows_of_shared_keys_are_sorted_and_pairs_keep_their_input_rows(see
     assert len(dedup.shared_rows(np.arange(5, dtype=np.uint64))) == 0
     cut = len(keys) // 3  # in parts: indices into their concatenation, a key shared across parts counts
     assert np.array_equal(dedup.shared_rows(keys[:cut], keys[cut:]), dedup.shared_rows(keys))
-    assert dedup.shared_rows(np.array([7], np.uint64), np.array([], np.uint64), np.array([7], np.uint64)).tolist() == [
-        0,
-        1,
-    ]
+    seven, none = np.array([7], np.uint64), np.array([], np.uint64)
+    assert dedup.shared_rows(seven, none, seven).tolist() == [0, 1]
 
 
 def test_anchor_pairs_grow_linearly_with_a_bucket_and_sample_an_oversized_one():

@@ -544,8 +544,8 @@ class Buckets:
     few. A bucket larger than ``max_bucket`` is sampled (``_sample_buckets``). Pairs may repeat across buckets.
 
     Memory: the rows of buckets with at least two members, sorted, 16 bytes each (``shared_rows`` drops the
-    others before the sort); ``pairs`` makes the pairs
-    of the members in a node range only, so a caller bounds them by asking range by range.
+    others before the sort); ``pairs`` makes the pairs of the members in a node range only, so a caller bounds
+    them by asking range by range.
     """
 
     def __init__(
