@@ -503,9 +503,10 @@ def _bucket_rows(new: _New, prior: _Prior, params: DedupParams, max_passage_docs
     # key, node and family of every row (a band row r is document has[r // width], band r % width).
     rows = dedup.shared_rows(band_keys, p_key, prior.hit_key)
     n_band, n_par = len(band_keys), len(p_key)
-    band, par, old = rows[rows < n_band], rows[(rows >= n_band) & (rows < n_band + n_par)], rows[rows >= n_band + n_par]
-    keys = np.concatenate([band_keys[band], p_key[par - n_band], prior.hit_key[old - n_band - n_par]])
-    nodes = np.concatenate([node[has[band // width]], p_node[par - n_band], prior.hit_node[old - n_band - n_par]])
+    band, par, old = np.split(rows, np.searchsorted(rows, [n_band, n_band + n_par]))  # rows ascend: one per part
+    par, old = par - n_band, old - n_band - n_par
+    keys = np.concatenate([band_keys[band], p_key[par], prior.hit_key[old]])
+    nodes = np.concatenate([node[has[band // width]], p_node[par], prior.hit_node[old]])
     family = np.concatenate(
         [
             b_family.astype(np.int8)[band % width],
