@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transforms.names import KEY_CACHE
+
 COUNTRY, ADMIN1, CITY = "country", "admin1", "city"
 ALT_NAME_MIN_POPULATION = 100_000
 DIVISION_POPULATION = 500_000  # ranks a state over most cities of its name, under Washington, DC
@@ -63,7 +65,7 @@ class Place:
         return f"admin1:{self.country_code}-{self.admin1_code}"
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=KEY_CACHE)
 def place_fold(name: str) -> str:
     s = unicodedata.normalize("NFKD", name.replace("’", "'"))
     s = "".join(c for c in s if not unicodedata.combining(c)).casefold()
