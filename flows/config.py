@@ -17,6 +17,7 @@ DEFAULTS = {
     "max_doc_chars": "1000000",
     "n_process": str(os.cpu_count() or 1),  # local worker processes: one per core
     "shard_bytes": str(4 << 20),  # input bytes per shard (transforms.shards)
+    "fresh_workers_docs": "5000",  # a run's local workers restart before extracting this many documents or more
     "compact_target_rows": "1000000",
 }
 
@@ -47,6 +48,7 @@ class Settings:
     max_doc_chars: int = 1_000_000
     n_process: int = 1
     shard_bytes: int = 4 << 20
+    fresh_workers_docs: int = 5_000  # flows.runners.fresh_workers
     full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
 
@@ -85,6 +87,9 @@ def resolve(
         max_doc_chars=_positive_int("max_doc_chars", _pick(max_doc_chars, "max_doc_chars", DEFAULTS["max_doc_chars"])),
         n_process=_positive_int("n_process", _pick(n_process, "n_process", DEFAULTS["n_process"])),
         shard_bytes=_positive_int("shard_bytes", _pick(None, "shard_bytes", DEFAULTS["shard_bytes"])),
+        fresh_workers_docs=_positive_int(
+            "fresh_workers_docs", _pick(None, "fresh_workers_docs", DEFAULTS["fresh_workers_docs"])
+        ),
         full_refresh=_flag("full_refresh", full_refresh),
     )
 

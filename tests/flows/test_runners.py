@@ -50,3 +50,40 @@ def test_a_runs_temporary_api_server_is_a_thread_of_its_process_and_stops_with_i
     assert not serving()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.api_url}/health", timeout=5)
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fresh_workers_restarts_only_the_runs_own_local_cluster(prefect_harness, monkeypatch) -> None:
+    """`fresh_workers` (called before a large extract) gives the run's own local cluster new worker processes, which
+    take tasks again; the workers of a cluster the run did not start are left as they are."""
+    from prefect import flow, task
+    from prefect_dask import DaskTaskRunner
+
+    from flows import runners
+
+    pid = task(_pid)
+
+    cluster = runners.EarlyCluster(1)
+    try:
+        address = cluster.address()
+
+        @flow(task_runner=DaskTaskRunner(address=address))
+        def restart_between_tasks() -> tuple[int, bool, int]:
+            before = pid.submit().result()
+            restarted = runners.fresh_workers()
+            return before, restarted, pid.submit().result()
+
+        before, restarted, after = restart_between_tasks()
+        assert restarted and before != after
+        monkeypatch.setattr(runners, "_OWN_SCHEDULERS", set())  # as a cluster given by --dask-address
+        before, restarted, after = restart_between_tasks()
+        assert not restarted and before == after
+    finally:
+        cluster.close()
+    assert address not in runners._OWN_SCHEDULERS

@@ -26,6 +26,7 @@ from warehouse.fingerprint import table_fingerprints
 
 SHARD_BYTES = "100000"  # ~10 shards of the 1 MB corpus
 BATCH = 100
+FRESH_WORKERS_DOCS = "1000"  # below the corpus's ~2,000 new documents: the run's own workers restart for extract
 
 
 def _corpus(root: Path, n: int, seed: int, words: tuple[int, int]) -> Path:
@@ -47,11 +48,12 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_dask(corpus, tmp_path_factory, prefect_harness) -> Path:
-    """The corpus through the default runner, a local Dask cluster of 2 worker processes."""
+    """The corpus through the default runner, a local Dask cluster of 2 worker processes, which restarts them
+    before extract (as from 5,000 documents by default: flows.runners.fresh_workers)."""
     from flows.runners import configured_flow
 
     wh = tmp_path_factory.mktemp("local_dask")
-    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES):
+    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES, NEWSETL_FRESH_WORKERS_DOCS=FRESH_WORKERS_DOCS):
         flow = configured_flow("dask", workers=2)
         state = flow(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
     assert state.is_completed(), state.message
@@ -83,8 +85,13 @@ def test_local_dask_cluster_runs_the_map_tasks_in_its_workers(local_dask):
         assert counts["flow_worker"] not in workers, (stage, workers)
         assert all(w.split(":")[1] != str(os.getpid()) for w in workers)
     assert len(counts["workers"]["extract"]) == 2  # both worker processes extracted
+    assert not _pids(counts["workers"]["extract"]) & _pids(counts["workers"]["language"])  # by fresh workers
     assert counts["task_children"] == 0  # no task started a process (a Dask worker is daemonic: it could not)
     assert counts["documents_new"] >= 2000
+
+
+def _pids(workers: list[str]) -> set[str]:
+    return {w.split(":")[1] for w in workers}  # host:pid:name
 
 
 def test_a_task_in_a_daemonic_worker_starts_no_process(corpus, tmp_path):
@@ -169,7 +176,8 @@ def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local
         res = subprocess.run(
             [sys.executable, "-m", "flows.cli", "run", "--runner", "dask", "--dask-address", f"tcp://127.0.0.1:{port}",
              "--input", str(corpus), "--warehouse", str(wh), "--batch-size", str(BATCH), "--quiet"],
-            cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES, "PREFECT_API_URL": PREFECT_API_URL.value()},
+            cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES, "PREFECT_API_URL": PREFECT_API_URL.value(),
+                           "NEWSETL_FRESH_WORKERS_DOCS": FRESH_WORKERS_DOCS},
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-2000:]
@@ -177,6 +185,7 @@ def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local
         counts = run_counts(wh)
         assert len(counts["workers"]["extract"]) == 2 and counts["task_children"] == 0
         assert all("tcp://" in w for w in counts["workers"]["extract"])  # Dask worker names of the cluster
+        assert _pids(counts["workers"]["extract"]) <= _pids(counts["workers"]["language"])  # not the run's to restart
         reported = [name for name in _task_runs_since(started) if name.startswith("extract-")]
         assert len(reported) >= counts["tasks"]["extract"]["n"] >= 20  # in the flow's API, from the workers
     finally:
