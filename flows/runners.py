@@ -61,12 +61,23 @@ def task_runner(name: str | None = None, address: str | None = None, workers: in
 DASK_LOG_LENGTH = 100
 
 
+# How long a local cluster waits for a worker that left the scheduler before it closes the worker's nanny (Dask's
+# default: 15 s). A restarted worker runs the preload again before it rejoins: 9.5-13 s here on a quiet machine,
+# 20-24 s with both cores busy, when the default closed every nanny during `fresh_workers` and the run waited for ever.
+LOST_WORKER_TIMEOUT = "300s"
+
+
 def dask_settings() -> None:
     """Bound Dask's in-memory developer logs in this process and in the workers it starts (a nanny hands its
-    worker this process's Dask config)."""
+    worker this process's Dask config), and give a local cluster's restarted workers time to come back."""
     import dask
 
-    dask.config.set({"distributed.admin.low-level-log-length": DASK_LOG_LENGTH})
+    dask.config.set(
+        {
+            "distributed.admin.low-level-log-length": DASK_LOG_LENGTH,
+            "distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT,
+        }
+    )
 
 
 def local_cluster(n_workers: int) -> dict[str, Any]:

@@ -87,3 +87,14 @@ def test_fresh_workers_restarts_only_the_runs_own_local_cluster(prefect_harness,
     finally:
         cluster.close()
     assert address not in runners._OWN_SCHEDULERS
+
+
+def test_a_local_cluster_waits_for_restarted_workers_longer_than_their_preload_takes() -> None:
+    """Dask's local cluster closes the nanny of a worker gone from the scheduler for `lost-worker-timeout` (15 s by
+    default); a worker restarted by `fresh_workers` runs the preload again first (20-24 s with both cores busy), so
+    with the default every nanny closed and the run waited for ever."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    local_cluster(1)
+    assert parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) >= 120
