@@ -145,7 +145,8 @@ RESTART_TIMEOUT_S = 120.0
 
 def fresh_workers() -> bool:
     """Restart the workers of the running flow's own local Dask cluster; whether it did. Each nanny starts a new worker
-    process, which loads its state again (the preload, flows.worker_setup): ~10-13 s on this 2-core machine.
+    process, which loads its state again (the preload, flows.worker_setup): 7.5-13 s on this 2-core machine, ~24 s
+    with both cores busy.
 
     The one memory measure the flow takes between stages (etl.run_pipeline calls it before a large extract): after
     ingest, normalize, the near-dup reduce and language a worker holds ~150 MiB more than a loaded worker
@@ -154,7 +155,9 @@ def fresh_workers() -> bool:
     1,995 against 2,105 (docs/architecture.md, "Where the tree peaks now").
 
     A cluster given by address (`--dask-address`) is not the run's: its workers are left alone, as are the process
-    and thread runners. A restart that fails is logged and the stage goes on with the workers there are."""
+    and thread runners. A restart that fails is logged and the stage goes on with the workers there are (a worker
+    back later than `LOST_WORKER_TIMEOUT` has lost its nanny: the run would then wait). A resumed run restarts
+    them again, even when its extract slices are all done."""
     from prefect.context import FlowRunContext
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
