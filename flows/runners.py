@@ -158,6 +158,7 @@ def fresh_workers() -> bool:
     and thread runners. A restart that fails is logged and the stage goes on with the workers there are (a worker
     back later than `LOST_WORKER_TIMEOUT` has lost its nanny: the run would then wait). A resumed run restarts
     them again, even when its extract slices are all done."""
+    from prefect import get_run_logger
     from prefect.context import FlowRunContext
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
@@ -169,7 +170,7 @@ def fresh_workers() -> bool:
     try:
         client.restart(timeout=RESTART_TIMEOUT_S)
     except Exception as exc:  # the workers come back when they can; the tasks wait for them
-        logging.getLogger("newsetl").warning(f"the local workers did not restart: {exc}")
+        get_run_logger().warning(f"the local workers did not restart: {exc}")
         return False
     return True
 
