@@ -30,7 +30,7 @@ from flows.gates import GateFailed  # noqa: E402
 from flows.ingest import ingest_task, repeated_lines_task  # noqa: E402
 from flows.language import cluster_language_task, language_task  # noqa: E402
 from flows.normalize import normalize_task  # noqa: E402
-from flows.run import NoInput, extract_slices, publish, start_run  # noqa: E402
+from flows.run import NoInput, extract_slices, pending_documents, publish, start_run  # noqa: E402
 from flows.runners import api_for_workers, default_runner, fresh_workers  # noqa: E402
 from warehouse.store import WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
@@ -106,7 +106,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             s["cluster-language"] = {"all": langs}
         with run.stage("extract"):
             slices = extract_slices(ctx, own, docs, clusters, langs, run.settings.n_process)
-            if sum(own.values()) >= run.settings.fresh_workers_docs and fresh_workers():
+            if pending_documents(ctx, slices) >= run.settings.fresh_workers_docs and fresh_workers():
                 get_run_logger().info("extract starts on fresh workers (flows.runners.fresh_workers)")
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")

@@ -176,6 +176,12 @@ def extract_slices(
     return out
 
 
+def pending_documents(ctx: RunContext, slices: list[tuple[str, tuple]]) -> int:
+    """The documents of the extract `slices` (as `extract_slices` makes them) not yet done in the run's work area:
+    a resumed run has only these left to extract."""
+    return sum(args[2] - args[1] for key, args in slices if ctx.work.done("extract", key) is None)
+
+
 def publish(run: Run) -> Summary:
     """Load (a reduce task: partitions, catalog, checks) and publish with one atomic rename."""
     log = get_run_logger()

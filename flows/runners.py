@@ -156,8 +156,8 @@ def fresh_workers() -> bool:
 
     A cluster given by address (`--dask-address`) is not the run's: its workers are left alone, as are the process
     and thread runners. A restart that fails is logged and the stage goes on with the workers there are (a worker
-    back later than `LOST_WORKER_TIMEOUT` has lost its nanny: the run would then wait). A resumed run restarts
-    them again, even when its extract slices are all done."""
+    back later than `LOST_WORKER_TIMEOUT` has lost its nanny: the run would then wait). A resumed run counts only
+    the documents its earlier attempts did not extract (`flows.run.pending_documents`)."""
     from prefect import get_run_logger
     from prefect.context import FlowRunContext
 

@@ -6,7 +6,8 @@ import types
 
 import pytest
 
-from flows.run import MIN_SLICE, extract_slices, slice_size
+from flows.run import MIN_SLICE, extract_slices, pending_documents, slice_size
+from warehouse.staging import WorkArea
 
 
 @pytest.mark.parametrize(
@@ -38,3 +39,20 @@ def test_slices_cover_each_shards_documents_once_in_order():
     # other settings, other ranges, other keys: a resumed run never takes a slice of another size for its own
     other = extract_slices(types.SimpleNamespace(batch_size=20), per_shard, docs, {}, langs, workers=2)
     assert {key for key, _ in other}.isdisjoint(key for key, _ in slices)
+
+
+def test_a_resumed_run_counts_only_the_documents_of_slices_not_yet_done(tmp_path):
+    """`pending_documents` decides whether a run restarts its workers before extract (flows.runners.fresh_workers):
+    a resumed run whose earlier attempt extracted some slices counts only the others, and none when all are done."""
+    ctx = types.SimpleNamespace(batch_size=250, work=WorkArea(str(tmp_path / "work")))
+    per_shard = {"00000": 60, "00002": 32}
+    docs = {k: f"/w/normalize/{k}.docs.parquet" for k in per_shard}
+    langs = {"files": {}}
+    slices = extract_slices(ctx, per_shard, docs, {}, langs, workers=2)  # 23 + 23 + 14 and 23 + 9 documents
+    assert pending_documents(ctx, slices) == 92
+    ctx.work.finish("extract", "00000-0000023-0000046", {"rows": {}})
+    ctx.work.finish("extract", "00002-0000023-0000032", {"rows": {}})
+    assert pending_documents(ctx, slices) == 92 - 23 - 9
+    for key, _ in slices:
+        ctx.work.finish("extract", key, {"rows": {}})
+    assert pending_documents(ctx, slices) == 0
