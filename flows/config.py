@@ -17,7 +17,7 @@ DEFAULTS = {
     "max_doc_chars": "1000000",
     "n_process": str(os.cpu_count() or 1),  # local worker processes: one per core
     "shard_bytes": str(4 << 20),  # input bytes per shard (transforms.shards)
-    "fresh_workers_docs": "5000",  # a run's local workers restart before extracting this many documents or more
+    "fresh_workers_docs": "5000",  # from this many documents: dedup on one local worker, fresh workers for extract
     "compact_target_rows": "1000000",
 }
 
@@ -48,7 +48,7 @@ class Settings:
     max_doc_chars: int = 1_000_000
     n_process: int = 1
     shard_bytes: int = 4 << 20
-    fresh_workers_docs: int = 5_000  # flows.runners.fresh_workers
+    fresh_workers_docs: int = 5_000  # flows.runners.one_worker and fresh_workers
     full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
 

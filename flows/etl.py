@@ -23,7 +23,7 @@ prepare_prefect_env()
 from prefect import flow, get_run_logger  # noqa: E402
 from prefect.states import Cancelled, Failed  # noqa: E402
 
-from flows.context import kill_point, map_tasks, paths, reduce_task  # noqa: E402
+from flows.context import kill_point, map_tasks, paths, reduce_task, total  # noqa: E402
 from flows.dedup import exact_dedup_task, near_dup_task  # noqa: E402
 from flows.extract import entities_task, extract_task  # noqa: E402
 from flows.gates import GateFailed  # noqa: E402
@@ -31,7 +31,7 @@ from flows.ingest import ingest_task, repeated_lines_task  # noqa: E402
 from flows.language import cluster_language_task, language_task  # noqa: E402
 from flows.normalize import normalize_task  # noqa: E402
 from flows.run import NoInput, extract_slices, pending_documents, publish, start_run  # noqa: E402
-from flows.runners import api_for_workers, default_runner, fresh_workers  # noqa: E402
+from flows.runners import api_for_workers, default_runner, fresh_workers, keep_one_worker, one_worker  # noqa: E402
 from warehouse.store import WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
 
@@ -93,10 +93,12 @@ def run_pipeline(settings: Settings) -> RunSummary:
             s["normalize"] = map_tasks(normalize_task, "normalize", ctx, args)
         with run.stage("dedup"):
             docs = {k: h["files"]["docs"] for k, h in s["normalize"].items()}
-            s["exact-dedup"] = {"all": reduce_task(exact_dedup_task, "exact-dedup", ctx, docs)}
-            s["near-dup"] = {
-                "all": reduce_task(near_dup_task, "near-dup", ctx, s["normalize"], s["exact-dedup"]["all"])
-            }
+            large = total(s["normalize"], "docs") >= run.settings.fresh_workers_docs
+            with one_worker(large and ctx.work.done("near-dup", "all") is None):
+                s["exact-dedup"] = {"all": reduce_task(exact_dedup_task, "exact-dedup", ctx, docs)}
+                s["near-dup"] = {
+                    "all": reduce_task(near_dup_task, "near-dup", ctx, s["normalize"], s["exact-dedup"]["all"])
+                }
         with run.stage("language"):
             nd, own = s["near-dup"]["all"]["files"], s["exact-dedup"]["all"]["stats"]["per_shard"]
             args = [(k, (k, docs[k], nd[f"clusters-{k}"])) for k in docs if own.get(k)]
@@ -110,6 +112,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
                 get_run_logger().info("extract starts on fresh workers (flows.runners.fresh_workers)")
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")
+            keep_one_worker()  # entities and load, one reduce task each, are all that is left
             s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "key_stats"))}
     else:
         get_run_logger().info("nothing new to ingest: no NER or dedup work")

@@ -23,6 +23,7 @@ from flows.config import Settings
 from flows.context import Handle, RunContext, key_of, kill_point, total, worker_id, workers_of
 from flows.discover import Discovered, discover_task, plan_key, plan_task
 from flows.load import load_task
+from flows.runners import keep_one_worker
 from transforms.shards import SHARD_FILES, Shard
 from warehouse.neardup import check_scheme
 from warehouse.staging import WorkArea, drop_other_work
@@ -204,6 +205,7 @@ def publish(run: Run) -> Summary:
             for stage, hs in run.stages.items()
         }
         books = _bookkeeping(run, counts)
+        keep_one_worker()  # where extract did not (a run with nothing new)
         loaded = load_task.submit(run.ctx, run.stages, books).result()
         kill_point("publish")
         run.store.publish(Path(loaded["staged"]))

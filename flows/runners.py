@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -126,21 +127,41 @@ class EarlyCluster:
         self._thread.join()
         if self._error is not None:
             raise RuntimeError(f"the local Dask cluster did not start: {self._error}") from None
-        _OWN_SCHEDULERS.add(self._cluster.scheduler_address)
+        _OWN_CLUSTERS[self._cluster.scheduler_address] = self._cluster
         return self._cluster.scheduler_address
 
     def close(self) -> None:
         """Stop the cluster (once; later calls do nothing)."""
         self._thread.join()
         if self._cluster is not None:
-            _OWN_SCHEDULERS.discard(self._cluster.scheduler_address)
+            _OWN_CLUSTERS.pop(self._cluster.scheduler_address, None)
             self._cluster.close()
             self._cluster = None
 
 
-# Schedulers of the local clusters this process started (EarlyCluster): their workers are the run's to restart.
-_OWN_SCHEDULERS: set[str] = set()
+# The local clusters this process started (EarlyCluster), by scheduler address: their workers are the run's to restart
+# and to scale.
+_OWN_CLUSTERS: dict[str, Any] = {}
 RESTART_TIMEOUT_S = 120.0
+SCALE_TIMEOUT_S = 30.0
+
+
+def _own_cluster() -> tuple[Any, Any] | None:
+    """(client, cluster) of the running flow's Dask runner when its cluster is the run's own local cluster (one
+    prefect-dask started, or an EarlyCluster's); None for a cluster given by address (`--dask-address`), for the
+    other runners, and before the runner's first task (its client starts with it)."""
+    from prefect.context import FlowRunContext
+
+    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    client = getattr(runner, "_client", None)  # a started DaskTaskRunner's (as flows.context.in_flight reads it)
+    if client is None:
+        return None
+    cluster = getattr(runner, "_cluster", None) or _OWN_CLUSTERS.get(getattr(runner, "address", None))
+    return None if cluster is None else (client, cluster)
+
+
+def _n_workers(client: Any) -> int:
+    return len(client.scheduler_info(n_workers=-1)["workers"])
 
 
 def fresh_workers() -> bool:
@@ -148,31 +169,88 @@ def fresh_workers() -> bool:
     process, which loads its state again (the preload, flows.worker_setup): 7.5-13 s on this 2-core machine, ~24 s
     with both cores busy.
 
-    The one memory measure the flow takes between stages (etl.run_pipeline calls it before a large extract): after
-    ingest, normalize, the near-dup reduce and language a worker holds ~150 MiB more than a loaded worker
-    (imports, allocator fragmentation; the 100k near-dup worker kept 857 MiB), and NER adds to that. Measured on the
-    10k bench corpus, sampled every 0.5 s: extract's tree peak 1,848 MiB with fresh workers against 2,098, load's
-    1,995 against 2,105 (docs/architecture.md, "Where the tree peaks now").
+    One of the three memory measures the flow takes between stages (etl.run_pipeline calls it before a large
+    extract; `one_worker` and `keep_one_worker` are the others): after ingest, normalize, the near-dup reduce and
+    language a worker holds ~150 MiB more than a loaded worker (imports, allocator fragmentation; the 100k near-dup
+    worker kept 857 MiB), and NER adds to that. Measured on the 10k bench corpus, sampled every 0.5 s: extract's
+    tree peak 1,848 MiB with fresh workers against 2,098, load's 1,995 against 2,105 (docs/architecture.md, "Where
+    the tree peaks now").
 
     A cluster given by address (`--dask-address`) is not the run's: its workers are left alone, as are the process
     and thread runners. A restart that fails is logged and the stage goes on with the workers there are (a worker
     back later than `LOST_WORKER_TIMEOUT` has lost its nanny: the run would then wait). A resumed run counts only
     the documents its earlier attempts did not extract (`flows.run.pending_documents`)."""
     from prefect import get_run_logger
-    from prefect.context import FlowRunContext
 
-    runner = getattr(FlowRunContext.get(), "task_runner", None)
-    client = getattr(runner, "_client", None)  # a started DaskTaskRunner's (as flows.context.in_flight reads it)
-    if client is None:
+    own = _own_cluster()
+    if own is None:
         return False
-    if client.cluster is None and getattr(runner, "address", None) not in _OWN_SCHEDULERS:
-        return False  # a cluster prefect-dask made for this flow has client.cluster; ours is registered
     try:
-        client.restart(timeout=RESTART_TIMEOUT_S)
+        own[0].restart(timeout=RESTART_TIMEOUT_S)
     except Exception as exc:  # the workers come back when they can; the tasks wait for them
         get_run_logger().warning(f"the local workers did not restart: {exc}")
         return False
     return True
+
+
+def keep_one_worker() -> bool:
+    """Retire every worker but the smallest (by the scheduler's memory figure) of the running flow's own local Dask
+    cluster; whether it did. Called after extract: the entities reduce and load, the run's last tasks, run one task
+    at a time, and the other workers would idle through them holding their state (~590-780 MiB each) beside load's
+    DuckDB build. The call returns at once; the retired worker's process exits ~2 s later (a 10k run killed before
+    entities and resumed: the tree peaked at 1,911-1,915 MiB in load without it, 1,599-1,757 with it called just
+    before load, when the retired process was still exiting as load began).
+
+    Only the run's own cluster (as `fresh_workers`): the workers of a cluster given by `--dask-address` serve other
+    runs and clients too. A retirement that fails is logged and load goes on with the workers there are."""
+    from prefect import get_run_logger
+
+    own = _own_cluster()
+    if own is None:
+        return False
+    client = own[0]
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    if len(workers) < 2:
+        return False
+    keep = min(workers, key=lambda a: workers[a]["metrics"]["memory"])
+    try:
+        client.retire_workers(workers=[a for a in workers if a != keep], close_workers=True)
+    except Exception as exc:
+        get_run_logger().warning(f"the local workers were not retired: {exc}")
+        return False
+    get_run_logger().info("the next reduce tasks run on one worker; the others are retired (keep_one_worker)")
+    return True
+
+
+@contextmanager
+def one_worker(enabled: bool = True) -> Iterator[bool]:
+    """Run the enclosed reduce tasks with the running flow's own local Dask cluster scaled to one worker, and scale it
+    back after (new worker processes, which load their state again: flows.worker_setup); yields whether it scaled.
+
+    The dedup reduces run in one task at a time, and a worker idling beside them holds what ingest and normalize left
+    in it (~670 MiB): on the 100k bench corpus the near-dup reduce put the tree at 2,091 MiB (its worker 998, the
+    idle one 668, the flow 393). The new worker loads its state while the next stage's first tasks run on the worker
+    kept (~8-10 s of one core). Only the run's own cluster (as `fresh_workers`); `enabled` False does nothing."""
+    from prefect import get_run_logger
+
+    own = _own_cluster() if enabled else None
+    n = len(getattr(own[1], "worker_spec", ())) if own is not None else 0  # a SpecCluster's (LocalCluster's) workers
+    if n < 2:
+        yield False
+        return
+    client, cluster = own
+    cluster.scale(1)  # SpecCluster: retires the newest worker and closes its nanny
+    deadline = time.monotonic() + SCALE_TIMEOUT_S
+    while _n_workers(client) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _n_workers(client) > 1:
+        get_run_logger().warning("the local cluster did not scale down to one worker; the reduce goes on")
+    else:
+        get_run_logger().info(f"the next reduce tasks run on one worker; {n - 1} more start after them (one_worker)")
+    try:
+        yield True
+    finally:
+        cluster.scale(n)
 
 
 def configured_flow(runner: str | None = None, address: str | None = None, workers: int | None = None) -> Any:

@@ -59,34 +59,56 @@ def _pid() -> int:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_fresh_workers_restarts_only_the_runs_own_local_cluster(prefect_harness, monkeypatch) -> None:
-    """`fresh_workers` (called before a large extract) gives the run's own local cluster new worker processes, which
-    take tasks again; the workers of a cluster the run did not start are left as they are."""
+def test_the_memory_measures_change_only_the_runs_own_local_cluster(prefect_harness, monkeypatch) -> None:
+    """On the run's own local cluster: `one_worker` (around the dedup reduces of a large run) leaves one worker for
+    the tasks inside it and brings a new one back after, `fresh_workers` (before a large extract) gives every worker
+    a new process, and `keep_one_worker` (before entities and load) retires all but one; the worker left takes
+    tasks. A cluster the run did not start is left as it is by all three."""
+    import os
+
     from prefect import flow, task
+    from prefect.context import FlowRunContext
     from prefect_dask import DaskTaskRunner
 
     from flows import runners
 
     pid = task(_pid)
 
-    cluster = runners.EarlyCluster(1)
+    cluster = runners.EarlyCluster(2)
     try:
         address = cluster.address()
 
         @flow(task_runner=DaskTaskRunner(address=address))
-        def restart_between_tasks() -> tuple[int, bool, int]:
-            before = pid.submit().result()
-            restarted = runners.fresh_workers()
-            return before, restarted, pid.submit().result()
+        def measures_between_tasks() -> dict:
+            pid.submit().result()  # the runner's client starts with its first task
+            client = FlowRunContext.get().task_runner._client
 
-        before, restarted, after = restart_between_tasks()
-        assert restarted and before != after
-        monkeypatch.setattr(runners, "_OWN_SCHEDULERS", set())  # as a cluster given by --dask-address
-        before, restarted, after = restart_between_tasks()
-        assert not restarted and before == after
+            def pids() -> set[int]:
+                return set(client.run(os.getpid).values())
+
+            got: dict = {"before": pids()}
+            with runners.one_worker() as got["scaled"]:
+                got["inside"], got["ran_inside"] = pids(), pid.submit().result()
+            client.wait_for_workers(2, timeout=120)
+            got["scaled_back"] = pids()
+            got["restarted"], got["fresh"] = runners.fresh_workers(), pids()
+            got["kept"], got["last"], got["ran"] = runners.keep_one_worker(), pids(), pid.submit().result()
+            return got
+
+        monkeypatch.setattr(runners, "_OWN_CLUSTERS", {})  # as a cluster given by --dask-address
+        got = measures_between_tasks()
+        assert not (got["scaled"] or got["restarted"] or got["kept"])
+        assert len(got["before"]) == 2 and got["before"] == got["inside"] == got["fresh"] == got["last"]
+        monkeypatch.undo()
+        got = measures_between_tasks()
+        assert got["scaled"] and len(got["inside"]) == 1 and got["inside"] < got["before"]
+        assert got["ran_inside"] in got["inside"]
+        assert len(got["scaled_back"]) == 2 and got["inside"] < got["scaled_back"]  # the kept one and a new one
+        assert got["restarted"] and got["fresh"].isdisjoint(got["scaled_back"]) and len(got["fresh"]) == 2
+        assert got["kept"] and len(got["last"]) == 1 and got["last"] < got["fresh"] and got["ran"] in got["last"]
     finally:
         cluster.close()
-    assert address not in runners._OWN_SCHEDULERS
+    assert address not in runners._OWN_CLUSTERS
 
 
 def test_a_local_cluster_waits_for_restarted_workers_longer_than_their_preload_takes() -> None:
