@@ -74,7 +74,7 @@ def harness(bench_run, monkeypatch, tmp_path):
         return [{"run_id": f"run_{n}_noop", "counts": {}, "params": {}},
                 {"run_id": f"run_{n}_cold", "counts": counts, "params": {}}]  # fmt: skip
 
-    def fake_baselines(corpus: Path, args, workdir: Path) -> dict:
+    def fake_baselines(corpus: Path, args, workdir: Path, size: int) -> dict:
         n = int(corpus.name.removeprefix("corpus_"))
         one = {"texts_measured": n, "texts_total": n, "words_per_s": 13_000.0}
         return {"ner": {**one, "seconds_all_texts": n * 0.04, "n_process": 2},
@@ -232,6 +232,25 @@ def test_child_hook_records_progress(bench_run, monkeypatch, tmp_path, fail):
     assert (f["stage"], f["stage_seconds"]) == ("dedup", progress["seconds"])
     assert f["reason"] == "MemoryError: out of memory"  # the child's exception wins over the log's line
     assert bench_run.failure_summary({**f, "step": "cold run"}).startswith("failed in dedup (cold run) after ")
+
+
+def test_bare_ner_times_every_text_where_the_floor_is_a_target(bench_run, monkeypatch, tmp_path):
+    """At 1,500 and 10k (the floor's sizes) bare NER runs on every text; elsewhere on --ner-sample texts."""
+    import argparse
+
+    sample: dict[int, str] = {}
+
+    def fake_measure(cmd: list[str], log: Path) -> dict:
+        n = int(Path(cmd[cmd.index("--corpus") + 1]).name.removeprefix("corpus_"))
+        sample[n] = cmd[cmd.index("--ner-sample") + 1]
+        Path(cmd[cmd.index("--out") + 1]).write_text(json.dumps({"ner": {}}))
+        return {"returncode": 0}
+
+    monkeypatch.setattr(bench_run, "measure", fake_measure)
+    args = argparse.Namespace(n_process=2, ner_sample=1000, langdetect_sample=1000)
+    for n in (1_000, 1_500, 10_000, 100_000):
+        bench_run.run_baselines(tmp_path / f"corpus_{n}", args, tmp_path, n)
+    assert sample == {1_000: "1000", 1_500: "0", 10_000: "0", 100_000: "1000"}
 
 
 def test_the_floor_target_is_also_measured_at_1500_documents(bench_run, harness):
