@@ -193,39 +193,51 @@ def fresh_workers() -> bool:
     return True
 
 
+def _scale_to_one(client: Any, cluster: Any) -> bool:
+    """Scale a SpecCluster (LocalCluster) down to its smallest worker (by the scheduler's memory figure) through the
+    cluster's own scaling, which retires the others on the scheduler and closes their nannies (a worker retired on
+    the scheduler alone left its nanny to the cluster's close, which then logged a traceback from the nanny's
+    thread); waits until the scheduler has one worker, so the next task cannot go to one being retired."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    keep = min(workers, key=lambda a: workers[a]["metrics"]["memory"])
+    for name in [n for n in cluster.worker_spec if n != workers[keep]["name"]]:
+        del cluster.worker_spec[name]
+    cluster.scale(len(cluster.worker_spec))
+    deadline = time.monotonic() + SCALE_TIMEOUT_S
+    while _n_workers(client) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _n_workers(client) <= 1
+
+
 def keep_one_worker() -> bool:
-    """Retire every worker but the smallest (by the scheduler's memory figure) of the running flow's own local Dask
-    cluster; whether it did. Called after extract: the entities reduce and load, the run's last tasks, run one task
-    at a time, and the other workers would idle through them holding their state (~590-780 MiB each) beside load's
-    DuckDB build. The call returns at once; the retired worker's process exits ~2 s later (a 10k run killed before
+    """Scale the running flow's own local Dask cluster down to its smallest worker; whether it did. Called after
+    extract: the entities reduce and load, the run's last tasks, run one task at a time, and the other workers would
+    idle through them holding their state (~590-780 MiB each) beside load's DuckDB build (a 10k run killed before
     entities and resumed: the tree peaked at 1,911-1,915 MiB in load without it, 1,599-1,757 with it called just
-    before load, when the retired process was still exiting as load began).
+    before load, when the retired process was still exiting as load began; it exits ~2 s after the call).
 
     Only the run's own cluster (as `fresh_workers`): the workers of a cluster given by `--dask-address` serve other
-    runs and clients too. A retirement that fails is logged and load goes on with the workers there are."""
+    runs and clients too. A scale-down that fails is logged and the run goes on with the workers there are."""
     from prefect import get_run_logger
 
     own = _own_cluster()
-    if own is None:
+    if own is None or len(getattr(own[1], "worker_spec", ())) < 2 or _n_workers(own[0]) < 2:
         return False
-    client = own[0]
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    if len(workers) < 2:
-        return False
-    keep = min(workers, key=lambda a: workers[a]["metrics"]["memory"])
     try:
-        client.retire_workers(workers=[a for a in workers if a != keep], close_workers=True)
+        done = _scale_to_one(*own)
     except Exception as exc:
         get_run_logger().warning(f"the local workers were not retired: {exc}")
         return False
-    get_run_logger().info("the next reduce tasks run on one worker; the others are retired (keep_one_worker)")
-    return True
+    if done:
+        get_run_logger().info("the next reduce tasks run on one worker; the others are retired (keep_one_worker)")
+    return done
 
 
 @contextmanager
 def one_worker(enabled: bool = True) -> Iterator[bool]:
-    """Run the enclosed reduce tasks with the running flow's own local Dask cluster scaled to one worker, and scale it
-    back after (new worker processes, which load their state again: flows.worker_setup); yields whether it scaled.
+    """Run the enclosed reduce tasks with the running flow's own local Dask cluster scaled down to its smallest
+    worker, and scale it back after (new worker processes, which load their state again: flows.worker_setup); yields
+    whether it scaled down.
 
     The dedup reduces run in one task at a time, and a worker idling beside them holds what ingest and normalize left
     in it (~670 MiB): on the 100k bench corpus the near-dup reduce put the tree at 2,091 MiB (its worker 998, the
@@ -235,20 +247,21 @@ def one_worker(enabled: bool = True) -> Iterator[bool]:
 
     own = _own_cluster() if enabled else None
     n = len(getattr(own[1], "worker_spec", ())) if own is not None else 0  # a SpecCluster's (LocalCluster's) workers
-    if n < 2:
+    if n < 2 or _n_workers(own[0]) < 2:
         yield False
         return
     client, cluster = own
-    cluster.scale(1)  # SpecCluster: retires the newest worker and closes its nanny
-    deadline = time.monotonic() + SCALE_TIMEOUT_S
-    while _n_workers(client) > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _n_workers(client) > 1:
-        get_run_logger().warning("the local cluster did not scale down to one worker; the reduce goes on")
-    else:
-        get_run_logger().info(f"the next reduce tasks run on one worker; {n - 1} more start after them (one_worker)")
     try:
-        yield True
+        scaled = _scale_to_one(client, cluster)
+    except Exception as exc:
+        get_run_logger().warning(f"the local cluster did not scale down to one worker: {exc}")
+        scaled = False
+    if scaled:
+        get_run_logger().info(f"the next reduce tasks run on one worker; {n - 1} more start after them (one_worker)")
+    else:
+        get_run_logger().warning("the local cluster did not scale down to one worker; the reduce goes on")
+    try:
+        yield scaled
     finally:
         cluster.scale(n)
 
