@@ -205,7 +205,7 @@ def publish(run: Run) -> Summary:
             for stage, hs in run.stages.items()
         }
         books = _bookkeeping(run, counts)
-        keep_one_worker()  # where extract did not (a run with nothing new)
+        keep_one_worker()  # when the extract stage did not call it (nothing new to extract)
         loaded = load_task.submit(run.ctx, run.stages, books).result()
         kill_point("publish")
         run.store.publish(Path(loaded["staged"]))
