@@ -230,6 +230,8 @@ def keep_one_worker() -> bool:
         return False
     if done:
         get_run_logger().info("the next reduce tasks run on one worker; the others are retired (keep_one_worker)")
+    else:
+        get_run_logger().warning("the local cluster did not scale down to one worker; the tasks go on")
     return done
 
 
@@ -243,27 +245,14 @@ def one_worker(enabled: bool = True) -> Iterator[bool]:
     in it (~670 MiB): on the 100k bench corpus the near-dup reduce put the tree at 2,091 MiB (its worker 998, the
     idle one 668, the flow 393). The new worker loads its state while the next stage's first tasks run on the worker
     kept (~8-10 s of one core). Only the run's own cluster (as `fresh_workers`); `enabled` False does nothing."""
-    from prefect import get_run_logger
-
     own = _own_cluster() if enabled else None
     n = len(getattr(own[1], "worker_spec", ())) if own is not None else 0  # a SpecCluster's (LocalCluster's) workers
-    if n < 2 or _n_workers(own[0]) < 2:
-        yield False
-        return
-    client, cluster = own
-    try:
-        scaled = _scale_to_one(client, cluster)
-    except Exception as exc:
-        get_run_logger().warning(f"the local cluster did not scale down to one worker: {exc}")
-        scaled = False
-    if scaled:
-        get_run_logger().info(f"the next reduce tasks run on one worker; {n - 1} more start after them (one_worker)")
-    else:
-        get_run_logger().warning("the local cluster did not scale down to one worker; the reduce goes on")
+    scaled = n >= 2 and keep_one_worker()
     try:
         yield scaled
     finally:
-        cluster.scale(n)
+        if n >= 2:
+            own[1].scale(n)  # also after a scale-down that failed part way
 
 
 def configured_flow(runner: str | None = None, address: str | None = None, workers: int | None = None) -> Any:
