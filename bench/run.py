@@ -860,7 +860,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-process", type=int, default=2, help="--n-process for newsetl and the NER baseline")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "newsetl-bench")
-    ap.add_argument("--ner-sample", type=int, default=1000, help="bare NER texts but at FLOOR_SIZES (0 = all)")
+    ap.add_argument("--ner-sample", type=int, default=1000, help="bare NER texts timed, all at FLOOR_SIZES (0 = all)")
     ap.add_argument("--langdetect-sample", type=int, default=1000, help="texts timed for langdetect (0 = all)")
     ap.add_argument("--empty-flow-reps", type=int, default=2)
     ap.add_argument("--no-noop", action="store_true", help="skip the no-op incremental re-run")
