@@ -17,7 +17,8 @@ DEFAULTS = {
     "max_doc_chars": "1000000",
     "n_process": str(os.cpu_count() or 1),  # local worker processes: one per core
     "shard_bytes": str(4 << 20),  # input bytes per shard (transforms.shards)
-    "fresh_workers_docs": "5000",  # from this many documents: dedup on one local worker, fresh workers for extract
+    "fresh_workers_docs": "5000",  # from this many documents to extract: the local workers restart before extract
+    "one_worker_docs": "30000",  # from this many normalized documents: the dedup reduces on one local worker
     "compact_target_rows": "1000000",
 }
 
@@ -48,7 +49,8 @@ class Settings:
     max_doc_chars: int = 1_000_000
     n_process: int = 1
     shard_bytes: int = 4 << 20
-    fresh_workers_docs: int = 5_000  # flows.runners.one_worker and fresh_workers
+    fresh_workers_docs: int = 5_000  # flows.runners.fresh_workers
+    one_worker_docs: int = 30_000  # flows.runners.one_worker
     full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
 
@@ -90,6 +92,7 @@ def resolve(
         fresh_workers_docs=_positive_int(
             "fresh_workers_docs", _pick(None, "fresh_workers_docs", DEFAULTS["fresh_workers_docs"])
         ),
+        one_worker_docs=_positive_int("one_worker_docs", _pick(None, "one_worker_docs", DEFAULTS["one_worker_docs"])),
         full_refresh=_flag("full_refresh", full_refresh),
     )
 

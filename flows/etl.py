@@ -93,7 +93,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             s["normalize"] = map_tasks(normalize_task, "normalize", ctx, args)
         with run.stage("dedup"):
             docs = {k: h["files"]["docs"] for k, h in s["normalize"].items()}
-            large = total(s["normalize"], "docs") >= run.settings.fresh_workers_docs
+            large = total(s["normalize"], "docs") >= run.settings.one_worker_docs
             with one_worker(large and ctx.work.done("near-dup", "all") is None):
                 s["exact-dedup"] = {"all": reduce_task(exact_dedup_task, "exact-dedup", ctx, docs)}
                 s["near-dup"] = {

@@ -244,7 +244,11 @@ def one_worker(enabled: bool = True) -> Iterator[bool]:
     The dedup reduces run in one task at a time, and a worker idling beside them holds what ingest and normalize left
     in it (~670 MiB): on the 100k bench corpus the near-dup reduce put the tree at 2,091 MiB (its worker 998, the
     idle one 668, the flow 393). The new worker loads its state while the next stage's first tasks run on the worker
-    kept (~8-10 s of one core). Only the run's own cluster (as `fresh_workers`); `enabled` False does nothing."""
+    kept (~8-10 s of one core; language took 13.1 s at 10k against 9.7 without it). So etl.run_pipeline enables it
+    from `NEWSETL_ONE_WORKER_DOCS` normalized documents (30,000): below that the reduce is not the run's peak (at 10k,
+    without it, the tree peaked at 1,689 MiB in the dedup reduces and 1,911 in extract; the reduce's tree grew ~4.5
+    MiB per 1,000 documents from 10k to 100k). Only the run's own cluster (as `fresh_workers`); `enabled` False
+    does nothing."""
     own = _own_cluster() if enabled else None
     n = len(getattr(own[1], "worker_spec", ())) if own is not None else 0  # a SpecCluster's (LocalCluster's) workers
     scaled = n >= 2 and keep_one_worker()

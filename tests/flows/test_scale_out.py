@@ -27,6 +27,7 @@ from warehouse.fingerprint import table_fingerprints
 SHARD_BYTES = "100000"  # ~10 shards of the 1 MB corpus
 BATCH = 100
 FRESH_WORKERS_DOCS = "1000"  # below the corpus's ~2,000 new documents: the run's own workers restart for extract
+ONE_WORKER_DOCS = "1000"  # and its dedup reduces run on one worker
 
 
 def _corpus(root: Path, n: int, seed: int, words: tuple[int, int]) -> Path:
@@ -53,7 +54,11 @@ def local_dask(corpus, tmp_path_factory, prefect_harness) -> Path:
     from flows.runners import configured_flow
 
     wh = tmp_path_factory.mktemp("local_dask")
-    with _env(NEWSETL_SHARD_BYTES=SHARD_BYTES, NEWSETL_FRESH_WORKERS_DOCS=FRESH_WORKERS_DOCS):
+    with _env(
+        NEWSETL_SHARD_BYTES=SHARD_BYTES,
+        NEWSETL_FRESH_WORKERS_DOCS=FRESH_WORKERS_DOCS,
+        NEWSETL_ONE_WORKER_DOCS=ONE_WORKER_DOCS,
+    ):
         flow = configured_flow("dask", workers=2)
         state = flow(inputs=[str(corpus)], warehouse=str(wh), batch_size=BATCH, return_state=True)
     assert state.is_completed(), state.message
@@ -177,7 +182,8 @@ def test_an_external_dask_cluster_gives_the_default_runners_tables(corpus, local
             [sys.executable, "-m", "flows.cli", "run", "--runner", "dask", "--dask-address", f"tcp://127.0.0.1:{port}",
              "--input", str(corpus), "--warehouse", str(wh), "--batch-size", str(BATCH), "--quiet"],
             cwd=ROOT, env={**env, "NEWSETL_SHARD_BYTES": SHARD_BYTES, "PREFECT_API_URL": PREFECT_API_URL.value(),
-                           "NEWSETL_FRESH_WORKERS_DOCS": FRESH_WORKERS_DOCS},
+                           "NEWSETL_FRESH_WORKERS_DOCS": FRESH_WORKERS_DOCS,
+                           "NEWSETL_ONE_WORKER_DOCS": ONE_WORKER_DOCS},
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr[-2000:]
