@@ -25,6 +25,7 @@ from transforms.entities import EntityTable, KnownEntities, key_stats, link_docu
 from transforms.figures import parse_figures
 from transforms.quotes import parse_quotes
 from transforms.ruler import apply_rules
+from transforms.spans import SpanSet
 from transforms.truecase import truecase
 
 if TYPE_CHECKING:
@@ -82,10 +83,6 @@ def warm_up() -> None:
     _given_names()
     _first_words()
     _nicknamer()
-
-
-def _overlaps(spans: Sequence[tuple[int, int]], s: int, e: int) -> bool:
-    return any(a < e and s < b for a, b in spans)
 
 
 # Texts longer than this go through NER in pieces, and pieces go NER_BATCH to a batch: spaCy's memory grows with
@@ -167,9 +164,10 @@ def parse_document(doc: Mapping, ents: Sequence[tuple[int, int, str]], cased: st
         date_spans = [(r["start"], r["end"]) for r in dates]
         figures = parse_figures(text, starts, exclude=date_spans)
         # NER spans that are dates ("Sat 26 Feb 2022" tagged LAW) are left to the dates table
-        ents = [(s, e, lab) for s, e, lab in ents if not _overlaps(date_spans, s, e)]
+        in_dates = SpanSet(date_spans)
+        ents = [(s, e, lab) for s, e, lab in ents if not in_dates.overlaps(s, e)]
         ruled = apply_rules(text, cased or text, ents)
-        ruled.spans = [x for x in ruled.spans if not _overlaps(date_spans, x[0], x[1])]
+        ruled.spans = [x for x in ruled.spans if not in_dates.overlaps(x[0], x[1])]
         mentions, keys = link_document(text, ruled)
         for m in mentions:
             m["sentence"] = sentence_of(starts, m["start"])

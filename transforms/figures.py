@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 
 from transforms.dates import parse_dates, sentence_of, sentence_starts
+from transforms.spans import SpanSet
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -288,10 +289,6 @@ def _subject(text: str, pos: int) -> str | None:
     return head or None
 
 
-def _overlaps(spans: Sequence[tuple[int, int]], s: int, e: int) -> bool:
-    return any(a < e and s < b for a, b in spans)
-
-
 def _row(m: re.Match, text: str) -> dict | None:
     """Interpret one regex match; None when it is not a figure (year, pronoun 'one', bad number)."""
     g = m.groupdict()
@@ -391,7 +388,7 @@ def parse_figures(
     starts = sentence_starts(text) if sent_starts is None else sent_starts
     if exclude is None:
         exclude = [(d["start"], d["end"]) for d in parse_dates(text, None, starts)]
-    blocked = [*exclude, *((t.start(), t.end()) for t in _TIME_RE.finditer(text))]
+    blocked = SpanSet([*exclude, *((t.start(), t.end()) for t in _TIME_RE.finditer(text))])
     rows = []
     cursor = 0
     # Match only where a figure can start (a digit, currency sign, number/qualifier word): one C-level
@@ -403,7 +400,7 @@ def parse_figures(
         if m is None or m.end() == m.start():
             continue
         row = _row(m, text)
-        if row is None or _overlaps(blocked, m.start(), m.end()):
+        if row is None or blocked.overlaps(m.start(), m.end()):
             continue  # a shorter reading may still start at a later token
         start, end = m.start(), m.end()
         if m.group("rng_pre") and not m.group("n2"):
@@ -421,7 +418,7 @@ def parse_figures(
     decades = "decades" in text or "centuries" in text
     for m in _FOR_DECADES.finditer(text) if decades else ():
         s, e = m.start(1), m.end(1)
-        if not _overlaps([(r["start"], r["end"]) for r in rows], s, e):
+        if not SpanSet((r["start"], r["end"]) for r in rows).overlaps(s, e):
             unit = "decade" if m.group(1).lower() == "decades" else "century"
             rows.append({"start": s, "end": e, "surface": text[s:e], "value": 2.0, "value_max": 10.0, "unit": unit,
                          "kind": "duration", "qualifier": None, "subject": None,

@@ -143,10 +143,6 @@ def context_applies(context: str, sport: str | None) -> bool:
     return not context or (sport is not None and context in ("sport", sport))
 
 
-def _overlaps(spans: Sequence[Span] | Sequence[tuple[int, int]], s: int, e: int) -> bool:
-    return any(a < e and s < b for a, b, *_ in spans)
-
-
 def repair(text: str, spans: Sequence[Span]) -> list[Span]:
     """Cut spans at brackets, spaced dashes and commas and line breaks; drop leading and trailing numbers; split
     a leading demonym off a name (see module doc)."""
