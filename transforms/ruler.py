@@ -285,6 +285,11 @@ def gazetteer(text: str, cased: str, spans: list[Span], sport: str | None) -> li
     lower_words = set(re.findall(r"\b[a-z][a-z'’\-]+\b", text))
     cov = _covered(len(cased), spans)
     words = list(_CAP_WORD.finditer(cased))
+    # run[j]: how many capitalised words from words[j] on follow each other with one space between them
+    run = [1] * len(words)
+    for j in range(len(words) - 2, -1, -1):
+        if cased[words[j].end() : words[j + 1].start()] == " ":
+            run[j] = run[j + 1] + 1
     starts = _first_words()
     added: list[Span] = []
     inside: set[Span] = set()
@@ -294,9 +299,7 @@ def gazetteer(text: str, cased: str, spans: list[Span], sport: str | None) -> li
             i += 1
             continue
         for n in (4, 3, 2, 1):
-            if i + n > len(words) or any(
-                cased[words[j].end() : words[j + 1].start()] != " " for j in range(i, i + n - 1)
-            ):
+            if run[i] < n:  # fewer than n words left, or not one space apart
                 continue
             a, b = words[i].start(), words[i + n - 1].end()
             covered = []
