@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import accumulate
 
 
 class SpanSet:
     """A fixed set of [start, end) spans, sorted once. `overlaps(s, e)` is `any(a < e and s < b for a, b in spans)`
     in O(log n): the spans starting before `e` are a prefix of the sorted starts, and one of them reaches past `s`
     when the largest end of that prefix does. (The linear scan it replaces, run for every entity against every date
-    of a document, was ~8 % of the extraction's rule time on the bench articles.)"""
+    of a document, was ~6 % of the extraction's rule time on bench articles.)"""
 
     __slots__ = ("_max_end", "_starts")
 
     def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
         pairs = sorted(spans)
         self._starts = [a for a, _ in pairs]
-        self._max_end: list[int] = []
-        reach = None
-        for _, b in pairs:
-            reach = b if reach is None or b > reach else reach
-            self._max_end.append(reach)
+        self._max_end = list(accumulate((b for _, b in pairs), max))
 
     def overlaps(self, s: int, e: int) -> bool:
         i = bisect_left(self._starts, e)
