@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from transforms.places import ADMIN1, CITY, COUNTRY, Context, candidates, geocode, place_fold
 
 
@@ -110,3 +112,22 @@ def test_the_cache_key_changes_with_the_data_the_index_is_built_from(tmp_path, m
     aliases.write_text(names.ALIASES_PATH.read_text(encoding="utf-8") + "Gotham,New York City,GPE,US,\n")
     monkeypatch.setattr(names, "ALIASES_PATH", aliases)
     assert places.cache_path() != before
+
+
+def test_a_new_index_leaves_only_the_newest_three_in_the_cache(tmp_path, monkeypatch):
+    """Each change of the code or data the index is built from writes a new pickle; older ones are removed as a new
+    one is written, all but the newest CACHE_KEEP (other checkouts may share the folder). Other files stay."""
+    import transforms.places as places
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("NEWSETL_CACHE_DIR", str(cache))
+    for age, name in enumerate(["places-old1.pickle", "places-old2.pickle", "places-old3.pickle", "notes.txt"]):
+        f = cache / name
+        f.write_bytes(b"x")
+        os.utime(f, (1_000_000 + age, 1_000_000 + age))  # old1 oldest
+    places.index.__wrapped__()  # no index of this code yet: built, written, the cache pruned
+    assert places.CACHE_KEEP == 3
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [places.cache_path().name, "places-old2.pickle", "places-old3.pickle", "notes.txt"]
+    )

@@ -165,7 +165,27 @@ def index() -> dict[str, tuple[Place, ...]]:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        prune_cache(path.parent)
     return built
+
+
+CACHE_KEEP = 3  # place indexes kept in the cache folder: the newest, and a few for other checkouts sharing it
+
+
+def prune_cache(folder: Path, keep: int = CACHE_KEEP) -> list[Path]:
+    """Remove all but the `keep` newest place indexes (`places-*.pickle`, ~4 MB each) of `folder`: each change of
+    the code or data they are built from writes a new one (`cache_path`), and the old ones were never removed.
+    Returns the files removed; a file another process removed first is skipped."""
+    found = []
+    for f in folder.glob("places-*.pickle"):
+        with contextlib.suppress(OSError):
+            found.append((f.stat().st_mtime, f))
+    removed = []
+    for _, f in sorted(found, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            f.unlink()
+            removed.append(f)
+    return removed
 
 
 def cache_path() -> Path:
