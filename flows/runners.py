@@ -302,8 +302,8 @@ def local_api() -> Iterator[str | None]:
         yield PREFECT_API_URL.value()
         return
     server = ApiServer()
-    server.start()
     try:
+        server.start()  # its port is bound already: closed by stop() also when the app fails to start
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url
             _drain_logs()  # the run's last log records go to the server before it stops

@@ -54,6 +54,32 @@ def test_a_runs_temporary_api_server_is_a_thread_of_its_process_and_stops_with_i
         httpx.get(f"{server.api_url}/health", timeout=5)
 
 
+def test_a_server_whose_app_fails_to_start_leaves_no_port_open(monkeypatch):
+    """`local_api` closes the port ApiServer bound in its constructor also when Prefect's app cannot be built."""
+    import prefect.server.api.server as prefect_server
+
+    from flows import runners
+
+    made: list[runners.ApiServer] = []
+
+    class Recorded(runners.ApiServer):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    def broken_app(*args, **kwargs):
+        raise RuntimeError("no app")
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(runners, "ApiServer", Recorded)
+    monkeypatch.setattr(prefect_server, "create_app", broken_app)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: None}), pytest.raises(RuntimeError, match="no app"), runners.local_api():
+        pass
+    assert len(made) == 1 and made[0]._socket.fileno() == -1
+
+
 def _pid() -> int:
     import os
 
