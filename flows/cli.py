@@ -12,7 +12,12 @@ import click
 from flows.cli_common import EXIT_USAGE, warehouse_option
 from flows.cli_common import fail as _fail
 from flows.cli_common import warehouse_path as _warehouse
-from flows.config import ConfigError, resolve
+from flows.config import ConfigError, prepare_prefect_env, resolve
+
+# Prefect reads its settings from the environment when it is first imported: the offline defaults (no analytics,
+# no telemetry) must be in place before any command imports it. Without this, `newsetl run` imported Prefect through
+# its temporary API server first, whose telemetry service then logged "Failed to send telemetry" on every run.
+prepare_prefect_env()
 
 
 def runner_options(f: Any) -> Any:
