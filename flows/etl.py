@@ -112,7 +112,8 @@ def run_pipeline(settings: Settings) -> RunSummary:
                 get_run_logger().info("extract starts on fresh workers (flows.runners.fresh_workers)")
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")
-            keep_one_worker()  # entities and load, one reduce task each, are all that is left
+            if sum(args[2] - args[1] for _, args in slices) >= run.settings.fresh_workers_docs:
+                keep_one_worker()  # entities and load, one reduce task each, are all that is left
             s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "key_stats"))}
     else:
         get_run_logger().info("nothing new to ingest: no NER or dedup work")

@@ -205,7 +205,8 @@ def publish(run: Run) -> Summary:
             for stage, hs in run.stages.items()
         }
         books = _bookkeeping(run, counts)
-        keep_one_worker()  # when the extract stage did not call it (nothing new to extract)
+        if run.settings.full_refresh:  # load rebuilds and checks every model: its one task runs alone
+            keep_one_worker()
         loaded = load_task.submit(run.ctx, run.stages, books).result()
         kill_point("publish")
         run.store.publish(Path(loaded["staged"]))

@@ -215,6 +215,9 @@ def keep_one_worker() -> bool:
     idle through them holding their state (~590-780 MiB each) beside load's DuckDB build (a 10k run killed before
     entities and resumed: the tree peaked at 1,911-1,915 MiB in load without it, 1,599-1,757 with it called just
     before load, when the retired process was still exiting as load began; it exits ~2 s after the call).
+    etl.run_pipeline calls it after an extract of `NEWSETL_FRESH_WORKERS_DOCS` documents or more, and publish before
+    a full refresh's load: a smaller run peaks in extract, and a worker retired while its heartbeat was in flight
+    once logged Dask's "Failed to communicate with scheduler during heartbeat" traceback in a seeds run.
 
     Only the run's own cluster (as `fresh_workers`): the workers of a cluster given by `--dask-address` serve other
     runs and clients too. A scale-down that fails is logged and the run goes on with the workers there are."""
