@@ -44,35 +44,37 @@ def busy(ms: float) -> int:
     return os.getpid()
 
 
-def _cpu(pids: set[int] | None = None) -> dict[int, float]:
-    """CPU seconds of this process (pids None) or of `pids` (user + system)."""
+def _cpu(children: bool = False) -> dict[int, float]:
+    """CPU seconds (user + system) of this process, or of its child processes: the local cluster's workers (and
+    multiprocessing's resource tracker, which does next to nothing)."""
     import psutil
 
-    procs = [psutil.Process()] if pids is None else [psutil.Process(p) for p in pids]
+    me = psutil.Process()
+    procs = me.children(recursive=True) if children else [me]
     return {p.pid: sum(p.cpu_times()[:2]) for p in procs}
 
 
-def measure(tasks: int, work_ms: float) -> dict:
+def measure(tasks: int, work_ms: float, workers: int) -> dict:
     """Inside a flow: the workers warmed by one task each, then `tasks` tasks submitted at once."""
     with api_for_workers():
-        pids = {f.result() for f in [busy.submit(1.0) for _ in range(4)]}
+        [f.result() for f in [busy.submit(1.0) for _ in range(4)]]
         time.sleep(1.0)  # let the warm-up's reporting settle
-        flow0, workers0 = _cpu(), _cpu(pids)
+        flow0, workers0 = _cpu(), _cpu(children=True)
         t0 = time.perf_counter()
         futures = [busy.submit(work_ms) for _ in range(tasks)]
         ran = {f.result() for f in futures}
         wall = time.perf_counter() - t0
-        flow1, workers1 = _cpu(), _cpu(pids)
+        flow1, workers1 = _cpu(), _cpu(children=True)
     flow_cpu = sum(flow1.values()) - sum(flow0.values())
-    worker_cpu = sum(workers1.values()) - sum(workers0.values())
+    worker_cpu = sum(workers1.values()) - sum(workers0.get(pid, 0.0) for pid in workers1)
     work = tasks * work_ms / 1000
     return {
         "tasks": tasks,
+        "workers": workers,
         "work_ms": work_ms,
-        "workers": len(pids),
         "workers_used": len(ran),
         "wall_s": round(wall, 3),
-        "ideal_wall_s": round(work / max(1, len(pids)), 3),
+        "ideal_wall_s": round(work / max(1, len(ran)), 3),
         "flow_process_cpu_s": round(flow_cpu, 3),
         "worker_cpu_s": round(worker_cpu, 3),
         "busy_work_cpu_s": round(work, 3),
@@ -91,7 +93,7 @@ def main() -> None:
     run = flow(name="task-overhead", task_runner=task_runner("dask", workers=args.workers))(measure)
     started = datetime.now(UTC)
     with local_api():
-        result = run(args.tasks, args.work_ms)
+        result = run(args.tasks, args.work_ms, args.workers)
     result = {
         "started": started.isoformat(timespec="seconds"),
         "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
