@@ -17,7 +17,7 @@ DEFAULTS = {
     "max_doc_chars": "1000000",
     "n_process": str(os.cpu_count() or 1),  # local worker processes: one per core
     "shard_bytes": str(4 << 20),  # input bytes per shard (transforms.shards)
-    "fresh_workers_docs": "5000",  # from this many documents to extract: the local workers restart before extract
+    "fresh_workers_docs": "5000",  # from this many documents to extract: fresh local workers, one after extract
     "one_worker_docs": "30000",  # from this many normalized documents: the dedup reduces on one local worker
     "compact_target_rows": "1000000",
 }
@@ -49,7 +49,7 @@ class Settings:
     max_doc_chars: int = 1_000_000
     n_process: int = 1
     shard_bytes: int = 4 << 20
-    fresh_workers_docs: int = 5_000  # flows.runners.fresh_workers
+    fresh_workers_docs: int = 5_000  # flows.runners.fresh_workers and keep_one_worker
     one_worker_docs: int = 30_000  # flows.runners.one_worker
     full_refresh: bool = False  # rebuild every model and check every row, instead of updating for the run's rows
 
