@@ -30,7 +30,7 @@ from flows.gates import GateFailed  # noqa: E402
 from flows.ingest import ingest_task, repeated_lines_task  # noqa: E402
 from flows.language import cluster_language_task, language_task  # noqa: E402
 from flows.normalize import normalize_task  # noqa: E402
-from flows.run import NoInput, extract_slices, pending_documents, publish, start_run  # noqa: E402
+from flows.run import NoInput, extract_slices, pending_documents, publish, slice_documents, start_run  # noqa: E402
 from flows.runners import api_for_workers, default_runner, fresh_workers, keep_one_worker, one_worker  # noqa: E402
 from warehouse.store import WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
@@ -112,7 +112,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
                 get_run_logger().info("extract starts on fresh workers (flows.runners.fresh_workers)")
             s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
             kill_point("extract")
-            if sum(args[2] - args[1] for _, args in slices) >= run.settings.fresh_workers_docs:
+            if slice_documents(slices) >= run.settings.fresh_workers_docs:
                 keep_one_worker()  # entities and load, one reduce task each, are all that is left
             s["entities"] = {"all": reduce_task(entities_task, "entities", ctx, paths(s["extract"], "key_stats"))}
     else:

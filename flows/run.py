@@ -177,10 +177,15 @@ def extract_slices(
     return out
 
 
+def slice_documents(slices: list[tuple[str, tuple]]) -> int:
+    """The documents of the extract `slices` (as `extract_slices` makes them)."""
+    return sum(args[2] - args[1] for _, args in slices)
+
+
 def pending_documents(ctx: RunContext, slices: list[tuple[str, tuple]]) -> int:
-    """The documents of the extract `slices` (as `extract_slices` makes them) not yet done in the run's work area:
-    a resumed run has only these left to extract."""
-    return sum(args[2] - args[1] for key, args in slices if ctx.work.done("extract", key) is None)
+    """The documents of the extract `slices` not yet done in the run's work area: a resumed run has only these left
+    to extract."""
+    return slice_documents([s for s in slices if ctx.work.done("extract", s[0]) is None])
 
 
 def publish(run: Run) -> Summary:

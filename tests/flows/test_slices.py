@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from flows.run import MIN_SLICE, extract_slices, pending_documents, slice_size
+from flows.run import MIN_SLICE, extract_slices, pending_documents, slice_documents, slice_size
 from warehouse.staging import WorkArea
 
 
@@ -49,10 +49,11 @@ def test_a_resumed_run_counts_only_the_documents_of_slices_not_yet_done(tmp_path
     docs = {k: f"/w/normalize/{k}.docs.parquet" for k in per_shard}
     langs = {"files": {}}
     slices = extract_slices(ctx, per_shard, docs, {}, langs, workers=2)  # 23 + 23 + 14 and 23 + 9 documents
-    assert pending_documents(ctx, slices) == 92
+    assert pending_documents(ctx, slices) == slice_documents(slices) == 92
     ctx.work.finish("extract", "00000-0000023-0000046", {"rows": {}})
     ctx.work.finish("extract", "00002-0000023-0000032", {"rows": {}})
     assert pending_documents(ctx, slices) == 92 - 23 - 9
     for key, _ in slices:
         ctx.work.finish("extract", key, {"rows": {}})
     assert pending_documents(ctx, slices) == 0
+    assert slice_documents(slices) == 92  # keep_one_worker's count: every slice, done or not
