@@ -149,9 +149,16 @@ def kill_point(name: str) -> None:
         os.kill(os.getpid(), 9)
 
 
-def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str, tuple]], unit: str = "shards") -> dict:
+def map_tasks(
+    task: Any,
+    stage: str,
+    ctx: RunContext,
+    items: Sequence[tuple[str, tuple]],
+    unit: str = "shards",
+    size: Callable[[tuple], int] | None = None,
+) -> dict:
     """Run `task(ctx, *args)` for each (key, args) of `items` whose task is not already complete in the work area
-    (a resumed run reuses them), on the task runner; the handles by key, in key order. Logs progress (rate, ETA)
+    (a resumed run reuses them), on the task runner; the handles by key, in item (key) order. Logs progress (rate, ETA)
     as tasks finish.
 
     At most `in_flight()` tasks are submitted and unfinished at a time; the next is submitted as one finishes.
@@ -159,12 +166,18 @@ def map_tasks(task: Any, stage: str, ctx: RunContext, items: Sequence[tuple[str,
     with every task, kept by the local cluster's scheduler), so submitting all at once made the flow process grow
     with the number of tasks (with Dask's logs, flows.runners.DASK_LOG_LENGTH: +125 MiB over the 414 extract tasks
     of the 100k bench run). Each future reports its end once, to a queue, through the one callback it gets at
-    submission."""
+    submission.
+
+    With `size` (an item's work, from its task arguments) the largest items are submitted first and the smallest
+    last (longest processing time first), so that a stage does not end with one worker on a large task while the
+    others wait; without it, in item order. The handles are returned in item order either way."""
     import queue
 
     log = get_run_logger()
     done = {k: ctx.work.done(stage, k) for k, _ in items}
     pending = [(k, args) for k, args in items if done[k] is None]
+    if size is not None:
+        pending.sort(key=lambda item: -size(item[1]))  # stable: items of equal size keep their order
     todo, n_todo = iter(pending), len(pending)
     if n_todo < len(items):
         log.info(f"{stage}: {len(items) - n_todo} of {len(items)} {unit} already done by an earlier attempt")

@@ -30,7 +30,15 @@ from flows.gates import GateFailed  # noqa: E402
 from flows.ingest import ingest_task, repeated_lines_task  # noqa: E402
 from flows.language import cluster_language_task, language_task  # noqa: E402
 from flows.normalize import normalize_task  # noqa: E402
-from flows.run import NoInput, extract_slices, pending_documents, publish, slice_documents, start_run  # noqa: E402
+from flows.run import (  # noqa: E402
+    NoInput,
+    extract_slices,
+    pending_documents,
+    publish,
+    slice_documents,
+    slice_length,
+    start_run,
+)
 from flows.runners import api_for_workers, default_runner, fresh_workers, keep_one_worker, one_worker  # noqa: E402
 from warehouse.store import WarehouseBusy, WarehouseError, writer_lock  # noqa: E402
 
@@ -110,7 +118,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
             slices = extract_slices(ctx, own, docs, clusters, langs, run.settings.n_process)
             if pending_documents(ctx, slices) >= run.settings.fresh_workers_docs and fresh_workers():
                 get_run_logger().info("extract starts on fresh workers (flows.runners.fresh_workers)")
-            s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices")
+            s["extract"] = map_tasks(extract_task, "extract", ctx, slices, unit="slices", size=slice_length)
             kill_point("extract")
             if slice_documents(slices) >= run.settings.fresh_workers_docs:
                 keep_one_worker()  # entities and load, one reduce task each, are all that is left

@@ -177,9 +177,14 @@ def extract_slices(
     return out
 
 
+def slice_length(args: tuple) -> int:
+    """The documents of one extract slice, from its task arguments (key, start, stop, files)."""
+    return args[2] - args[1]
+
+
 def slice_documents(slices: list[tuple[str, tuple]]) -> int:
     """The documents of the extract `slices` (as `extract_slices` makes them)."""
-    return sum(args[2] - args[1] for _, args in slices)
+    return sum(slice_length(args) for _, args in slices)
 
 
 def pending_documents(ctx: RunContext, slices: list[tuple[str, tuple]]) -> int:

@@ -57,3 +57,20 @@ def test_map_tasks_keeps_a_bounded_window_and_returns_every_handle_in_key_order(
     assert all(out[k] == {"key": k} for k, _ in items if k != "k03")
     assert len(counting.submitted) == 23
     assert max(counting.outstanding) == window  # submitting all at once would reach 23
+
+
+def test_map_tasks_with_size_submits_the_largest_first_and_returns_in_item_order(prefect_harness) -> None:
+    FINISHED.clear()
+    counting = Counting()
+    ctx = types.SimpleNamespace(work=types.SimpleNamespace(done=lambda stage, key: None))
+    sizes = [3, 9, 1, 9, 4, 7, 2, 5]  # two of equal size: they keep their order
+    items = [(f"s{i}", (f"s{i}", 0.002 * n)) for i, n in enumerate(sizes)]
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def mapped() -> dict:
+        return map_tasks(counting, "test", ctx, items, size=lambda args: round(args[1] / 0.002))
+
+    out = mapped()
+    assert counting.submitted == ["s1", "s3", "s5", "s7", "s4", "s0", "s6", "s2"]
+    assert list(out) == [k for k, _ in items]
+    assert all(out[k] == {"key": k} for k, _ in items)
