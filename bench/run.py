@@ -646,7 +646,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"# newsetl benchmark {result['started_at']}",
         "",
-        f"Code: {result.get('commit', '-')} (`+dirty`: tracked files differed from its commit).",
+        f"Code: {result.get('commit', '-')}"
+        + (" (`+dirty`: tracked files differed from its commit)." if "+dirty" in result.get("commit", "") else "."),
         f"Host: {result['host']['cpus']} CPUs, {result['host']['platform']}; load average (1 min) at start "
         f"{result['host']['loadavg_start']}, end {result['host'].get('loadavg_end', '-')} (shared machine: compare "
         "ratios).",

@@ -281,4 +281,7 @@ def test_the_results_name_the_commit_they_measured(bench_run, tmp_path):
     host = {"cpus": 2, "platform": "p", "loadavg_start": 0.5}
     result = {"started_at": "2026-12-01T00:00:00+00:00", "commit": got, "host": host, "params": {"n_process": 2},
               "sizes": [], "empty_flow": [], "targets": []}  # fmt: skip
-    assert f"Code: {got} " in bench_run.markdown(result)
+    clean = code_version().removesuffix("+dirty")
+    md = bench_run.markdown({**result, "commit": clean})
+    assert f"Code: {clean}." in md and "+dirty" not in md  # the legend only where the mark is
+    assert "(`+dirty`: tracked files differed" in bench_run.markdown({**result, "commit": f"{clean}+dirty"})
