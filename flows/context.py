@@ -23,7 +23,7 @@ import pyarrow as pa
 from prefect import get_run_logger
 
 from flows.gates import GateFailed, GateResult, gate_frame, run_gate
-from flows.worker_setup import release_memory
+from flows.worker_setup import release_memory, settle_worker
 from warehouse import schema
 from warehouse.staging import WorkArea
 
@@ -134,6 +134,7 @@ def nlp_session() -> Iterator[Any]:
     """The process's spaCy pipeline for one task. It is not thread-safe (on the thread runner tasks share it),
     and no spaCy object outlives the task's memory zone, so its vocab does not grow over a long run.
     (Locks live here, not in a task's module: Prefect ships a task's function by value, globals included.)"""
+    settle_worker()  # a worker started without flows.worker_setup gets its settings before NER
     model = nlp()
     with _NLP_LOCK, model.memory_zone():
         yield model

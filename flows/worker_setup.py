@@ -82,8 +82,13 @@ def quiet_housekeeping(worker: Any) -> None:
             pc.stop()
     for name, ms in QUIET_INTERVALS_MS.items():
         pc = callbacks.get(name)
-        if pc is not None and not pc.is_running():
+        if pc is not None:
+            running = pc.is_running()  # started already where `settle_worker` calls this on a running worker
+            if running:
+                pc.stop()
             pc.callback_time = ms
+            if running:
+                pc.start()
     worker._tick_interval = QUIET_INTERVALS_MS["tick"] / 1000  # what its tick statistics divide by
 
 
@@ -107,6 +112,27 @@ def warm_up() -> None:
 
 
 def dask_setup(worker: Any) -> None:
+    worker._newsetl_settled = True
     malloc_settings()
     quiet_housekeeping(worker)
     warm_up()
+
+
+def settle_worker() -> bool:
+    """In a Dask worker started without this preload (`dask worker ADDRESS` alone), apply its settings once, from
+    the first task that asks: the mmap threshold and the quieter housekeeping (on the worker's event loop); the
+    state itself then loads on first use. Whether it applied them (False outside a Dask worker, and in a worker
+    that has them). Measured with `dask-cluster-run` (workers without the preload) on 24,000 records: the extract
+    tasks took 68.7 ms of task time a document against 56.7 in a local run with the preload."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return False
+    if getattr(worker, "_newsetl_settled", False):
+        return False
+    worker._newsetl_settled = True
+    malloc_settings()
+    worker.loop.add_callback(quiet_housekeeping, worker)
+    return True

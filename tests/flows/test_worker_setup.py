@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -55,8 +56,9 @@ def test_dask_setup_sets_malloc_and_housekeeping_then_warms_up(monkeypatch: pyte
     monkeypatch.setattr(ws, "malloc_settings", lambda: calls.append("malloc") or True)
     monkeypatch.setattr(ws, "quiet_housekeeping", lambda worker: calls.append(f"quiet {worker}"))
     monkeypatch.setattr(ws, "warm_up", lambda: calls.append("warm_up"))
-    ws.dask_setup(worker="w")
-    assert calls == ["malloc", "quiet w", "warm_up"]
+    worker = SimpleNamespace(name="w")
+    ws.dask_setup(worker=worker)
+    assert calls == ["malloc", f"quiet {worker}", "warm_up"] and worker._newsetl_settled
 
 
 def test_a_worker_with_the_preload_runs_no_profiler_and_ticks_slowly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,3 +115,37 @@ def test_release_memory_returns_a_finished_tasks_freed_heap_to_the_system() -> N
     mib = json.loads(out.stdout)
     assert mib["freed"] - mib["base"] > 250, mib  # freed by Python, still held by the process
     assert mib["released"] - mib["base"] < 20, mib  # handed back
+
+
+def test_a_worker_without_the_preload_gets_its_settings_from_the_first_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dask worker ADDRESS` without `--preload flows.worker_setup`: the first task that calls `settle_worker` (every
+    extract task does, through `flows.context.nlp_session`) sets the mmap threshold and quietens the running
+    worker's housekeeping; later calls, a preloaded worker and a process outside Dask do nothing."""
+    import asyncio
+
+    from distributed import Client, Scheduler, Worker
+
+    import flows.worker_setup as ws
+
+    calls: list[str] = []
+    monkeypatch.setattr(ws, "malloc_settings", lambda: calls.append("malloc") or True)  # not this process's glibc
+    monkeypatch.setattr(ws, "warm_up", lambda: None)
+
+    async def settle(preload: list[str]) -> tuple[list[bool], dict[str, tuple[float, bool]]]:
+        async with (
+            Scheduler(dashboard=False, dashboard_address=":0") as s,
+            Worker(s.address, nthreads=1, preload=preload) as w,
+            Client(s.address, asynchronous=True) as c,
+        ):
+            did = [await c.submit(ws.settle_worker, pure=False) for _ in range(2)]
+            await asyncio.sleep(0.2)  # the housekeeping changes run on the worker's event loop
+            return did, {name: (pc.callback_time, pc.is_running()) for name, pc in w.periodic_callbacks.items()}
+
+    did, plain = asyncio.run(settle([]))
+    assert did == [True, False] and calls == ["malloc"]
+    assert "profile" not in plain and "profile-cycle" not in plain
+    assert plain["tick"] == (1000, True) and plain["monitor"] == (2000, True) and plain["heartbeat"][1]
+    calls.clear()
+    did, _ = asyncio.run(settle(["flows.worker_setup"]))
+    assert did == [False, False] and calls == ["malloc"]  # the preload's own call, no second one
+    assert ws.settle_worker() is False  # not in a Dask worker
