@@ -23,6 +23,7 @@ format:
 bench:  ## benchmarks and slow tests (minutes)
 	$(UV) run --frozen pytest -q -m slow
 	$(UV) run --frozen python bench/run.py
+	$(UV) run --frozen python bench/standing.py
 	$(UV) run --frozen python bench/dedup_eval.py
 	$(UV) run --frozen python bench/extract_eval.py
 	$(UV) run --frozen python bench/warehouse_bench.py
