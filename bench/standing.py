@@ -157,4 +157,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (RuntimeError, subprocess.CalledProcessError, TimeoutError, OSError) as exc:  # one line, not a traceback
+        sys.exit(f"bench/standing.py: {exc}")
