@@ -56,6 +56,7 @@ class Deployment:
         self.workdir, self.workers = workdir, workers
         self.procs: list[subprocess.Popen] = []
         self.api_url = self.address = ""
+        self.env: dict[str, str] = {}
         self.start_seconds = 0.0
 
     def _spawn(self, cmd: list[str], log: str, env: dict[str, str]) -> None:
@@ -64,13 +65,21 @@ class Deployment:
                                            start_new_session=True))  # fmt: skip
 
     def __enter__(self) -> Deployment:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()  # `with` does not call it when __enter__ raises: stop what did start
+            raise
+        return self
+
+    def _start(self) -> None:
         from distributed import Client
 
         t = time.perf_counter()
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        log = open(self.workdir / "standing_api.log", "wb")  # noqa: SIM115  (the child keeps it)
         api = subprocess.Popen([PY, __file__, "--serve-api"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=open(self.workdir / "standing_api.log", "wb"), env=env, text=True,
-                               start_new_session=True)  # fmt: skip
+                               stderr=log, env=env, text=True, start_new_session=True)  # fmt: skip
         self.procs.append(api)
         sched_file = self.workdir / "standing_scheduler.json"
         sched_file.unlink(missing_ok=True)
@@ -80,7 +89,10 @@ class Deployment:
         if not self.api_url.startswith("http"):
             raise RuntimeError(f"the API server did not start: see {self.workdir / 'standing_api.log'}")
         self.env = {**env, "PREFECT_API_URL": self.api_url}
+        deadline = time.monotonic() + 60
         while not sched_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Dask scheduler did not start: see {self.workdir / 'standing_scheduler.log'}")
             time.sleep(0.1)
         self._spawn([str(BIN / "dask"), "worker", "--scheduler-file", str(sched_file), "--nworkers",
                      str(self.workers), "--nthreads", "1", "--no-dashboard", "--preload", "flows.worker_setup",
@@ -90,7 +102,6 @@ class Deployment:
             client.wait_for_workers(self.workers, timeout=300)
             self.address = client.scheduler.address
         self.start_seconds = time.perf_counter() - t
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for proc in reversed(self.procs):

@@ -29,14 +29,24 @@ def test_a_run_is_compared_with_the_floor_as_bench_run_does(standing):
     assert standing.ratios(45.0, [60.0, 52.0])["met"] is True
 
 
+def test_a_deployment_that_fails_to_start_stops_what_did_start(standing, tmp_path, monkeypatch):
+    """The API server is up (starting) when the scheduler cannot start: it must not be left behind."""
+    monkeypatch.setattr(standing, "BIN", tmp_path / "no-bin")  # no `dask` command there
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(FileNotFoundError), standing.Deployment(tmp_path, 1):
+        pass
+    assert [p.cmdline() for p in psutil.Process().children(recursive=True) if p.pid not in before] == []
+
+
 @pytest.mark.slow
 def test_runs_on_a_standing_deployment_and_stops_it(standing, tmp_path):
     out = tmp_path / "standing.json"
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # e.g. the session's Prefect test server
     standing.main(["--docs", "40", "--runs", "1", "--workers", "1", "--workdir", str(tmp_path), "--out", str(out)])
     result = json.loads(out.read_text())
     (run,) = result["runs"]
     assert run["returncode"] == 0 and run["documents_new"] > 0 and run["seconds"]["extract"] > 0
     assert result["deployment_start_s"] > 0 and result["floor_s"] > 0 and len(result["ratios"]) == 1
     # the server, the scheduler and the workers (each in its own session) are gone with their children
-    assert [p.cmdline() for p in psutil.Process().children(recursive=True)] == []
+    assert [p.cmdline() for p in psutil.Process().children(recursive=True) if p.pid not in before] == []
     assert not [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]

@@ -146,7 +146,7 @@ def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """(``P**i``, ``P**-i``) modulo 2**64 for i < n, uint64. Computed for each batch, not cached: a cache grown to
     the largest batch (16 bytes per byte of its text, doubled as it grew) stayed in every worker that had sketched a
-    shard, 42-53 MiB at 10k; computing them costs ~4 ms per MB of text."""
+    shard, 42-53 MiB at 10k; computing them costs ~14 ms per MB of text."""
     out = []
     for base in (int(_POLY), pow(int(_POLY), -1, 1 << 64)):
         p = np.full(max(n, 1), base, dtype=U64)
