@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -104,14 +103,10 @@ class Deployment:
         self.start_seconds = time.perf_counter() - t
 
     def __exit__(self, *exc: object) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        from flows.serve import stop_group
+
+        for proc in reversed(self.procs):  # workers, scheduler, then the API server
+            stop_group(proc)
 
 
 def cold_run(dep: Deployment, corpus: Path, workdir: Path, rep: int) -> dict:

@@ -128,18 +128,25 @@ class ManagedServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM to the server's process group, SIGKILL after `timeout` s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        if self.proc is not None:
+            stop_group(self.proc, timeout)
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM to the process group that `proc` leads (started with `start_new_session`), SIGKILL after `timeout` s;
+    nothing when `proc` has ended."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _server_child(parent: int, port: int) -> None:
