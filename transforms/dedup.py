@@ -151,7 +151,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     for base in (int(_POLY), pow(int(_POLY), -1, 1 << 64)):
         p = np.full(max(n, 1), base, dtype=U64)
         p[0] = 1
-        out.append(np.cumprod(p, dtype=U64)[:n])
+        out.append(np.cumprod(p, out=p)[:n])  # in place: one array of n a base, not two
     return out[0], out[1]
 
 
