@@ -80,6 +80,7 @@ _INITIALS_SKIP = frozenset(
 _POSSESSIVE = re.compile(r"(?:['’]s|s['’]|['’])$")
 _SPLIT = re.compile(r"[\s\-‐–]+")
 _LEADING_THE = re.compile(r"^the\s+")
+_WORD_BREAK = re.compile(r"[\s\-]+")
 
 # Entries per string-key cache here and in transforms.places. Documents keep adding strings they alone use (~10 a
 # document in the bench corpus), so a larger cache only grows a worker: on 1,000 bench articles the hits of `fold`
@@ -91,8 +92,10 @@ KEY_CACHE = 8192
 @functools.lru_cache(maxsize=KEY_CACHE)
 def fold(s: str) -> str:
     """Case-, accent- and punctuation-folded key: 'the U.S.' -> 'us', 'Türkiye' -> 'turkiye'."""
-    s = unicodedata.normalize("NFKD", s.replace("’", "'"))
-    s = "".join(c for c in s if not unicodedata.combining(c)).casefold().strip()
+    if not s.isascii():  # ASCII has no ’, no decomposition and no combining marks
+        s = unicodedata.normalize("NFKD", s.replace("’", "'"))
+        s = "".join(c for c in s if not unicodedata.combining(c))
+    s = s.casefold().strip()
     s = _POSSESSIVE.sub("", s)
     s = _LEADING_THE.sub("", s)
     s = s.replace(".", "").replace(",", " ")
@@ -120,7 +123,7 @@ def org_key(surface: str) -> str:
 
 def initials(name: str) -> str:
     """Upper-case initials of a name's content words: 'International Monetary Fund' -> 'IMF'."""
-    words = [w for w in re.split(r"[\s\-]+", name) if w and w[0].isalpha()]
+    words = [w for w in _WORD_BREAK.split(name) if w and w[0].isalpha()]
     return "".join(w[0].upper() for w in words if w.lower() not in _INITIALS_SKIP)
 
 

@@ -42,6 +42,7 @@ DIVISION_POPULATION = 500_000  # ranks a state over most cities of its name, und
 CONTEXT_SHARE = 1 / 20
 _LATIN = re.compile(r"^[A-Za-z][A-Za-z .'\-]+$")
 _BRACKETS = re.compile(r"\s*\[.*?\]\s*|\s*\(.*?\)\s*")
+_LEADING_THE = re.compile(r"^the\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,11 @@ class Place:
 
 @functools.lru_cache(maxsize=KEY_CACHE)
 def place_fold(name: str) -> str:
-    s = unicodedata.normalize("NFKD", name.replace("’", "'"))
-    s = "".join(c for c in s if not unicodedata.combining(c)).casefold()
-    s = re.sub(r"^the\s+", "", s.strip()).replace(".", "")
+    s = name
+    if not s.isascii():  # ASCII has no ’, no decomposition and no combining marks
+        s = unicodedata.normalize("NFKD", s.replace("’", "'"))
+        s = "".join(c for c in s if not unicodedata.combining(c))
+    s = _LEADING_THE.sub("", s.casefold().strip()).replace(".", "")
     return " ".join(s.replace("-", " ").split())
 
 
