@@ -85,6 +85,11 @@ PLACE_FIELDS = ("country_code", "admin1_code", "latitude", "longitude", "geoname
 _POSSESSIVE = re.compile(r"(?:['’]s|s['’]|['’])$")
 _EDGE_PUNCT = " \t\n.,;:!?\"“”‘’'()[]"
 _INITIAL_DOT = re.compile(r"(?:^|[\s.])[A-Z]\.$")
+_POSSESSIVE_END = "s'’\n"  # what a match of _POSSESSIVE ends with (or a final line break it is before)
+_THE = re.compile(r"the\s+", re.I)
+_FIRST_WORD = re.compile(r"([\w.]+)\s+")
+_POSSESSIVE_AFTER = re.compile(r"\s*['’]s\b")
+_COUNTRY_BEFORE = re.compile(r"(?:\b(?:of|from|in|for|at)|\()\s*$")
 # a score (not a dateline's year) or a result verb after the name; "beat", "against", "v" before it
 _TEAM_AFTER = re.compile(
     r"^\s*(?:\d{1,3}(?![\d:]|-\d\d-)|beat\b|beats\b|drew\b|draw\b|lost\b|lose\b|won\b|win\b|v\b|vs\b|"
@@ -103,43 +108,51 @@ def trim_span(text: str, start: int, end: int, label: str) -> tuple[int, int]:
     """Shrink a span: edge punctuation, leading 'the', possessive 's, and titles for people."""
     while start < end and text[start] in _EDGE_PUNCT:
         start += 1
-    m = _POSSESSIVE.search(text, start, end)
+    m = _POSSESSIVE.search(text, start, end) if end > start and text[end - 1] in _POSSESSIVE_END else None
     if m and m.start() > start:
         end = m.start()
     while end > start and text[end - 1] in _EDGE_PUNCT:
         if text[end - 1] == "." and _INITIAL_DOT.search(text, start, end):
             break  # "U.S." keeps its final dot
         end -= 1
-    m = re.match(r"the\s+", text[start:end], re.I)
-    if m and m.end() < end - start:
-        start += m.end()
+    m = _THE.match(text, start, end)
+    if m and m.end() < end:
+        start = m.end()
     if label in ("PERSON", "ORG"):
         titles = TITLES if label == "PERSON" else HONORIFICS  # "Defense Ministry" keeps its first word
         while True:
-            m = re.match(r"([\w.]+)\s+", text[start:end])
-            if not m or m.end() >= end - start:
+            m = _FIRST_WORD.match(text, start, end)
+            if not m or m.end() >= end:
                 break
             tok = m.group(1).rstrip(".").lower()
-            nxt = text[start + m.end() : end].split(maxsplit=1)[0].rstrip(".").lower()
-            if tok in titles or (fold(tok) in demonyms() and nxt in TITLES):
-                start += m.end()
+            if tok in titles or (fold(tok) in demonyms() and _next_word(text, m.end(), end) in TITLES):
+                start = m.end()
             else:
                 break
     return start, end
 
 
+def _next_word(text: str, start: int, end: int) -> str:
+    """The first word of text[start:end], lower-cased, less its final dots."""
+    return text[start:end].split(maxsplit=1)[0].rstrip(".").lower()
+
+
 def _demonym(surface: str) -> str | None:
-    key = fold(surface)
+    return _demonym_of_key(fold(surface))
+
+
+def _demonym_of_key(key: str) -> str | None:
+    """The country code of a folded demonym, singular ("russian") or plural ("russians"), else None."""
     table = demonyms()
     return table.get(key) or (table.get(key[:-1]) if key.endswith("s") else None)
 
 
 def team_like(text: str, start: int, end: int, label: str) -> bool:
     """A country's name read as its national team: NER said ORG, or a score or result verb is next to it."""
-    if re.match(r"\s*['’]s\b", text[end : end + 4]):  # "India 's Leander Paes": the country
+    if _POSSESSIVE_AFTER.match(text[end : end + 4]):  # "India 's Leander Paes": the country
         return False
     before = text[max(0, start - 6) : start]
-    if re.search(r"(?:\b(?:of|from|in|for|at)|\()\s*$", before):  # "Dinamo of Russia 92-81", "Draper ( Australia )"
+    if _COUNTRY_BEFORE.search(before):  # "Dinamo of Russia 92-81", "Draper ( Australia )"
         return False
     return (
         label == "ORG"
@@ -186,7 +199,7 @@ def classify(text: str, s: int, e: int, label: str, sport: str | None, ctx: Cont
     is_team = sport is not None and team_like(text, s, e, label)
     if alias is not None and alias.type == "GPE" and alias.country_code:
         return _country_info(alias.country_code, is_team)
-    cc = _demonym(surface)
+    cc = _demonym_of_key(key)
     if cc is not None and label in ("NORP", "GPE", "LOC", "ORG", "PERSON"):
         return _country_info(cc, False)
     if alias is not None and alias.type != "PERSON":
@@ -245,8 +258,7 @@ def _large_place(place: Place) -> bool:
 def _context(text: str, spans: Sequence[tuple[int, int, str]]) -> Context:
     """Countries and US-style first-level divisions the document names (for geocoding its cities)."""
     countries, admin1 = set(), set()
-    for s, e, _label in spans:
-        surface = text[s:e]
+    for surface in dict.fromkeys(text[s:e] for s, e, _label in spans):  # each surface once
         cc = _demonym(surface)
         if cc:
             countries.add(cc)
@@ -336,19 +348,31 @@ def _link_acronyms(text: str, staged: list[list], infos: dict[str, dict], ruled:
         long_row = at.get((ls, le)) or next((r for r in staged if r[0] >= ls and r[1] <= le), None)
         if long_row is not None and (a, b) in at:
             defined[fold(text[a:b])] = long_row[4]
-    multi = {row[4]: text[row[0] : row[1]] for row in staged if row[4].startswith("name:") and " " in row[4]}
-    by_initials: dict[str, set[str]] = defaultdict(set)
-    for key, surface in multi.items():
-        by_initials[initials(infos[key].get("name") or surface)].add(key)
+    keys = [row[4] for row in staged]  # as they are before this links any
+    by_initials: dict[str, set[str]] | None = None  # initials -> multi-word name keys, made when first asked
     for row in staged:
         surface = text[row[0] : row[1]]
-        target = defined.get(fold(surface))
-        if target is None and is_acronym(surface) and row[4].startswith("name:"):
+        target = defined.get(fold(surface)) if defined else None
+        if target is None and row[4].startswith("name:") and is_acronym(surface):
+            if by_initials is None:
+                by_initials = _keys_by_initials(text, staged, keys, infos)
             cands = by_initials.get(surface.replace(".", "").upper(), set()) - {row[4]}
             target = next(iter(cands)) if len(cands) == 1 else None
         if target is not None and target != row[4]:
             infos[target].setdefault("acronyms", set()).add(surface.replace(".", "").upper())
             row[4] = target
+
+
+def _keys_by_initials(text: str, staged: list[list], keys: list[str], infos: Mapping[str, dict]) -> dict[str, set[str]]:
+    """Initials of the multi-word name keys among ``keys`` (those of ``staged``'s rows) -> those keys: the initials of
+    the key's display name, else of the surface of its last row."""
+    multi = {
+        k: text[row[0] : row[1]] for row, k in zip(staged, keys, strict=True) if k.startswith("name:") and " " in k
+    }
+    by_initials: dict[str, set[str]] = defaultdict(set)
+    for key, surface in multi.items():
+        by_initials[initials(infos[key].get("name") or surface)].add(key)
+    return by_initials
 
 
 def link_document(text: str, ruled: Ruled) -> tuple[list[dict], dict[str, dict]]:
@@ -362,7 +386,7 @@ def link_document(text: str, ruled: Ruled) -> tuple[list[dict], dict[str, dict]]
             continue
         s, e = trim_span(text, s0, e0, label)
         surface = text[s:e]
-        if not surface or not any(c.isalpha() for c in surface):
+        if not (surface[:1].isalpha() or any(c.isalpha() for c in surface)):  # no letter (the first, mostly)
             continue
         key, info = classify(text, s, e, label, ruled.sport, ctx)
         infos.setdefault(key, info)
@@ -372,9 +396,10 @@ def link_document(text: str, ruled: Ruled) -> tuple[list[dict], dict[str, dict]]
     votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for _s, _e, surface, label, key in staged:
         votes[(key, fold(surface))][label] += 1
+    majority = {kf: _majority(labels) for kf, labels in votes.items()}
     mentions = []
     for s, e, surface, _label, key in staged:
-        label = _majority(votes[(key, fold(surface))])
+        label = majority[(key, fold(surface))]
         if key.startswith("person:"):
             label = "PERSON"
         mentions.append({"start": s, "end": e, "surface": surface, "label": label, "entity_key": key})
@@ -383,6 +408,8 @@ def link_document(text: str, ruled: Ruled) -> tuple[list[dict], dict[str, dict]]
 
 
 def _majority(labels: Counter) -> str:
+    if len(labels) == 1:  # the one label (most keys of a document)
+        return next(iter(labels))
     return min(labels, key=lambda lab: (-labels[lab], LABEL_ORDER.index(lab) if lab in LABEL_ORDER else 99))
 
 
