@@ -49,6 +49,8 @@ _HONORIFIC = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Lord|Lady|Dame)\.?\s+"
     r"((?:[A-Z][\w'’\-]*\.?)(?:\s+(?:[A-Z][\w'’\-]*\.?|van|von|de|al|bin|der|da)){0,3})"
 )
+# where an honorific may start ("Mrs" starts with "Mr"): a regex that skips to these letters, unlike _HONORIFIC
+_HONORIFIC_WORD = re.compile(r"Mr|Ms|Miss|Dr|Sir|Lord|Lady|Dame")
 _ACRONYM_DEF = re.compile(r"\(\s*([A-Z][A-Za-z&.]{1,9})\s*\)")
 # a capitalised word: r"\b[A-Z][\w'’\-]*[\w]|\b[A-Z]\b", written to start with [A-Z] so that the regex engine skips
 # to the next capital letter instead of trying every position (the lookbehind is the leading \b)
@@ -182,7 +184,7 @@ def repair(text: str, spans: Sequence[Span]) -> list[Span]:
                 b -= 1
             while a < b and text[a] in " ,;:)-":
                 a += 1
-            if b > a and any(c.isalpha() for c in text[a:b]):
+            if b > a and (text[a].isalpha() or any(c.isalpha() for c in text[a:b])):
                 out.extend(_split_demonym(text, a, b, label))
     return sorted(set(out))
 
@@ -241,7 +243,8 @@ def acronyms(text: str, spans: list[Span]) -> tuple[list[Span], list]:
 
 def honorifics(cased: str, spans: list[Span]) -> list[Span]:
     """'Mr Blair' -> a PERSON span 'Blair', replacing overlapping spans of other labels."""
-    for m in _HONORIFIC.finditer(cased):
+    first = _HONORIFIC_WORD.search(cased)  # most texts have none; else the matches start there or after
+    for m in _HONORIFIC.finditer(cased, first.start()) if first else ():
         a, b = m.span(1)
         while b > a and cased[b - 1] in ".'’":
             b -= 1
