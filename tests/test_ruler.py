@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from transforms import ruler
 from transforms.ruler import apply_rules, is_sport, repair
 
 
@@ -91,3 +92,42 @@ def test_a_curated_place_outside_the_gazetteer_does_not_break_the_rules():
     text = "Soviet troops left Kabul in 1989."  # "Soviet" is a curated GPE alias with no GeoNames place
     got = surfaces(text, apply_rules(text, text, []))
     assert ("Soviet", "GPE") in got and ("Kabul", "GPE") in got
+
+
+_TRICKY = [
+    "Mr. O'Neill-Smith met Dr Fauci and Mrs May in New York's A-Z of X. (IMF) 12A B_c ’Tis U.S.-led xMr Lord",
+    "FOOTBALL - Soccer, cricket: WICKETS and goals; quarter-final, quarterfinal, Formula One, motor racing.",
+    "the footballer's cup-tie, champions league matches, Olympics, olympic, innings-victory, ſoccer, ſtage",
+    "Ünal said: Ça va. Jean-Luc rock-and-roll pre-1990 don't o’clock A a I i É é Z9 _Q Q_ -Q Q- 'Q Q'",
+    "",
+]
+
+
+def test_rewritten_regexes_find_what_the_plain_ones_do():
+    """The capitalised- and lower-case-word regexes start with their letter (the engine skips to it), sport words
+    are counted over lower-cased ASCII text, honorifics are searched from the first honorific word: the same
+    matches as the plain regexes."""
+    plain_cap = re.compile(r"\b[A-Z][\w'’\-]*[\w]|\b[A-Z]\b")
+    plain_lower = re.compile(r"\b[a-z][a-z'’\-]+\b")
+    for text in _TRICKY + [t.lower() for t in _TRICKY] + [t.upper() for t in _TRICKY]:
+        assert [m.span() for m in ruler._CAP_WORD.finditer(text)] == [m.span() for m in plain_cap.finditer(text)]
+        assert ruler._LOWER_WORD.findall(text) == plain_lower.findall(text)
+        assert ruler._sport_words(text) == len(ruler._SPORT_WORDS.findall(text))
+        spans = [(0, min(3, len(text)), "ORG")]
+        assert ruler.honorifics(text, spans) == _plain_honorifics(text, spans)
+
+
+def _plain_honorifics(cased: str, spans: list) -> list:
+    for m in ruler._HONORIFIC.finditer(cased):
+        a, b = m.span(1)
+        while b > a and cased[b - 1] in ".'’":
+            b -= 1
+        if b > a:
+            spans = [x for x in spans if not (x[0] < b and a < x[1])] + [(a, b, "PERSON")]
+    return sorted(spans)
+
+
+def test_repair_trims_numbers_at_either_end_of_every_piece():
+    text = "Somerset 83-4\nKent 1/2 , 12 Essex 3: 7 , Tom ٣ ( Surrey 9. )"
+    got = repair(text, [(0, len(text), "ORG")])
+    assert [text[s:e] for s, e, _ in got] == ["Somerset", "Kent", "Essex", "Tom", "Surrey"]
