@@ -142,6 +142,7 @@ _DATE_RE = re.compile(
     )
 )
 _MAY_CONTEXT = re.compile(r"(?:\b(?:in|since|until|till|by|early|late|mid|of|from|through|during)[\s-]+)$", re.I)
+_LEADING_DIGITS = re.compile(r"\d+")
 _SMALL_NUMS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3}  # fmt: skip
 
@@ -187,7 +188,7 @@ def parse_published(published_at: str | dt.date | None) -> dt.date | None:
 
 
 def _day(s: str) -> int:
-    return int(re.match(r"\d+", s).group())
+    return int(_LEADING_DIGITS.match(s).group())
 
 
 def _safe_date(y: int, m: int, d: int) -> dt.date | None:

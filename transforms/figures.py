@@ -221,12 +221,20 @@ _SUBJECT_STOP = frozenset(
 )
 _ADJ_SUFFIX = re.compile(r"(?:ed|al|ic|ive|ous|ian|ese|ish|ary|ful|ern|less|ble|ant|ent)$")
 _WORD_AFTER = re.compile(r"\s*([A-Za-z][\w'’-]*)")
+# Up to four words after a figure, each after blanks on the same line (a line break ends the run).
+_WORDS_AFTER = re.compile(r"[^\S\n]*+([A-Za-z][\w'’-]*+)" + r"(?:[^\S\n]*+([A-Za-z][\w'’-]*+)" * 3 + ")?" * 3)
+_HYPHEN_WORD = re.compile(r"-(?=[a-z])")
+_DIGITS_SCALE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*([a-z]+)?")
+_WORD_SEP = re.compile(r"[\s-]+")
+_HALF_OF = re.compile(r"\b(first|second|the|other|latter|last)\s+$")
+_LEADING_DIGITS = re.compile(r"\d+")
+_ENDS_IN_SCALE = re.compile(_SCALE_SFX + "$")
 
 
 def words_to_number(s: str) -> float | None:
     """Parse '580,000', '13 million', '3.5bn', 'twenty-five', 'three hundred thousand', 'a dozen'."""
     s = s.lower().strip()
-    m = re.fullmatch(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*([a-z]+)?", s)
+    m = _DIGITS_SCALE.fullmatch(s)
     if m:
         v = float(m.group(1).replace(",", ""))
         if m.group(2):
@@ -235,7 +243,7 @@ def words_to_number(s: str) -> float | None:
             v *= _SCALES[m.group(2)]
         return v
     total, current, seen = 0.0, 0.0, False
-    for tok in re.split(r"[\s-]+", s):
+    for tok in _WORD_SEP.split(s):
         if tok in ("and", ""):
             continue
         if tok in ("a", "an"):
@@ -259,16 +267,10 @@ def words_to_number(s: str) -> float | None:
 
 def _subject(text: str, pos: int) -> str | None:
     """First content word after ``pos``: skip 'of' and one adjective-looking word; None on a function word."""
-    words = []
-    p = pos
-    for _ in range(4):
-        m = _WORD_AFTER.match(text, p)
-        if not m or "\n" in text[p : m.start(1)] or re.search(r"[^\s]", text[p : m.start(1)]):
-            break
-        words.append(m.group(1))
-        p = m.end()
-    if not words:
+    m = _WORDS_AFTER.match(text, pos)
+    if m is None:
         return None
+    words = [w for w in m.groups() if w is not None]
     if words[0].lower() == "of" and len(words) > 1:
         words = words[1:]
         if words[0].lower() in ("the", "a", "an", "its", "their") and len(words) > 1:
@@ -276,8 +278,9 @@ def _subject(text: str, pos: int) -> str | None:
     head = words[0]
     if head.lower() in _SUBJECT_STOP or head.isdigit():
         return None
-    hyphenated = bool(re.search(r"-(?=[a-z])", head))
-    head = re.split(r"-(?=[a-z])", head)[0].rstrip("’'")
+    parts = _HYPHEN_WORD.split(head, 1)
+    hyphenated = len(parts) > 1
+    head = parts[0].rstrip("’'")
     if (
         not hyphenated
         and len(words) > 1
@@ -307,14 +310,14 @@ def _row(m: re.Match, text: str) -> dict | None:
             return None  # bare "third"/"quarter" are ordinals or nouns, handled elsewhere or skipped
         if den_w == "half" and not num_w and not qual:
             before = text[max(0, m.start() - 12) : m.start()].lower()
-            if re.search(r"\b(first|second|the|other|latter|last)\s+$", before):
+            if _HALF_OF.search(before):
                 return None
         den = _DENOMS[den_w.rstrip("s") if den_w.rstrip("s") in _DENOMS else den_w]
         value = (1 if num_w in ("", "a", "one") else _UNITS[num_w]) / den
         kind = "fraction"
     elif g["ord"]:
         tok = g["ord"].lower()
-        value = float(_ORDINALS[tok]) if tok in _ORDINALS else float(re.match(r"\d+", tok).group())
+        value = float(_ORDINALS[tok]) if tok in _ORDINALS else float(_LEADING_DIGITS.match(tok).group())
         kind = "ordinal"
     else:
         n1, n2 = g["n1"], g["n2"]
@@ -345,8 +348,8 @@ def _row(m: re.Match, text: str) -> dict | None:
         if bare_year and not unit_raw:
             return None
         if n2:
-            scale2 = re.search(_SCALE_SFX + "$", n2)
-            if scale2 and not re.search(_SCALE_SFX + "$", n1):  # "5 to 7 million": the scale is shared
+            scale2 = _ENDS_IN_SCALE.search(n2)
+            if scale2 and not _ENDS_IN_SCALE.search(n1):  # "5 to 7 million": the scale is shared
                 factor = words_to_number("1" + scale2.group().strip()) or 1
                 if v1 <= v2 / factor:
                     v1 *= factor
