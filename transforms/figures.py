@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from transforms.dates import parse_dates, sentence_of, sentence_starts
 from transforms.spans import SpanSet
@@ -63,36 +63,66 @@ _DURATION_UNITS = {"second": "second", "minute": "minute", "hour": "hour", "day"
                    "month": "month", "year": "year", "decade": "decade", "century": "century",
                    "centuries": "century"}  # fmt: skip
 
-_W = "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True))
-_WORDNUM = (
-    rf"(?:(?:{_W})(?:[- ](?:{_W}))?(?:\s+(?:hundred|thousand|million|billion|trillion)(?:\s+(?:and\s+)?(?:{_W}))?)*)"
-)
+
+def _alt(words: Iterable[str]) -> str:
+    """A regex alternation of ``words`` with common prefixes factored out ("f(?:i(?:ft(?:h|y)|rst)|our)"), so a
+    failing attempt costs a test per letter instead of one per word. Where several of the words match at a position
+    they are prefixes of one another and the longer is tried first: the same match, and the same order on
+    backtracking, as ``"|".join(sorted(words, key=len, reverse=True))``."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for c in w:
+            node = node.setdefault(c, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(c) + emit(node[c]) for c in sorted(node) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return f"(?:{emit(trie)})"
+
+
+_W = _alt([*_UNITS, *_TENS])
+_WORDNUM = rf"(?:{_W}(?:[- ]{_W})?(?:\s+(?:hundred|thousand|million|billion|trillion)(?:\s+(?:and\s+)?{_W})?)*)"
 _A_SCALE = r"(?:an?\s+(?:hundred|thousand|million|billion|trillion|dozen)(?:\s+(?:thousand|million|billion))*)"
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _SCALE_SFX = r"(?:\s*(?:hundred|thousand|million|billion|trillion)\b|(?:bn|mn|tn|m|k)\b)"
 _NUM = rf"(?:{_DIGITS}{_SCALE_SFX}?|{_A_SCALE}|{_WORDNUM}\b(?:\s+dozen)?)"
 _CUR_PRE = r"(?:US\$|\$|€|£|¥|₹|(?:USD|EUR|GBP)\s?)"
-_QUAL = "|".join(sorted((q for q in _QUALIFIERS if q != "or more"), key=len, reverse=True))
-_CUR_WORDS = "dollars|dollar|euros|euro|pounds|pound|yen|rupees|rubles|roubles|ruble|rouble|lira|liras|yuan|riyals"
-_DUR_WORDS = "seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|century|centuries"
-_DEN_WORDS = "halves|half|thirds?|quarters?|fourths?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?"
-_ORD_WORDS = "|".join(sorted(_ORDINALS, key=len, reverse=True))
+_QUAL = _alt(q for q in _QUALIFIERS if q != "or more")
+# Each is followed by \b, so at most one of them matches at a position and their order does not matter.
+_CUR_WORDS = _alt(["dollars", "dollar", "euros", "euro", "pounds", "pound", "yen", "rupees", "rubles", "roubles",
+                   "ruble", "rouble", "lira", "liras", "yuan", "riyals"])  # fmt: skip
+_DUR_WORDS = _alt([*(u + s for u in ("second", "minute", "hour", "day", "week", "month", "year", "decade")
+                      for s in ("", "s")), "century", "centuries"])  # fmt: skip
+_DEN_WORDS = _alt(["half", "halves", *(d + s for d in ("third", "quarter", "fourth", "fifth", "sixth", "seventh",
+                                                      "eighth", "ninth", "tenth") for s in ("", "s"))])  # fmt: skip
+_ORD_WORDS = _alt(_ORDINALS)
+_LETTER = r"(?=[^\W\d_])"  # every word alternative starts with a letter: one test rules them all out at a digit
 
+# Matched only at a token that can start a figure (see ``parse_figures``). ``*+``/``++`` (possessive) where what
+# follows cannot start with what backtracking would give back (blanks before a word, digits before "th"), so they
+# change no match, only the time a failing attempt takes.
 _FIG_RE = re.compile(
-    rf"(?:(?P<qual>\b(?:{_QUAL}))\s+)?"
+    rf"(?:{_LETTER}(?P<qual>\b{_QUAL})\s++)?"
     r"(?:"
     # vague amounts: "tens of thousands", "millions", "dozens"
-    r"(?P<vague>\b(?P<vague_a>dozens|tens|hundreds|thousands|millions|billions)"
+    rf"(?P<vague>\b{_LETTER}(?P<vague_a>dozens|tens|hundreds|thousands|millions|billions)"
     r"(?:\s+of\s+(?P<vague_b>thousands|millions|billions))?\b)"
     # fractions: "one-fifth", "two thirds", "a quarter", "half"
-    rf"|(?P<frac>\b(?:(?P<frac_n>a|one|two|three|four|five|six|seven|eight|nine)[- ])?(?P<frac_d>{_DEN_WORDS})\b)"
+    rf"|(?P<frac>\b{_LETTER}(?:(?P<frac_n>a|one|two|three|four|five|six|seven|eight|nine)[- ])?"
+    rf"(?P<frac_d>{_DEN_WORDS})\b)"
     # ordinals: "first", "12th"
-    rf"|(?P<ord>\b(?:{_ORD_WORDS})\b|\b\d+(?:st|nd|rd|th)\b)"
+    rf"|(?P<ord>\b{_LETTER}{_ORD_WORDS}\b|\b\d++(?:st|nd|rd|th)\b)"
     # numbers with optional range, currency and unit
     rf"|(?P<num>(?P<rng_pre>\b(?:between|from)\s+)?(?P<cur1>{_CUR_PRE})?(?P<n1>(?<![\w.,]){_NUM})"
-    rf"(?:(?P<rng_sep>\s*(?:-|–|—)\s*|\s+(?:to|and)\s+)(?P<cur2>{_CUR_PRE})?(?P<n2>{_NUM}))?"
-    rf"(?P<unit>\s*(?:%|percent\b|per\s?cent\b|percentage\s+points?\b)"
-    rf"|\s*(?:{_CUR_WORDS})\b|\s?(?:USD|EUR|GBP)\b|[- ](?:{_DUR_WORDS})\b(?:-old\b)?)?)"
+    rf"(?:(?P<rng_sep>\s*+(?:-|–|—)\s*+|\s++(?:to|and)\s++)(?P<cur2>{_CUR_PRE})?(?P<n2>{_NUM}))?"
+    rf"(?P<unit>\s*+(?:%|percent\b|per\s?cent\b|percentage\s+points?\b)"
+    rf"|\s*+{_CUR_WORDS}\b|\s?+(?:USD|EUR|GBP)\b|[- ]{_DUR_WORDS}\b(?:-old\b)?)?)"
     r")",
     re.I,
 )
