@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.figures import _alt, parse_figures, words_to_number
+from transforms.dates import alternation
+from transforms.figures import parse_figures, words_to_number
 
 
 def one(text: str) -> dict:
@@ -131,7 +132,11 @@ def test_alt_matches_as_the_longest_first_alternation(words, text):
     flat = "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
     for tail in ("", "b", r"\b", "c*a"):
         for flags in (0, re.I):
-            new, old = re.compile(_alt(words) + tail, flags), re.compile(flat + tail, flags)
+            new, old = re.compile(alternation(words) + tail, flags), re.compile(flat + tail, flags)
             for p in range(len(text) + 1):
                 m, n = new.match(text, p), old.match(text, p)
                 assert (m and m.span()) == (n and n.span())
+
+
+def test_no_figure_starts_at_a_digit_that_is_not_decimal():
+    assert [r["surface"] for r in parse_figures("²5 men, ①7 women and ٣ children")] == ["٣"]
