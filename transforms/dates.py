@@ -72,7 +72,9 @@ _ABBREV = frozenset(
         "est",
     ]
 )
-_SENT_BOUNDARY = re.compile(r"[.!?][\"”’')\]]*(?:\s+|(?=[A-Z][a-z]))(?=[\"“‘(\[]?[A-Z0-9])|\n\s*")
+# A sentence end ([.!?], closing quotes or brackets, blanks or no blank before a capitalised word, then a capital or
+# digit) or a line break and the blanks after it. One leading character class, so the scan skips to those in C.
+_SENT_BOUNDARY = re.compile(r"[.!?\n](?:(?<=[.!?])[\"”’')\]]*(?:\s+|(?=[A-Z][a-z]))(?=[\"“‘(\[]?[A-Z0-9])|(?<=\n)\s*)")
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?]?$")
 
 

@@ -104,7 +104,9 @@ _FIG_RE = re.compile(
     r")",
     re.I,
 )
-_TIME_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
+# Clock times, r"\b\d{1,2}:\d{2}\b" written to start with a digit (the look-behind is the \b) so that the scan
+# skips to digits in C.
+_TIME_RE = re.compile(r"\d(?<!\w\d)\d?:\d{2}\b")
 _YEAR_LIKE = re.compile(r"^(?:1[89]\d\d|20\d\d)$")
 _ONE_STOP = frozenset(
     [
@@ -414,10 +416,9 @@ def parse_figures(
         m = _FIG_RE.match(text, p)
         if m is None or m.end() == m.start():
             continue
-        row = _row(m, text)
-        if row is None or blocked.overlaps(m.start(), m.end()):
+        start, end = m.span()
+        if blocked.overlaps(start, end) or (row := _row(m, text)) is None:
             continue  # a shorter reading may still start at a later token
-        start, end = m.start(), m.end()
         if m.group("rng_pre") and not m.group("n2"):
             start = m.start("cur1") if m.group("cur1") else m.start("n1")
             if m.group("qual"):
