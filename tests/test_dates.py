@@ -7,7 +7,14 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.dates import parse_dates, sentence_starts, token_start_patterns, token_starts
+from transforms.dates import (
+    _MAY_CONTEXT,
+    _after_temporal_word,
+    parse_dates,
+    sentence_starts,
+    token_start_patterns,
+    token_starts,
+)
 
 PUB = "2022-02-26"  # a Saturday
 
@@ -134,3 +141,11 @@ def test_token_starts_are_the_tokens_a_python_loop_would_take(text):
 
 def test_no_date_starts_at_a_digit_that_is_not_decimal():
     assert as_tuples("²2011 ①2011 and 2011") == [("2011", "2011", "year", True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["in", "IN", "since", "through", "xthrough", "of", " ", "-", "\n", "x", "ſince"]),
+                max_size=10).map("".join))  # fmt: skip
+def test_may_context_is_searched_near_may_only(text):
+    for pos in range(len(text) + 1):
+        assert _after_temporal_word(text, pos) == (_MAY_CONTEXT.search(text, 0, pos) is not None)

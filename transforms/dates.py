@@ -143,7 +143,8 @@ _DATE_RE = re.compile(
         ]
     )
 )
-_MAY_CONTEXT = re.compile(r"(?:\b(?:in|since|until|till|by|early|late|mid|of|from|through|during)[\s-]+)$", re.I)
+_MAY_WORDS = ("in", "since", "until", "till", "by", "early", "late", "mid", "of", "from", "through", "during")
+_MAY_CONTEXT = re.compile(rf"(?:\b(?:{'|'.join(_MAY_WORDS)})[\s-]+)$", re.I)
 _LEADING_DIGITS = re.compile(r"\d+")
 _SMALL_NUMS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3}  # fmt: skip
@@ -222,6 +223,15 @@ def _anchored(text: str):
         if m is not None and m.end() > p:
             cursor = m.end()
             yield m
+
+
+def _after_temporal_word(text: str, pos: int) -> bool:
+    """Whether ``_MAY_CONTEXT`` matches ``text[:pos]``: it must end in blanks (or hyphens) after one of the words,
+    so it is searched only from the longest word's length before those blanks, not from the start of the text."""
+    blanks = pos
+    while blanks > 0 and (text[blanks - 1].isspace() or text[blanks - 1] == "-"):
+        blanks -= 1
+    return _MAY_CONTEXT.search(text, max(0, blanks - max(map(len, _MAY_WORDS))), pos) is not None
 
 
 def parse_published(published_at: str | dt.date | None) -> dt.date | None:
@@ -351,7 +361,7 @@ def parse_dates(
     rows = []
     for m in _anchored(text):
         # "May" alone is mostly the modal verb: keep it only after a temporal preposition.
-        if m.lastgroup == "mon" and m.group() == "May" and not _MAY_CONTEXT.search(text, 0, m.start()):
+        if m.lastgroup == "mon" and m.group() == "May" and not _after_temporal_word(text, m.start()):
             continue
         try:
             res = _resolve(m, pub)
