@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.dates import parse_dates, sentence_starts
+from transforms.dates import (
+    _MAY_CONTEXT,
+    _after_temporal_word,
+    parse_dates,
+    sentence_starts,
+    token_start_patterns,
+    token_starts,
+)
 
 PUB = "2022-02-26"  # a Saturday
 
@@ -111,3 +120,32 @@ def test_day_ranges_and_numeric_dates():
 def test_week_of_a_year_before_1000_is_zero_padded():
     """ISO weeks are YYYY-Www for every year (hypothesis found "1-W02", which crashed the year range check)."""
     assert [r["iso"] for r in parse_dates("next week", "0001-01-03")] == ["0001-W02"]
+
+
+WORDS = ["may", "ago", "a", "an", "one", "k"]
+PIECES = ["May", "MAY", "may", "ago", "a", "An", "aN", "one", "onex", "k", "K", "\u212a", "ſ", "5", "²", "٣", "_", "$",
+          " ", ",", "-", "\n", "x", "é"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_token_starts_are_the_tokens_a_python_loop_would_take(text):
+    """Every run of letters and digits that starts with a decimal digit or is one of the words (any case with
+    fold_case: what str.lower() maps onto a word, so the Kelvin sign is a "k" but the long s is no "s")."""
+    tokens = list(re.finditer(r"[^\W_]+", text))
+    exact = [t.start() for t in tokens if t.group()[0].isdecimal() or t.group() in WORDS]
+    folded = [t.start() for t in tokens if t.group()[0].isdecimal() or t.group().lower() in WORDS]
+    assert token_starts(text, token_start_patterns(WORDS)) == exact
+    assert token_starts(text, token_start_patterns(WORDS, fold_case=True)) == folded
+
+
+def test_no_date_starts_at_a_digit_that_is_not_decimal():
+    assert as_tuples("²2011 ①2011 and 2011") == [("2011", "2011", "year", True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["in", "IN", "since", "through", "xthrough", "of", " ", "-", "\n", "x", "ſince"]),
+                max_size=10).map("".join))  # fmt: skip
+def test_may_context_is_searched_near_may_only(text):
+    for pos in range(len(text) + 1):
+        assert _after_temporal_word(text, pos) == (_MAY_CONTEXT.search(text, 0, pos) is not None)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.dates import alternation
 from transforms.figures import parse_figures, words_to_number
 
 
@@ -117,3 +120,23 @@ def test_number_like_text_slices(text):
     for r in parse_figures(text):
         assert text[r["start"] : r["end"]] == r["surface"]
         assert r["value_max"] is None or r["value_max"] >= r["value"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abcS", min_size=1, max_size=4), min_size=1, max_size=8, unique=True),
+    st.text(alphabet="abcsS ", max_size=12),
+)
+def test_alt_matches_as_the_longest_first_alternation(words, text):
+    """The prefix-factored alternation picks the same word, and gives back the same way, as the flat one."""
+    flat = "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
+    for tail in ("", "b", r"\b", "c*a"):
+        for flags in (0, re.I):
+            new, old = re.compile(alternation(words) + tail, flags), re.compile(flat + tail, flags)
+            for p in range(len(text) + 1):
+                m, n = new.match(text, p), old.match(text, p)
+                assert (m and m.span()) == (n and n.span())
+
+
+def test_no_figure_starts_at_a_digit_that_is_not_decimal():
+    assert [r["surface"] for r in parse_figures("²5 men, ①7 women and ٣ children")] == ["٣"]

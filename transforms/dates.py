@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 # ---------------------------------------------------------------------------------------------- sentences
 
@@ -72,7 +72,9 @@ _ABBREV = frozenset(
         "est",
     ]
 )
-_SENT_BOUNDARY = re.compile(r"[.!?][\"”’')\]]*(?:\s+|(?=[A-Z][a-z]))(?=[\"“‘(\[]?[A-Z0-9])|\n\s*")
+# A sentence end ([.!?], closing quotes or brackets, blanks or no blank before a capitalised word, then a capital or
+# digit) or a line break and the blanks after it. One leading character class, so the scan skips to those in C.
+_SENT_BOUNDARY = re.compile(r"[.!?\n](?:(?<=[.!?])[\"”’')\]]*(?:\s+|(?=[A-Z][a-z]))(?=[\"“‘(\[]?[A-Z0-9])|(?<=\n)\s*)")
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?]?$")
 
 
@@ -141,12 +143,13 @@ _DATE_RE = re.compile(
         ]
     )
 )
-_MAY_CONTEXT = re.compile(r"(?:\b(?:in|since|until|till|by|early|late|mid|of|from|through|during)[\s-]+)$", re.I)
+_MAY_WORDS = ("in", "since", "until", "till", "by", "early", "late", "mid", "of", "from", "through", "during")
+_MAY_CONTEXT = re.compile(rf"(?:\b(?:{'|'.join(_MAY_WORDS)})[\s-]+)$", re.I)
+_LEADING_DIGITS = re.compile(r"\d+")
 _SMALL_NUMS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3}  # fmt: skip
 
 
-_TOKEN = re.compile(r"[^\W_]+")
 _ANCHORS = frozenset(
     [*(k.capitalize() for k in MONTHS), *(k.capitalize() for k in WEEKDAYS)]
     + [w for k in ("today", "yesterday", "tomorrow", "last", "next", "this", "past") for w in (k, k.capitalize())]
@@ -154,22 +157,81 @@ _ANCHORS = frozenset(
 _AGO_ANCHORS = frozenset(w for k in _SMALL_NUMS for w in (k.split()[0], k.split()[0].capitalize()))
 
 
+def alternation(words: Iterable[str], fold_case: bool = False) -> str:
+    """A regex alternation of ``words`` with common prefixes factored out ("f(?:i(?:ft(?:h|y)|rst)|our)"), so a
+    failing attempt costs a test per letter instead of one per word. Where several of the words match at a position
+    they are prefixes of one another and the longer is tried first: the same match, and the same order on
+    backtracking, as ``"|".join(sorted(words, key=len, reverse=True))``.
+
+    ``fold_case`` (for lowercase ASCII words, without ``re.I``): match exactly the strings whose ``str.lower()`` is
+    one of the words, i.e. each letter in either case, and "k" also as the Kelvin sign (U+212A), the one non-ASCII
+    character that lowercases to an ASCII letter. (``re.I`` would also take the long s "ſ" for an "s".)"""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for c in w:
+            node = node.setdefault(c, {})
+        node[""] = {}
+
+    def letter(c: str) -> str:
+        if not (fold_case and "a" <= c <= "z"):
+            return re.escape(c)
+        return "[kK\u212a]" if c == "k" else f"[{c}{c.upper()}]"
+
+    def emit(node: dict) -> str:
+        branches = [letter(c) + emit(node[c]) for c in sorted(node) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return f"(?:{emit(trie)})"
+
+
+def token_start_patterns(words: Iterable[str], fold_case: bool = False) -> tuple[re.Pattern, re.Pattern]:
+    """Patterns for ``token_starts``: a token (a maximal run of letters and digits) that starts with a digit or is
+    one of ``words`` (see ``alternation`` for ``fold_case``), at a position, and after a separator (any other
+    character, which the match consumes)."""
+    token = rf"(?:\d|{alternation(words, fold_case)}(?![^\W_]))"
+    return re.compile(token), re.compile(rf"[\W_](?={token})")
+
+
+def token_starts(text: str, patterns: tuple[re.Pattern, re.Pattern]) -> list[int]:
+    """Offsets of the tokens that ``patterns`` (from ``token_start_patterns``) take, in order. The scan for a
+    separator skips letters and digits in C: faster than a Python loop over every token (2x for the dates' words).
+    A token starting with a digit that is not a decimal digit ("²") is not taken: no date or figure starts with one."""
+    at, after_sep = patterns
+    starts = [m.end() for m in after_sep.finditer(text)]
+    if at.match(text):
+        starts.insert(0, 0)
+    return starts
+
+
+_STARTS = token_start_patterns(_ANCHORS)
+_STARTS_AGO = token_start_patterns(_ANCHORS | _AGO_ANCHORS)
+
+
 def _anchored(text: str):
-    """``_DATE_RE`` matches, tried only where a date can start (a month, weekday, digit or relative word):
-    one C-level tokenisation plus anchored matches is ~10x faster than ``finditer`` over a big alternation."""
-    ago = "ago" in text
+    """``_DATE_RE`` matches, tried only where a date can start (a token that is a month, weekday or relative word
+    or starts with a digit): anchored matches at those few offsets are ~10x faster than ``finditer`` over a big
+    alternation."""
     cursor = 0
-    for t in _TOKEN.finditer(text):
-        p = t.start()
+    for p in token_starts(text, _STARTS_AGO if "ago" in text else _STARTS):
         if p < cursor:
-            continue
-        tok = t.group()
-        if not (tok[0].isdigit() or tok in _ANCHORS or (ago and tok in _AGO_ANCHORS)):
             continue
         m = _DATE_RE.match(text, p)
         if m is not None and m.end() > p:
             cursor = m.end()
             yield m
+
+
+def _after_temporal_word(text: str, pos: int) -> bool:
+    """Whether ``_MAY_CONTEXT`` matches ``text[:pos]``: it must end in blanks (or hyphens) after one of the words,
+    so it is searched only from the longest word's length before those blanks, not from the start of the text."""
+    blanks = pos
+    while blanks > 0 and (text[blanks - 1].isspace() or text[blanks - 1] == "-"):
+        blanks -= 1
+    return _MAY_CONTEXT.search(text, max(0, blanks - max(map(len, _MAY_WORDS))), pos) is not None
 
 
 def parse_published(published_at: str | dt.date | None) -> dt.date | None:
@@ -187,7 +249,7 @@ def parse_published(published_at: str | dt.date | None) -> dt.date | None:
 
 
 def _day(s: str) -> int:
-    return int(re.match(r"\d+", s).group())
+    return int(_LEADING_DIGITS.match(s).group())
 
 
 def _safe_date(y: int, m: int, d: int) -> dt.date | None:
@@ -299,7 +361,7 @@ def parse_dates(
     rows = []
     for m in _anchored(text):
         # "May" alone is mostly the modal verb: keep it only after a temporal preposition.
-        if m.lastgroup == "mon" and m.group() == "May" and not _MAY_CONTEXT.search(text, 0, m.start()):
+        if m.lastgroup == "mon" and m.group() == "May" and not _after_temporal_word(text, m.start()):
             continue
         try:
             res = _resolve(m, pub)
