@@ -149,3 +149,14 @@ def test_no_date_starts_at_a_digit_that_is_not_decimal():
 def test_may_context_is_searched_near_may_only(text):
     for pos in range(len(text) + 1):
         assert _after_temporal_word(text, pos) == (_MAY_CONTEXT.search(text, 0, pos) is not None)
+
+
+def test_an_ago_date_at_a_sentence_start_is_found():
+    """The number of an "ago" date may be capitalised: "Two weeks ago, ..." at a sentence's start (it was missed
+    while "two weeks ago" was found)."""
+    text = "Two weeks ago, the council met. A year ago it fell. Prices rose; a few months ago they fell."
+    assert as_tuples(text, PUB) == [
+        ("Two weeks ago", "2022-W06", "week", True),
+        ("A year ago", "2021", "year", True),
+        ("a few months ago", "2021-11", "month", True),
+    ]

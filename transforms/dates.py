@@ -121,7 +121,10 @@ _WD_FULL = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _WD_PRE = rf"(?:{_WD_ANY},?\s+)?"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _YEAR = r"(?:1[89]\d\d|20\d\d)"
-_NUMW = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|several)"
+# the number of an "ago" date, lower-case or capitalised as at a sentence's start ("Two weeks ago, ...")
+_NUMW = "(?:\\d+|" + "|".join(f"[{w[0]}{w[0].upper()}]{w[1:]}" for w in
+                              ("a few", "an", "a", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                               "nine", "ten", "several")) + ")"  # fmt: skip
 
 _DATE_RE = re.compile(
     "|".join(
