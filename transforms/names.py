@@ -89,13 +89,19 @@ _WORD_BREAK = re.compile(r"[\s\-]+")
 KEY_CACHE = 8192
 
 
+def strip_marks(s: str) -> str:
+    """``s`` with ’ as ' and without combining marks (NFKD): 'Türkiye' -> 'Turkiye'. ASCII is returned as it is (it
+    has no ’, no decomposition and no combining marks), without the cost of normalizing it."""
+    if s.isascii():
+        return s
+    s = unicodedata.normalize("NFKD", s.replace("’", "'"))
+    return "".join(c for c in s if not unicodedata.combining(c))
+
+
 @functools.lru_cache(maxsize=KEY_CACHE)
 def fold(s: str) -> str:
     """Case-, accent- and punctuation-folded key: 'the U.S.' -> 'us', 'Türkiye' -> 'turkiye'."""
-    if not s.isascii():  # ASCII has no ’, no decomposition and no combining marks
-        s = unicodedata.normalize("NFKD", s.replace("’", "'"))
-        s = "".join(c for c in s if not unicodedata.combining(c))
-    s = s.casefold().strip()
+    s = strip_marks(s).casefold().strip()
     s = _POSSESSIVE.sub("", s)
     s = _LEADING_THE.sub("", s)
     s = s.replace(".", "").replace(",", " ")

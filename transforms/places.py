@@ -28,13 +28,12 @@ import pickle
 import re
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transforms.names import KEY_CACHE
+from transforms.names import KEY_CACHE, strip_marks
 
 COUNTRY, ADMIN1, CITY = "country", "admin1", "city"
 ALT_NAME_MIN_POPULATION = 100_000
@@ -68,11 +67,7 @@ class Place:
 
 @functools.lru_cache(maxsize=KEY_CACHE)
 def place_fold(name: str) -> str:
-    s = name
-    if not s.isascii():  # ASCII has no ’, no decomposition and no combining marks
-        s = unicodedata.normalize("NFKD", s.replace("’", "'"))
-        s = "".join(c for c in s if not unicodedata.combining(c))
-    s = _LEADING_THE.sub("", s.casefold().strip()).replace(".", "")
+    s = _LEADING_THE.sub("", strip_marks(name).casefold().strip()).replace(".", "")
     return " ".join(s.replace("-", " ").split())
 
 
