@@ -125,7 +125,7 @@ def start_run(settings: Settings) -> Run:
     return run
 
 
-MIN_SHARDS = 16  # a small input is still cut into this many shards (if they keep MIN_SHARD_BYTES): work for 16 cores
+MIN_SHARDS = 8  # a small input is still cut into this many shards (if they keep MIN_SHARD_BYTES)
 MIN_SHARD_BYTES = 256 << 10
 
 

@@ -6,7 +6,16 @@ import types
 
 import pytest
 
-from flows.run import MIN_SLICE, extract_slices, pending_documents, slice_documents, slice_size
+from flows.run import (
+    MIN_SHARD_BYTES,
+    MIN_SHARDS,
+    MIN_SLICE,
+    extract_slices,
+    pending_documents,
+    shard_size,
+    slice_documents,
+    slice_size,
+)
 from warehouse.staging import WorkArea
 
 
@@ -57,3 +66,27 @@ def test_a_resumed_run_counts_only_the_documents_of_slices_not_yet_done(tmp_path
         ctx.work.finish("extract", key, {"rows": {}})
     assert pending_documents(ctx, slices) == 0
     assert slice_documents(slices) == 92  # keep_one_worker's count: every slice, done or not
+
+
+@pytest.mark.parametrize(
+    ("total", "size"),
+    [
+        (300 << 20, 4 << 20),  # a large input: shards of NEWSETL_SHARD_BYTES
+        (24 << 20, (24 << 20) // MIN_SHARDS),  # the 10k bench corpus (23.8 MB): MIN_SHARDS shards
+        (1 << 20, MIN_SHARD_BYTES),  # a small one: never below 256 KiB
+    ],
+)
+def test_shard_size(total, size):
+    files = [types.SimpleNamespace(bytes=total // 2), types.SimpleNamespace(bytes=total - total // 2)]
+    assert shard_size(files, 4 << 20) == size
+
+
+def test_a_small_input_in_few_shards_still_gives_each_of_16_workers_two_extract_slices():
+    """The shards are planned from the input alone (MIN_SHARDS of them for 1,416 documents), the extract slices
+    from the documents and the workers: a cluster larger than MIN_SHARDS still extracts on every worker."""
+    ctx = types.SimpleNamespace(batch_size=250)
+    per_shard = {f"{i:05d}": 1416 // MIN_SHARDS for i in range(MIN_SHARDS)}
+    docs = {k: f"/w/normalize/{k}.docs.parquet" for k in per_shard}
+    slices = extract_slices(ctx, per_shard, docs, {}, {"files": {}}, workers=16)
+    assert len(slices) >= 2 * 16
+    assert slice_documents(slices) == sum(per_shard.values())
