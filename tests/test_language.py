@@ -61,11 +61,14 @@ def test_only_the_first_sample_chars_are_read():
     assert detect_language(text).lang == "en"
 
 
-def test_concurrent_first_use_gives_the_same_labels_as_sequential():
-    """Batches run on a thread pool: langdetect's lazy profile loading must not race (it mislabelled half a run)."""
+def test_concurrent_first_use_gives_the_same_labels_as_sequential(monkeypatch):
+    """Batches run on a thread pool: langdetect's lazy profile loading must not race (it mislabelled half a run),
+    nor the rows of the profiles' probabilities that `transforms.language` adds at an n-gram's first use."""
     from concurrent.futures import ThreadPoolExecutor
 
     import langdetect.detector_factory as factory
+
+    from transforms import language
 
     texts = [
         "The council approved the new budget on Tuesday after a long debate among its members and residents.",
@@ -77,6 +80,7 @@ def test_concurrent_first_use_gives_the_same_labels_as_sequential():
     assert expected[:4] == ["en", "fr", "de", "es"]
     for _ in range(3):
         factory._factory = None  # first use again, now from 8 threads at once
+        monkeypatch.setattr(language, "_ROWS", language._ProfileRows())
         with ThreadPoolExecutor(8) as pool:
             assert [r.lang for r in pool.map(detect_language, texts)] == expected
 
@@ -90,3 +94,61 @@ def test_language_samples_in_arrow_are_the_python_samples(texts):
 
     assert language_samples(pa.array(texts, pa.string())) == [language_sample(t) for t in texts]
     assert language_samples(pa.chunked_array([pa.array(texts, pa.string())])) == [language_sample(t) for t in texts]
+
+
+def _langdetects_own(text: str) -> list[tuple[str, float]] | str:
+    """langdetect's own `detect_langs` (its Detector), as (lang, prob) pairs, or the error it raised."""
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = 0
+    try:
+        return [(c.lang, c.prob) for c in detect_langs(text)]
+    except LangDetectException as e:
+        return str(e)
+
+
+def _ours(text: str) -> list[tuple[str, float]] | str:
+    from langdetect import DetectorFactory
+    from langdetect.lang_detect_exception import LangDetectException
+
+    from transforms import language
+
+    DetectorFactory.seed = 0
+    try:
+        return [(c.lang, c.prob) for c in language.detect_langs(text)]
+    except LangDetectException as e:
+        return str(e)
+
+
+MIXED = [
+    *SAMPLES.values(),
+    "Il Consiglio comunale si è riunito martedì per discutere il nuovo bilancio dei trasporti e delle scuole.",
+    "A câmara municipal reuniu-se na terça-feira para discutir o novo orçamento dos transportes e das escolas.",
+    "Η δημοτική επιτροπή συνεδρίασε την Τρίτη για να συζητήσει τον νέο προϋπολογισμό για τις συγκοινωνίες.",
+    "市議会は火曜日に会合を開き、公共交通機関と学校の新しい予算について話し合いました。",
+    "시의회는 화요일에 모여 대중교통과 학교를 위한 새 예산을 논의했습니다.",
+    "Hội đồng thành phố đã họp vào thứ Ba để thảo luận về ngân sách mới cho giao thông và trường học.",
+    "नगर परिषद ने मंगलवार को सार्वजनिक परिवहन और स्कूलों के नए बजट पर चर्चा करने के लिए बैठक की।",
+    "NATO AND THE UN SAID ON TUESDAY: the US-led talks in Geneva (see https://example.org/x?a=1) ended.",
+    "Rada miasta zebrała się we wtorek, aby omówić nowy budżet transportu publicznego i szkół. Çok güzel şehir.",
+    "zzzz qqqq xxxx",
+    "!!! 123",
+]
+
+
+@pytest.mark.parametrize("text", MIXED)
+def test_detect_langs_gives_langdetects_own_probabilities(text):
+    """`transforms.language.detect_langs` (langdetect's Detector with faster inner loops) returns what langdetect's
+    own returns, to the last bit, or raises as it does."""
+    assert _ours(text) == _langdetects_own(text)
+
+
+_LATIN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ éèàçñöüßøåłşţșțđ  "
+_LETTERS = _LATIN + "абвгдежзийклмнопрстуфхцчшщыэюя αβγδεζ"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_LETTERS + "市議会は火曜日にアイウ가나다ابتثجح.,'\"-\n0123"), max_size=600))
+def test_detect_langs_matches_langdetect_on_any_text(text):
+    assert _ours(text) == _langdetects_own(text)
