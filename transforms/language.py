@@ -138,7 +138,7 @@ class _Detector(Detector):
         self.random.seed(self.seed)
         choice = self.random.choice
         for _ in range(self.n_trial):
-            prob = np.full(n, 1.0 / n)
+            prob = np.array(self._init_probability())
             alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
             i, k = 0, 1  # the draws from one convergence check to the next: i = 0, then 1-5, 6-10, ...
             while True:
