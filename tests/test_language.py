@@ -96,9 +96,9 @@ def test_language_samples_in_arrow_are_the_python_samples(texts):
     assert language_samples(pa.chunked_array([pa.array(texts, pa.string())])) == [language_sample(t) for t in texts]
 
 
-def _langdetects_own(text: str) -> list[tuple[str, float]] | str:
-    """langdetect's own `detect_langs` (its Detector), as (lang, prob) pairs, or the error it raised."""
-    from langdetect import DetectorFactory, detect_langs
+def _probabilities(detect_langs, text: str) -> list[tuple[str, float]] | str:
+    """`detect_langs(text)` seeded as the pipeline seeds it, as (lang, prob) pairs, or the error it raised."""
+    from langdetect import DetectorFactory
     from langdetect.lang_detect_exception import LangDetectException
 
     DetectorFactory.seed = 0
@@ -109,16 +109,16 @@ def _langdetects_own(text: str) -> list[tuple[str, float]] | str:
 
 
 def _ours(text: str) -> list[tuple[str, float]] | str:
-    from langdetect import DetectorFactory
-    from langdetect.lang_detect_exception import LangDetectException
-
     from transforms import language
 
-    DetectorFactory.seed = 0
-    try:
-        return [(c.lang, c.prob) for c in language.detect_langs(text)]
-    except LangDetectException as e:
-        return str(e)
+    return _probabilities(language.detect_langs, text)
+
+
+def _langdetects_own(text: str) -> list[tuple[str, float]] | str:
+    """langdetect's own `detect_langs` (its Detector)."""
+    import langdetect
+
+    return _probabilities(langdetect.detect_langs, text)
 
 
 MIXED = [

@@ -140,10 +140,11 @@ class _Detector(Detector):
         for _ in range(self.n_trial):
             prob = np.array(self._init_probability())
             alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            weight = alpha / self.BASE_FREQ
             i, k = 0, 1  # the draws from one convergence check to the next: i = 0, then 1-5, 6-10, ...
             while True:
                 factors[0] = prob
-                np.add(table[[choice(rows) for _ in range(k)]], alpha / self.BASE_FREQ, out=factors[1 : k + 1])
+                np.add(table[[choice(rows) for _ in range(k)]], weight, out=factors[1 : k + 1])
                 prob = np.multiply.reduce(factors[: k + 1], axis=0)  # prob * (w + p_1) * (w + p_2) ..., in order
                 prob /= np.add.accumulate(prob)[-1]
                 if prob.max() > self.CONV_THRESHOLD or i >= self.ITERATION_LIMIT:
@@ -179,8 +180,7 @@ def detect_language(text: str, *, min_letters: int = MIN_LETTERS, min_prob: floa
     sample = language_sample(text)
     if len(_LETTER.findall(sample)) < min_letters:
         return LangResult(UND, 0.0)
-    _ensure_profiles()
-    DetectorFactory.seed = SEED
+    DetectorFactory.seed = SEED  # detect_langs loads the profiles
     try:
         candidates = detect_langs(sample)
     except LangDetectException:
