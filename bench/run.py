@@ -834,10 +834,10 @@ def _child_summary(summary_path: Path, cli_args: list[str]) -> None:
 
     etl.run_pipeline = run_pipeline
     _hook_stage_done(run_module, progress)
-    from flows.cli import main as newsetl_main
+    from flows.cli import entry as newsetl_main
 
     try:
-        newsetl_main(cli_args, prog_name="newsetl")
+        newsetl_main(cli_args)
     finally:  # the CLI's start-up and teardown marks (seconds since this process started), beside the summary
         clock = getattr(sys.modules.get("flows.timeline"), "LAST", None)  # imported by the CLI's run command
         if clock is not None and summary_path.exists():

@@ -201,7 +201,7 @@ def _fake_flows(fail: bool) -> dict[str, types.ModuleType]:
 
     run_mod.Run, etl.run_pipeline = Run, run_pipeline
     cli = types.ModuleType("flows.cli")
-    cli.main = lambda args, prog_name: etl.run_pipeline(args)  # as the flow does: through the module's name
+    cli.entry = lambda args: etl.run_pipeline(args)  # as the flow does: through the module's name
     flows = types.ModuleType("flows")
     flows.etl, flows.cli, flows.run = etl, cli, run_mod
     return {"flows": flows, "flows.etl": etl, "flows.run": run_mod, "flows.cli": cli}

@@ -18,3 +18,35 @@ def test_the_cli_turns_prefects_analytics_off_before_prefect_is_imported():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+ENTRY_PROBE = """
+import sys
+
+class Freed:
+    def __del__(self):
+        print("teardown", flush=True)
+
+KEPT = Freed()  # freed in the interpreter's teardown
+from flows.cli import entry
+
+entry(sys.argv[1:])
+"""
+
+
+def test_the_newsetl_command_keeps_its_exit_code_and_skips_the_interpreters_teardown(tmp_path):
+    """`newsetl` (flows.cli:entry) ends its process without the teardown (~1.8 s after a run), with the command's
+    own exit code: 0, 1 for a failed command (one error line), 2 for a usage error."""
+
+    def newsetl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", ENTRY_PROBE, *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+
+    ok = newsetl("--version")
+    assert ok.returncode == 0 and [line.split(",")[0] for line in ok.stdout.splitlines()] == ["newsetl"]
+    failed = newsetl("query", "select 1", "--warehouse", str(tmp_path / "none"))
+    assert failed.returncode == 1 and failed.stdout == ""
+    missing = tmp_path / "none"
+    assert failed.stderr.splitlines() == [f"newsetl: error: no warehouse at {missing} (run `newsetl run` first)"]
+    usage = newsetl("run", "--no-such-option")
+    assert usage.returncode == 2 and usage.stdout == "" and "No such option" in usage.stderr

@@ -149,3 +149,88 @@ def test_a_worker_without_the_preload_gets_its_settings_from_the_first_task(monk
     did, _ = asyncio.run(settle(["flows.worker_setup"]))
     assert did == [False, False] and calls == ["malloc"]  # the preload's own call, no second one
     assert ws.settle_worker() is False  # not in a Dask worker
+
+
+# A process that holds an object whose finalizer runs only in the interpreter's teardown, a non-daemon thread still
+# running and an earlier exit handler: `exit_quickly` keeps the thread and the handler, skips the teardown.
+EXIT_PROBE = """
+import atexit, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+
+class Freed:
+    def __del__(self):
+        print("teardown", flush=True)
+
+KEPT = Freed()
+atexit.register(print, "earlier handler", flush=True)
+threading.Thread(target=lambda: (time.sleep(0.2), print("thread", flush=True))).start()
+if sys.argv[2] != "-":
+    from flows.worker_setup import exit_quickly
+
+    exit_quickly(int(sys.argv[2]))
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("code", "expected"), [("-", 0), ("0", 0), ("3", 3)])
+def test_exit_quickly_keeps_threads_exit_handlers_and_the_code_and_skips_the_teardown(code: str, expected: int) -> None:
+    out = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(ROOT), code], capture_output=True, text=True)
+    lines = ["done", "thread", "earlier handler"] + (["teardown"] if code == "-" else [])
+    assert (out.returncode, out.stdout.splitlines(), out.stderr) == (expected, lines, "")
+
+
+def test_dask_teardown_exits_quickly_only_in_a_worker_process_a_nanny_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    import flows.worker_setup as ws
+
+    calls: list[int] = []
+    monkeypatch.setattr(ws, "exit_quickly", calls.append)
+    ws.dask_teardown(SimpleNamespace(nanny=None))  # `dask worker --no-nanny`, a test's worker
+    ws.dask_teardown(SimpleNamespace(nanny="tcp://127.0.0.1:1"))  # this process has no parent process
+    assert calls == []
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
+    ws.dask_teardown(SimpleNamespace(nanny="tcp://127.0.0.1:1"))
+    assert calls == [0]
+
+
+# A preload with the real teardown and a marker of the interpreter's teardown, for a LocalCluster's nanny workers
+PRELOAD = """
+import atexit, builtins, os
+from flows.worker_setup import dask_teardown  # noqa: F401  (the preload's teardown)
+
+class Freed:
+    def __init__(self, path, _open=open):  # what __del__ needs, held: the teardown clears modules before builtins
+        self.path, self.open = path, _open
+
+    def __del__(self):
+        self.open(self.path, "w").close()
+
+if not hasattr(builtins, "newsetl_probe"):  # Dask runs a preload file twice in the worker process
+    builtins.newsetl_probe = Freed(os.path.join(os.environ["PROBE_DIR"], f"teardown-{os.getpid()}"))
+atexit.register(lambda: open(os.path.join(os.environ["PROBE_DIR"], f"handler-{os.getpid()}"), "w").close())
+"""
+
+
+def test_a_nannys_worker_process_ends_without_the_teardown_when_the_cluster_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real nanny workers: the first restarted (as `flows.runners.fresh_workers` does), the second closed with the
+    cluster. Each worker process ran its exit handlers and skipped the interpreter's teardown."""
+    from distributed import Client, LocalCluster
+
+    preload = tmp_path / "probe_preload.py"
+    preload.write_text(PRELOAD)
+    monkeypatch.setenv("PROBE_DIR", str(tmp_path))
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, preload=[str(preload)]
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = {client.run(os.getpid)[w] for w in client.scheduler_info()["workers"]}
+        client.restart()
+        pids |= set(client.run(os.getpid).values())
+    assert len(pids) == 2
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name != "probe_preload.py")
+    assert names == sorted(f"handler-{pid}" for pid in pids)
