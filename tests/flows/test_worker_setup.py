@@ -222,9 +222,10 @@ def test_a_nannys_worker_process_ends_without_the_teardown_when_the_cluster_clos
     preload = tmp_path / "probe_preload.py"
     preload.write_text(PRELOAD)
     monkeypatch.setenv("PROBE_DIR", str(tmp_path))
+    # ":0": the scheduler's HTTP server on a free port (None still takes 8787, which another test's cluster may hold)
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, preload=[str(preload)]
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", preload=[str(preload)]
         ) as cluster,
         Client(cluster) as client,
     ):
