@@ -91,6 +91,9 @@ def local_cluster(n_workers: int) -> dict[str, Any]:
         "threads_per_worker": 1,
         "processes": True,
         "dashboard_address": None,
+        # no dashboard; the scheduler's HTTP server (health routes) on a free port: with None it takes 8787, and
+        # where that is taken (a user's own Dask dashboard, a second run) every run printed a four-line UserWarning
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": ":0"},
         "silence_logs": logging.WARNING,
         "preload": ["flows.worker_setup"],  # each worker loads GX, spaCy and langdetect once, in the background
     }

@@ -25,6 +25,32 @@ def test_local_cluster_bounds_the_schedulers_and_workers_logs_under_many_tasks()
         assert list(stimuli.values()) == [DASK_LOG_LENGTH]
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_local_cluster_beside_another_on_port_8787_starts_without_a_warning() -> None:
+    """A user's own Dask dashboard (or a second run) holds 8787: the run's cluster serves its scheduler's HTTP
+    routes on a free port and prints nothing (with `dashboard_address=None` alone it printed a four-line warning)."""
+    import socket
+    import warnings
+
+    from distributed import Client, LocalCluster
+
+    kwargs = {k: v for k, v in local_cluster(1).items() if k != "preload"}
+    try:
+        holder = socket.create_server(("127.0.0.1", 8787))  # else something holds it already
+    except OSError:
+        holder = None
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
+                assert client.submit(lambda: 1).result() == 1
+                assert cluster.scheduler.http_server.port != 8787
+    finally:
+        if holder is not None:
+            holder.close()
+    assert [str(w.message) for w in seen if "8787" in str(w.message)] == []
+
+
 def test_a_runs_temporary_api_server_is_a_thread_of_its_process_and_stops_with_it() -> None:
     """`newsetl run` without PREFECT_API_URL serves Prefect's API from its own process: no child process (which
     could outlive a killed run), the port answers while it runs and is closed after `stop()`."""
