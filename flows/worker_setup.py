@@ -158,16 +158,11 @@ def exit_quickly(code: int = 0) -> None:
     work is done and its exit code is known."""
     import atexit
 
-    global _EXIT_CODE
-    _EXIT_CODE = code
-    atexit.unregister(_exit_now)
-    atexit.register(_exit_now)  # registered last, so it runs first
+    atexit.unregister(_exit_now)  # an earlier call's, whatever its code
+    atexit.register(_exit_now, code)  # registered last, so it runs first
 
 
-_EXIT_CODE = 0
-
-
-def _exit_now() -> None:
+def _exit_now(code: int) -> None:
     import atexit
     import os
     import sys
@@ -177,4 +172,4 @@ def _exit_now() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(_EXIT_CODE)
+    os._exit(code)

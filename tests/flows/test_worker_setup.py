@@ -219,16 +219,12 @@ def test_a_nannys_worker_process_ends_without_the_teardown_when_the_cluster_clos
     cluster. Each worker process ran its exit handlers and skipped the interpreter's teardown."""
     from distributed import Client, LocalCluster
 
+    from flows.runners import local_cluster
+
     preload = tmp_path / "probe_preload.py"
     preload.write_text(PRELOAD)
     monkeypatch.setenv("PROBE_DIR", str(tmp_path))
-    # ":0": the scheduler's HTTP server on a free port (None still takes 8787, which another test's cluster may hold)
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", preload=[str(preload)]
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with LocalCluster(**{**local_cluster(1), "preload": [str(preload)]}) as cluster, Client(cluster) as client:
         pids = {client.run(os.getpid)[w] for w in client.scheduler_info()["workers"]}
         client.restart()
         pids |= set(client.run(os.getpid).values())
