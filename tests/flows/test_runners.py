@@ -10,11 +10,16 @@ import pytest
 from flows.runners import DASK_LOG_LENGTH, local_cluster
 
 
+def _plain_cluster_kwargs() -> dict:
+    """The run's local-cluster settings for one worker, without the preload (no GX or spaCy to load)."""
+    return {k: v for k, v in local_cluster(1).items() if k != "preload"}
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_local_cluster_bounds_the_schedulers_and_workers_logs_under_many_tasks() -> None:
     from distributed import Client, LocalCluster
 
-    kwargs = {k: v for k, v in local_cluster(1).items() if k != "preload"}  # no GX/spaCy: only the logs matter
+    kwargs = _plain_cluster_kwargs()  # only the logs matter
     n_tasks = 3 * DASK_LOG_LENGTH  # each task makes several transitions and worker stimuli
     with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
         results = client.gather(client.map(lambda i: i * 2, range(n_tasks), pure=False))
@@ -34,7 +39,7 @@ def test_a_local_cluster_beside_another_on_port_8787_starts_without_a_warning() 
 
     from distributed import Client, LocalCluster
 
-    kwargs = {k: v for k, v in local_cluster(1).items() if k != "preload"}
+    kwargs = _plain_cluster_kwargs()
     try:
         holder = socket.create_server(("127.0.0.1", 8787))  # else something holds it already
     except OSError:
