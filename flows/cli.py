@@ -124,6 +124,7 @@ def run(
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
     from flows import timeline
+    from flows.discover import nothing_new
     from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
 
     try:
@@ -132,8 +133,13 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
+    local = wants_local_cluster(runner, dask_address)
+    if local:  # an unchanged input has no map task to run: its run starts no workers (load runs in this process)
+        if nothing_new(settings.inputs, settings.warehouse):
+            runner, local = "thread", False
+        clock.mark("probed")
     # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)
-    cluster = EarlyCluster(settings.n_process) if wants_local_cluster(runner, dask_address) else None
+    cluster = EarlyCluster(settings.n_process) if local else None
     if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
         import threading
 
@@ -145,7 +151,8 @@ def run(
         with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
             clock.mark("api_server")
             address = cluster.address() if cluster else dask_address
-            clock.mark("cluster")
+            if address:
+                clock.mark("cluster")
             flow = configured_flow(runner, address, settings.n_process)
             state = flow(
                 inputs=list(inputs) or None,

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from transforms.readers import InputFile, discover, hash_file
 from transforms.shards import Shard, plan_shards
+from warehouse.store import Store, catalog_path
 
 Problem = tuple[str, str, str]  # (path, reason_code, detail)
 
@@ -62,3 +65,26 @@ def plan_key(files: list[InputFile], settings: dict, published: str, code: str) 
     published state it builds on and the code version."""
     spec = {"files": [(f.path, f.sha256) for f in files], "settings": settings, "published": published, "code": code}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def nothing_new(inputs: list[str], warehouse: Path) -> bool:
+    """A guess, reading no file's content, that the run has nothing to ingest: every input file has the path and
+    size of a file the published warehouse ingested, and was last modified before that catalog was published.
+
+    `newsetl run` uses it to start no worker processes for such a run (a scheduled run on an unchanged input
+    folder). It only picks the runner: the run still hashes every file and ingests what is new, so a wrong guess
+    (a file rewritten at the same size with its old modification time) costs speed, never a row. False when
+    there is no published catalog, no input file, an input problem, or anything cannot be read."""
+    try:
+        published = catalog_path(Path(warehouse)).stat().st_mtime_ns
+        found, problems = discover(inputs)
+        if problems or not found:
+            return False
+        known = Store(Path(warehouse)).ingested_files()
+        for path in found:
+            st = os.stat(path)
+            if (path, st.st_size) not in known or st.st_mtime_ns >= published:
+                return False
+        return True
+    except Exception:  # the run itself reports what is wrong; a guess is only ever "no"
+        return False

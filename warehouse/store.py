@@ -171,6 +171,23 @@ class Store:
             con.close()
         return [Partition(*r) for r in rows]
 
+    def ingested_files(self) -> set[tuple[str, int]]:
+        """(path, bytes) of the published source_files rows whose content (sha256) the warehouse has ingested;
+        empty without a published catalog. Reads only; writes nothing under the root (no writer lock needed)."""
+        parts = [p for p in self.published_partitions() if p.table_name == "source_files"]
+        if not parts:
+            return set()
+        con = duckdb.connect()
+        try:
+            create_table_views(con, parts, ["source_files"])
+            rows = con.execute(
+                "SELECT DISTINCT path, bytes FROM source_files "
+                "WHERE sha256 IN (SELECT sha256 FROM source_files WHERE status = 'ingested')"
+            ).fetchall()
+        finally:
+            con.close()
+        return {(path, int(size)) for path, size in rows}
+
     def resolve(self, p: Partition) -> Partition:
         """`p` with its path under this root (from data/<table>/<file>, however it was recorded)."""
         return replace(p, path=str(self.root / partition_key(p.path)))

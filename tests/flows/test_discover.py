@@ -1,0 +1,69 @@
+"""flows.discover.nothing_new: the guess that picks no workers for a run on an unchanged input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from flows.discover import nothing_new
+from tests.conftest import SEEDS
+from tests.flows.test_operations import cli
+from warehouse.store import catalog_path
+
+
+def test_no_published_warehouse_is_never_nothing_new(tmp_path):
+    assert not nothing_new([str(SEEDS)], tmp_path / "wh")
+    assert not nothing_new([str(tmp_path / "missing")], tmp_path / "wh")
+
+
+def test_nothing_new_only_while_every_file_keeps_its_path_size_and_age(tmp_path, seeds_copy, run_etl):
+    wh = tmp_path / "wh"
+    state, _ = run_etl([seeds_copy], wh)
+    assert state.is_completed()
+    inputs = [str(seeds_copy)]
+    assert nothing_new(inputs, wh)
+    published = catalog_path(wh).stat().st_mtime_ns
+    one = sorted(seeds_copy.iterdir())[0]
+    st = one.stat()
+
+    os.utime(one, ns=(st.st_atime_ns, published + 1))  # modified after the publish (same size)
+    assert not nothing_new(inputs, wh)
+    os.utime(one, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert nothing_new(inputs, wh)
+
+    extra = seeds_copy / "extra.txt"  # a file the warehouse has not seen, older than the catalog
+    extra.write_text("A new article.\n", encoding="utf-8")
+    os.utime(extra, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not nothing_new(inputs, wh)
+    extra.unlink()
+
+    moved = tmp_path / "elsewhere"  # the same files under another path: not known by path
+    shutil.copytree(seeds_copy, moved, copy_function=shutil.copy2)
+    assert not nothing_new([str(moved)], wh)
+
+    original = one.read_bytes()
+    one.write_bytes(original + b" ")  # another size
+    os.utime(one, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not nothing_new(inputs, wh)
+    one.write_bytes(original)
+    os.utime(one, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert nothing_new(inputs, wh)
+
+    assert not nothing_new([*inputs, str(tmp_path / "missing")], wh)  # an input problem: the run reports it
+    catalog_path(wh).write_bytes(b"not a duckdb file")
+    os.utime(catalog_path(wh), ns=(published, published))
+    assert not nothing_new(inputs, wh)  # unreadable: no guess, no exception
+
+
+def test_a_run_on_an_unchanged_input_starts_no_workers(tmp_path, seeds_copy, run_etl):
+    wh = tmp_path / "wh"
+    state, _ = run_etl([seeds_copy], wh)
+    assert state.is_completed()
+    # the default runner (a local Dask cluster): nothing new, so the run is on threads and no cluster starts
+    res = cli("run", "--input", str(seeds_copy), "--warehouse", str(wh), "--json-logs", api=True)
+    assert res.returncode == 0, res.stderr[-800:]
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["counts"]["files_skipped"] == 5 and summary["counts"]["documents_new"] == 0
+    assert "probed" in summary["timeline"] and "cluster" not in summary["timeline"], summary["timeline"]
+    assert "Dask" not in res.stderr and "distributed" not in res.stderr
