@@ -148,6 +148,8 @@ def test_a_failed_size_is_recorded_and_the_others_measured(bench_run, harness, f
         assert floor["status"] == "not measured: 10,000 failed" and floor["measured"] is None
         assert scaling["measured"] is not None and rss["measured"] is not None
     assert f"| - | not measured: {failing:,} failed |" in md
+    noop = _target(result, "no-op incremental run at 1,000")  # 20.06 s; empty flows 18.0 s at the start and after it
+    assert noop["measured"] == 1.114 and noop["detail"].endswith("; 1.11x the empty flow run right after it (18.0 s)")
 
     again = bench_run.evaluate(result["sizes"], result["empty_flow"])  # from the JSON, as stored
     assert [t["status"] for t in again] == [t["status"] for t in result["targets"]]
