@@ -134,7 +134,7 @@ def run(
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
     local = wants_local_cluster(runner, dask_address)
-    if local:  # an unchanged input has no map task to run: its run starts no workers (load runs in this process)
+    if local and not settings.full_refresh:  # an unchanged input has no map task: no workers (load runs here)
         if nothing_new(settings.inputs, settings.warehouse):
             runner, local = "thread", False
         clock.mark("probed")
