@@ -124,7 +124,7 @@ def run(
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
     from flows import timeline
-    from flows.discover import nothing_new
+    from flows.discover import threads_suffice
     from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
 
     try:
@@ -134,8 +134,8 @@ def run(
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
     local = wants_local_cluster(runner, dask_address)
-    if local and not settings.full_refresh:  # an unchanged input has no map task: no workers (load runs here)
-        if nothing_new(settings.inputs, settings.warehouse):
+    if local:  # an unchanged input has no map task: no workers (load runs here)
+        if threads_suffice(settings.inputs, settings.warehouse, settings.full_refresh):
             runner, local = "thread", False
         clock.mark("probed")
     # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)

@@ -88,3 +88,10 @@ def nothing_new(inputs: list[str], warehouse: Path) -> bool:
         return True
     except Exception:  # the run itself reports what is wrong; a guess is only ever "no"
         return False
+
+
+def threads_suffice(inputs: list[str], warehouse: Path, full_refresh: bool) -> bool:
+    """Whether a run that would start local Dask workers runs on threads instead: its input is unchanged
+    (`nothing_new`) and it is not a full refresh, whose load rebuilds and checks every model (a reduce for a
+    worker, not the flow process)."""
+    return not full_refresh and nothing_new(inputs, warehouse)

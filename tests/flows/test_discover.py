@@ -1,4 +1,4 @@
-"""flows.discover.nothing_new: the guess that picks no workers for a run on an unchanged input."""
+"""flows.discover.nothing_new and threads_suffice: the guess that picks no workers for a run on an unchanged input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from flows.discover import nothing_new
+from flows.discover import nothing_new, threads_suffice
 from tests.conftest import SEEDS
 from tests.flows.test_operations import cli
 from warehouse.store import catalog_path
@@ -23,6 +23,8 @@ def test_nothing_new_only_while_every_file_keeps_its_path_size_and_age(tmp_path,
     assert state.is_completed()
     inputs = [str(seeds_copy)]
     assert nothing_new(inputs, wh)
+    assert threads_suffice(inputs, wh, full_refresh=False)
+    assert not threads_suffice(inputs, wh, full_refresh=True)  # a full refresh's load is a reduce for a worker
     published = catalog_path(wh).stat().st_mtime_ns
     one = sorted(seeds_copy.iterdir())[0]
     st = one.stat()
