@@ -52,7 +52,8 @@ def harness(bench_run, monkeypatch, tmp_path):
     cold run's load stage (its log and progress file as a real 100k run left them) and returns the results."""
 
     def fake_measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
-        _, n, kind = log.stem.split("_")  # log_<n>_<cold|noop>
+        _, n, kind = log.stem.split("_")  # log_<n>_<cold|noop|coldK>
+        harness.events.append((int(n), "R" if kind.startswith("cold") else kind))
         summary = Path(cmd[cmd.index("--child-summary") + 1])
         if int(n) == harness.failing and kind == "cold":
             log.write_text(f"05:23:50 | ERROR | Flow run 'x' - Encountered exception\n_duckdb.{OOM}\n"
@@ -62,7 +63,9 @@ def harness(bench_run, monkeypatch, tmp_path):
             bench_run._progress_path(summary).write_text(json.dumps(progress))  # no "error": the log gives it
             return _process(log, 1, 4943.0, 4800)
         log.write_text("ok\n")
-        seconds = _stage_seconds(int(n)) if kind == "cold" else dict.fromkeys(_stage_seconds(1), 0.01)
+        seconds = _stage_seconds(int(n)) if kind.startswith("cold") else dict.fromkeys(_stage_seconds(1), 0.01)
+        if kind.startswith("cold") and kind != "cold":  # --floor-repeats: each repeat a little slower
+            seconds["load"] += 10 * len(harness.events)
         summary.write_text(json.dumps({"run_id": f"run_{n}_{kind}", "status": "success", "counts": {},
                                        "seconds": seconds}))  # fmt: skip
         wall = sum(seconds.values()) + 20
@@ -71,13 +74,15 @@ def harness(bench_run, monkeypatch, tmp_path):
     def fake_query_runs(warehouse: Path) -> list[dict]:
         n = int(warehouse.name.removeprefix("wh_"))
         counts = {"records": n, "quarantined": 0, "documents_new": n}
-        return [{"run_id": f"run_{n}_noop", "counts": {}, "params": {}},
-                {"run_id": f"run_{n}_cold", "counts": counts, "params": {}}]  # fmt: skip
+        colds = [{"run_id": f"run_{n}_cold{k}", "counts": counts, "params": {}} for k in ("", 2, 3)]
+        return [{"run_id": f"run_{n}_noop", "counts": {}, "params": {}}, *colds]
 
-    def fake_baselines(corpus: Path, args, workdir: Path, size: int) -> dict:
+    def fake_baselines(corpus: Path, args, workdir: Path, size: int, only: str = "") -> dict:
         n = int(corpus.name.removeprefix("corpus_"))
+        harness.events.append((n, "B" if only == "ner" else "baselines"))
         one = {"texts_measured": n, "texts_total": n, "words_per_s": 13_000.0}
-        return {"ner": {**one, "seconds_all_texts": n * 0.04, "n_process": 2},
+        drift = 5 * len(harness.events) if only else 0  # --floor-repeats: each repeat a little slower
+        return {"ner": {**one, "seconds_all_texts": n * 0.04 + drift, "n_process": 2},
                 "langdetect": {**one, "seconds_all_texts": n * 0.006},
                 "minhash": {**one, "seconds_all_texts": 1.0}}  # fmt: skip
 
@@ -88,11 +93,11 @@ def harness(bench_run, monkeypatch, tmp_path):
     monkeypatch.setattr(bench_run, "query", lambda warehouse, sql: [{"n": int(warehouse.name.removeprefix("wh_"))}])
     monkeypatch.setattr(bench_run, "run_baselines", fake_baselines)
 
-    def harness(failing: int) -> tuple[dict, str, str]:
-        harness.failing = failing
+    def harness(failing: int, *extra: str) -> tuple[dict, str, str]:
+        harness.failing, harness.events = failing, []
         results = tmp_path / "results"
         argv = ["--sizes", ",".join(map(str, SIZES)), "--workdir", str(tmp_path / "work"), "--results", str(results),
-                "--empty-flow-reps", "2"]  # fmt: skip
+                "--empty-flow-reps", "2", *extra]  # fmt: skip
         with pytest.raises(SystemExit) as exc:
             bench_run.main(argv)
         (out,) = results.glob("*.json")
@@ -267,6 +272,27 @@ def test_the_floor_target_is_also_measured_at_1500_documents(bench_run, harness)
     floors = {t["target"]: t for t in targets if t["target"].startswith("end-to-end throughput")}
     assert sorted(floors) == [f"end-to-end throughput >= 0.85 x bare-NER floor at {n}" for n in ("1,500", "10,000")]
     assert floors["end-to-end throughput >= 0.85 x bare-NER floor at 1,500"]["measured"] == 0.9
+
+
+def test_floor_repeats_measure_run_and_bare_ner_pairs_in_abba_order(bench_run, harness):
+    """--floor-repeats K: at a floor size, K (run, bare NER) pairs, the first R B then B R, R B, ...; the floor's
+    ratio is the mean floor over the mean run, and each pair is in the report."""
+    result, md, _ = harness(100_000, "--floor-repeats", "3")
+
+    at_10k = [e for n, e in harness.events if n == 10_000]
+    assert at_10k == ["R", "noop", "baselines", "B", "R", "R", "B"]  # cold, no-op, then the pairs' ABBA order
+    assert [e for n, e in harness.events if n == 1_000] == ["R", "noop", "baselines"]  # not a floor size
+    by_n = {s["size"]: s for s in result["sizes"]}
+    pairs = by_n[10_000]["floor_pairs"]
+    assert [p["order"] for p in pairs] == ["RB", "BR", "RB"]
+    assert all(p["count_check"]["records"]["ok"] for p in pairs[1:])
+    runs, floors = [p["run_s"] for p in pairs], [p["floor_s"] for p in pairs]
+    assert len(set(runs)) == 3 and len(set(floors)) == 3  # the fakes' drift: every measurement differs
+    floor = _target(result, "end-to-end throughput")
+    assert floor["measured"] == round(sum(floors) / sum(runs), 3) != round(floors[0] / runs[0], 3)
+    assert "in the order RBBRRB" in floor["detail"]
+    assert "| 2 | BR | " in md and f"| {floors[1] / runs[1]:.3f} | ok |" in md
+    assert "floor_pairs" not in by_n[1_000]
 
 
 def test_the_results_name_the_commit_they_measured(bench_run, tmp_path):
