@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from transforms.entities import KnownEntities, entity_id, fold, merge_entities, person_key, resolve
+from transforms.entities import KnownEntities, entity_id, fold, merge_entities, person_key, resolve, trim_span
 
 
 def spans(text: str, *items: tuple[str, str]) -> list[tuple[int, int, str]]:
@@ -384,3 +384,16 @@ def test_key_stats_round_trip_through_the_staging_schema():
     assert resolve_keys(staged) == resolve_keys(stats)
     moscow = next(r for r in staged if r["entity_key"] == "geo:524901")
     assert (moscow["country_code"], moscow["mentions"], moscow["documents"]) == ("RU", 1, 1)
+
+
+def test_an_initial_keeps_its_final_dot_wherever_the_span_starts():
+    # The regex's start anchor once matched only at the text's start, so "J." kept its dot at offset 0 only.
+    cases = [("J.", "J."), ("said J. on", "J."), ("by the U.S. today", "the U.S."), ("x (U.S.).", "(U.S.).")]
+    for text, surface in cases:
+        start = text.index(surface)
+        a, b = trim_span(text, start, start + len(surface), "GPE")
+        assert text[a:b] in ("J.", "U.S."), (text, text[a:b])
+        assert text[a:b].endswith(".")
+    text = "the end."
+    a, b = trim_span(text, 4, len(text), "ORG")
+    assert text[a:b] == "end"  # a word's sentence dot still goes

@@ -112,8 +112,8 @@ def trim_span(text: str, start: int, end: int, label: str) -> tuple[int, int]:
     if m and m.start() > start:
         end = m.start()
     while end > start and text[end - 1] in _EDGE_PUNCT:
-        if text[end - 1] == "." and _INITIAL_DOT.search(text, start, end):
-            break  # "U.S." keeps its final dot
+        if text[end - 1] == "." and _INITIAL_DOT.search(text[start:end]):
+            break  # "U.S." and "J." keep their final dot, wherever the span starts
         end -= 1
     m = _THE.match(text, start, end)
     if m and m.end() < end:
