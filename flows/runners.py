@@ -68,15 +68,30 @@ DASK_LOG_LENGTH = 100
 LOST_WORKER_TIMEOUT = "300s"
 
 
+# A local cluster's scheduler and nannies live in the flow's process, each a Dask server with its own housekeeping on
+# the process's event loop: a tick every 20 ms, a system monitor every 500 ms, and per nanny a memory monitor every
+# 100 ms (it ends a worker past 95 % of its memory limit). Measured with an idle 2-worker cluster, 30 s each,
+# alternating (/tmp script, figures in docs/architecture.md, "Where the 10k run's CPU goes"): the flow process used
+# 5.2-5.6 % of a core with Dask's defaults, 0.9 % with the workers' quieter intervals
+# (flows.worker_setup.QUIET_INTERVALS_MS) and the memory monitor every second; ~20 CPU-s of a 500-s 10k run.
+MEMORY_MONITOR_MS = 1000
+
+
 def dask_settings() -> None:
     """Bound Dask's in-memory developer logs in this process and in the workers it starts (a nanny hands its
-    worker this process's Dask config), and give a local cluster's restarted workers time to come back."""
+    worker this process's Dask config), give a local cluster's restarted workers time to come back, and quiet the
+    housekeeping of the scheduler and the nannies in this process (and of the workers, as their preload does)."""
     import dask
+
+    from flows.worker_setup import QUIET_INTERVALS_MS
 
     dask.config.set(
         {
             "distributed.admin.low-level-log-length": DASK_LOG_LENGTH,
             "distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT,
+            "distributed.admin.tick.interval": f"{QUIET_INTERVALS_MS['tick']}ms",
+            "distributed.admin.system-monitor.interval": f"{QUIET_INTERVALS_MS['monitor']}ms",
+            "distributed.worker.memory.monitor-interval": f"{MEMORY_MONITOR_MS}ms",
         }
     )
 

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from flows.runners import DASK_LOG_LENGTH, local_cluster
+from flows.runners import DASK_LOG_LENGTH, MEMORY_MONITOR_MS, local_cluster
+from flows.worker_setup import QUIET_INTERVALS_MS
 
 
 def _plain_cluster_kwargs() -> dict:
@@ -28,6 +29,27 @@ def test_local_cluster_bounds_the_schedulers_and_workers_logs_under_many_tasks()
         assert len(scheduler.transition_log) == DASK_LOG_LENGTH  # full, and no longer than the bound
         stimuli = client.run(lambda dask_worker: len(dask_worker.state.stimulus_log))
         assert list(stimuli.values()) == [DASK_LOG_LENGTH]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_scheduler_and_nannies_in_the_flows_process_keep_quiet_housekeeping() -> None:
+    """The local cluster's scheduler and nannies run in the flow's process: their tick, system monitor and the nannies'
+    memory monitors run at the quieter intervals (Dask's defaults: 20, 500 and 100 ms), and so do the workers'."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(**_plain_cluster_kwargs()) as cluster, Client(cluster) as client:
+        servers = [cluster.scheduler, *cluster.workers.values()]  # the nannies
+        assert len(servers) == 2
+        for server in servers:
+            assert server.periodic_callbacks["tick"].callback_time == QUIET_INTERVALS_MS["tick"]
+            assert server.periodic_callbacks["monitor"].callback_time == QUIET_INTERVALS_MS["monitor"]
+        assert cluster.workers[0].periodic_callbacks["memory_monitor"].callback_time == MEMORY_MONITOR_MS
+
+        def worker_intervals(dask_worker) -> tuple[float, float]:
+            return tuple(dask_worker.periodic_callbacks[n].callback_time for n in ("tick", "monitor"))
+
+        quiet = (QUIET_INTERVALS_MS["tick"], QUIET_INTERVALS_MS["monitor"])
+        assert list(client.run(worker_intervals).values()) == [quiet]  # no preload here: from the config alone
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -81,9 +81,14 @@ def test_a_worker_with_the_preload_runs_no_profiler_and_ticks_slowly(monkeypatch
         ):
             return {name: (pc.callback_time, pc.is_running()) for name, pc in w.periodic_callbacks.items()}
 
-    default = asyncio.run(callbacks([]))
+    import dask
+
+    # Dask's defaults, whatever an earlier test in this process set (flows.runners.dask_settings sets the quiet ones)
+    dask_defaults = {"distributed.admin.tick.interval": "20ms", "distributed.admin.system-monitor.interval": "500ms"}
+    with dask.config.set(dask_defaults):
+        default = asyncio.run(callbacks([]))
+        quiet = asyncio.run(callbacks(["flows.worker_setup"]))
     assert "profile" in default and default["tick"] == (20, True) and default["monitor"] == (500, True)
-    quiet = asyncio.run(callbacks(["flows.worker_setup"]))
     assert "profile" not in quiet and "profile-cycle" not in quiet
     assert quiet["tick"] == (1000, True) and quiet["monitor"] == (2000, True)
     assert quiet["heartbeat"][1] and quiet["memory_monitor"][1]  # the rest runs as before
