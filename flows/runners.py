@@ -71,9 +71,9 @@ LOST_WORKER_TIMEOUT = "300s"
 # A local cluster's scheduler and nannies live in the flow's process, each a Dask server with its own housekeeping on
 # the process's event loop: a tick every 20 ms, a system monitor every 500 ms, and per nanny a memory monitor every
 # 100 ms (it ends a worker past 95 % of its memory limit). Measured with an idle 2-worker cluster, 30 s each,
-# alternating (/tmp script, figures in docs/architecture.md, "Where the 10k run's CPU goes"): the flow process used
-# 5.2-5.6 % of a core with Dask's defaults, 0.9 % with the workers' quieter intervals
-# (flows.worker_setup.QUIET_INTERVALS_MS) and the memory monitor every second; ~20 CPU-s of a 500-s 10k run.
+# alternating: the flow process used 5.2-5.6 % of a core with Dask's defaults, 0.9 % with the workers' quieter
+# intervals (flows.worker_setup.QUIET_INTERVALS_MS) and the memory monitor every second; in two 10k runs, 52.7 CPU-s
+# before and 36.3 after (docs/architecture.md, "The flow process's Dask housekeeping").
 MEMORY_MONITOR_MS = 1000
 
 
