@@ -124,8 +124,7 @@ def run(
     _check_not_busy(warehouse)
     _setup_logging(quiet, json_logs)
     from flows import timeline
-    from flows.discover import threads_suffice
-    from flows.runners import EarlyCluster, check_runner, configured_flow, local_api, wants_local_cluster
+    from flows.runners import check_runner
 
     try:
         check_runner(runner, dask_address)
@@ -133,12 +132,28 @@ def run(
         _fail(str(exc), EXIT_USAGE)
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
+    runner, cluster = _start_runner(settings, runner, dask_address, clock)
+    flow_args = {"inputs": list(inputs) or None, "warehouse": warehouse, "batch_size": batch_size,
+                 "max_doc_chars": max_doc_chars, "n_process": n_process, "full_refresh": full_refresh}  # fmt: skip
+    state = _run_flow(flow_args, runner, dask_address, settings.n_process, cluster, clock)
+    if not state.is_completed():
+        _fail(state.message or f"run ended {state.name}")
+    _print_summary(state.result(), clock, quiet, json_logs)
+
+
+def _start_runner(settings: Any, runner: str | None, dask_address: str | None, clock: Any) -> tuple[str | None, Any]:
+    """The runner the run takes and its local cluster (an ``EarlyCluster``, or None), started before the flow.
+
+    An unchanged input has no map task: it runs on threads, with no workers (load runs in this process). A local
+    cluster's workers start and load their state while Prefect's server starts (both take seconds)."""
+    from flows.discover import threads_suffice
+    from flows.runners import EarlyCluster, wants_local_cluster
+
     local = wants_local_cluster(runner, dask_address)
-    if local:  # an unchanged input has no map task: no workers (load runs here)
+    if local:
         if threads_suffice(settings.inputs, settings.warehouse, settings.full_refresh):
             runner, local = "thread", False
         clock.mark("probed")
-    # the local cluster's workers start and load their state while Prefect's server starts (both take seconds)
     cluster = EarlyCluster(settings.n_process) if local else None
     if (runner or os.environ.get("NEWSETL_RUNNER")) == "thread":  # the gates run in this process
         import threading
@@ -147,22 +162,23 @@ def run(
 
         # GX's imports (~4-7 s) overlap the start of Prefect's temporary server (local_api)
         threading.Thread(target=warm_up, name="newsetl-gx-warm-up", daemon=True).start()
+    return runner, cluster
+
+
+def _run_flow(
+    flow_args: dict[str, Any], runner: str | None, dask_address: str | None, n_process: int, cluster: Any, clock: Any
+) -> Any:
+    """Run the flow under Prefect's API (a temporary server unless ``PREFECT_API_URL`` names one) and return its
+    final state; the local cluster is closed before the server stops, and on any error."""
+    from flows.runners import configured_flow, local_api
+
     try:
         with local_api():  # tasks on Dask workers report to it; it stops with this process, also when killed
             clock.mark("api_server")
             address = cluster.address() if cluster else dask_address
             if address:
                 clock.mark("cluster")
-            flow = configured_flow(runner, address, settings.n_process)
-            state = flow(
-                inputs=list(inputs) or None,
-                warehouse=warehouse,
-                batch_size=batch_size,
-                max_doc_chars=max_doc_chars,
-                n_process=n_process,
-                full_refresh=full_refresh,
-                return_state=True,
-            )
+            state = configured_flow(runner, address, n_process)(**flow_args, return_state=True)
             clock.mark("flow_returned")
             if cluster:  # before the server stops: closing workers still talk to it (3 s longer after it)
                 cluster.close()
@@ -173,9 +189,11 @@ def run(
     finally:
         if cluster:
             cluster.close()
-    if not state.is_completed():
-        _fail(state.message or f"run ended {state.name}")
-    summary = state.result()
+    return state
+
+
+def _print_summary(summary: dict[str, Any], clock: Any, quiet: bool, json_logs: bool) -> None:
+    """The run's counts and timeline (unless ``quiet``) and its final line, or one JSON line with everything."""
     for name, at in summary.pop("timeline", {}).items():
         clock.mark(name, at)
     summary["timeline"] = clock.marks

@@ -867,6 +867,35 @@ def _sorted_by_doc_id(t: pa.Table) -> pa.Table:
     return t.take(order)
 
 
+def _stats(
+    found: dict[str, int],
+    verify_stats: dict,
+    cand_stats: dict,
+    thresholds: tuple[float, float],
+    params: DedupParams,
+    limits: Limits,
+    secs: dict[str, float],
+) -> dict:
+    """The reduce's stats as the run's stats record them: what it found, how (thresholds, scheme, limits), seconds."""
+    n, pairs = found["new_docs"], found["candidate_pairs"]
+    return {
+        "new_docs": n,
+        "candidate_pairs": pairs,
+        "candidate_pairs_per_doc": round(pairs / n, 3) if n else 0.0,
+        "verified_pairs": found["verified_pairs"],
+        **verify_stats,
+        "new_clusters": found["new_clusters"],
+        "joined_prior_clusters": found["joined_prior_clusters"],
+        "shared_passage_rows": found["shared_passage_rows"],
+        "threshold": thresholds[0],
+        "containment_threshold": thresholds[1],
+        "scheme": params.scheme,
+        "limits": asdict(limits),
+        **cand_stats,
+        "secs": {k: round(v, 3) for k, v in secs.items()},
+    }
+
+
 def assign_near_duplicates(
     con: duckdb.DuckDBPyConnection,
     signatures: pa.Table,
@@ -934,20 +963,7 @@ def assign_near_duplicates(
     shared = _shared_passages(con, new, clusters.column("cluster_id"), max_passage_docs)
     secs["passages"] = time.perf_counter() - t
     secs["total"] = time.perf_counter() - t0
-    stats = {
-        "new_docs": n,
-        "candidate_pairs": len(a),
-        "candidate_pairs_per_doc": round(len(a) / n, 3) if n else 0.0,
-        "verified_pairs": len(la),
-        **verify_stats,
-        "new_clusters": int(is_canon.sum()),
-        "joined_prior_clusters": int(canon_old.sum()),
-        "shared_passage_rows": shared.num_rows,
-        "threshold": threshold,
-        "containment_threshold": containment_threshold,
-        "scheme": params.scheme,
-        "limits": asdict(limits),
-        **cand_stats,
-        "secs": {k: round(v, 3) for k, v in secs.items()},
-    }
+    found = {"new_docs": n, "candidate_pairs": len(a), "verified_pairs": len(la), "new_clusters": int(is_canon.sum()),
+             "joined_prior_clusters": int(canon_old.sum()), "shared_passage_rows": shared.num_rows}  # fmt: skip
+    stats = _stats(found, verify_stats, cand_stats, (threshold, containment_threshold), params, limits, secs)
     return NearDupResult(dup_clusters=clusters, doc_signatures=signatures, shared_passages=shared, stats=stats)
