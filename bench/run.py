@@ -379,16 +379,18 @@ def _repeat_floor(n: int, args: argparse.Namespace, workdir: Path, warehouse: Pa
     """More (cold run, bare NER) pairs at a floor size, in ABBA order after the first pair (R B, then B R, R B, ...),
     so that a drift of the machine's speed that is linear in time weighs on the runs' mean and the floors' mean
     alike. Each run starts on an empty warehouse and is checked against the manifest like the first."""
+    # the first pair's bare NER ran in one process with the other baselines: its CPU is not bare NER's alone
     out["floor_pairs"] = [{"run_s": out["cold"]["wall_s"], "floor_s": out["baselines"]["ner"]["seconds_all_texts"],
-                           "order": "RB"}]  # fmt: skip
+                           "order": "RB", "cpu_s": out["cold"].get("cpu_s"), "floor_cpu_s": None}]  # fmt: skip
     for i in range(1, args.floor_repeats):
         order = "BR" if i % 2 else "RB"
         pair: dict = {"order": order}
         for step in order:
             if step == "B":
                 with _step(f"baselines {i + 1}"):
-                    ner = run_baselines(corpus, args, workdir, n, only="ner")["ner"]
-                pair["floor_s"] = ner["seconds_all_texts"]
+                    base = run_baselines(corpus, args, workdir, n, only="ner")
+                # CPU of the bare-NER process tree (its spaCy children included), beside the run's `cpu_s`
+                pair["floor_s"], pair["floor_cpu_s"] = base["ner"]["seconds_all_texts"], base["process"]["cpu_s"]
                 print(f"[{n}] bare NER {i + 1}: {pair['floor_s']:.1f} s", flush=True)
             else:
                 shutil.rmtree(warehouse, ignore_errors=True)
@@ -615,13 +617,16 @@ def _size_md(s: dict) -> list[str]:
         lines += ["", f"Counts vs manifest: {checks}; stage seconds from {s['stage_seconds_source']}."]
     if len(s.get("floor_pairs") or []) > 1:
         lines += ["", "(run, bare NER) pairs at this size, in the order measured (`--floor-repeats`):", "",
-                  "| pair | order | newsetl run (s) | bare NER (s) | floor / run | counts vs manifest |",
-                  "|---:|---|---:|---:|---:|---|"]  # fmt: skip
+                  "| pair | order | newsetl run (s) | bare NER (s) | floor / run | run CPU-s | bare NER CPU-s "
+                  "| counts vs manifest |", "|---:|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
         for i, pair in enumerate(s["floor_pairs"], 1):
             checks = pair.get("count_check") or s.get("count_check") or {}
             ok = "ok" if all(v["ok"] for v in checks.values()) else "MISMATCH"
             run_s, floor_s = pair["run_s"], pair["floor_s"]
-            lines.append(f"| {i} | {pair['order']} | {run_s:.1f} | {floor_s:.1f} | {floor_s / run_s:.3f} | {ok} |")
+            cpu = " | ".join("" if pair.get(k) is None else f"{pair[k]:,.0f}" for k in ("cpu_s", "floor_cpu_s"))
+            lines.append(
+                f"| {i} | {pair['order']} | {run_s:.1f} | {floor_s:.1f} | {floor_s / run_s:.3f} | {cpu} | {ok} |"
+            )
     return [*lines, ""]
 
 

@@ -84,7 +84,8 @@ def harness(bench_run, monkeypatch, tmp_path):
         drift = 5 * len(harness.events) if only else 0  # --floor-repeats: each repeat a little slower
         return {"ner": {**one, "seconds_all_texts": n * 0.04 + drift, "n_process": 2},
                 "langdetect": {**one, "seconds_all_texts": n * 0.006},
-                "minhash": {**one, "seconds_all_texts": 1.0}}  # fmt: skip
+                "minhash": {**one, "seconds_all_texts": 1.0},
+                "process": _process(workdir / "b.txt", 0, n * 0.04 + drift + 3, 900)}  # fmt: skip
 
     monkeypatch.setattr(bench_run, "measure", fake_measure)
     monkeypatch.setattr(bench_run, "empty_flow", lambda workdir, rep: _process(workdir / "e.txt", 0, 18.0, 300))
@@ -291,7 +292,11 @@ def test_floor_repeats_measure_run_and_bare_ner_pairs_in_abba_order(bench_run, h
     floor = _target(result, "end-to-end throughput")
     assert floor["measured"] == round(sum(floors) / sum(runs), 3) != round(floors[0] / runs[0], 3)
     assert "in the order RBBRRB" in floor["detail"]
-    assert "| 2 | BR | " in md and f"| {floors[1] / runs[1]:.3f} | ok |" in md
+    assert [p["floor_cpu_s"] for p in pairs] == [None, (floors[1] + 3) * 1.5, (floors[2] + 3) * 1.5]
+    assert all(p["cpu_s"] == p["run_s"] * 1.5 for p in pairs)  # each pair's run, the first's too
+    row2 = f"| 2 | BR | {runs[1]:.1f} | {floors[1]:.1f} | {floors[1] / runs[1]:.3f} | {runs[1] * 1.5:,.0f} | "
+    assert row2 + f"{(floors[1] + 3) * 1.5:,.0f} | ok |" in md
+    assert f"| {floors[0] / runs[0]:.3f} | {runs[0] * 1.5:,.0f} |  | ok |" in md  # pair 1: no bare-NER CPU
     assert "floor_pairs" not in by_n[1_000]
 
 
