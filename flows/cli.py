@@ -5,19 +5,23 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flows.cli_common import EXIT_USAGE, warehouse_option
 from flows.cli_common import fail as _fail
 from flows.cli_common import warehouse_path as _warehouse
-from flows.config import ConfigError, prepare_prefect_env, resolve
+from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
 
 # Prefect reads its settings from the environment when it is first imported: the offline defaults (no analytics,
 # no telemetry) must be in place before any command imports it. Without this, `newsetl run` imported Prefect through
 # its temporary API server first, whose telemetry service then logged "Failed to send telemetry" on every run.
 prepare_prefect_env()
+
+if TYPE_CHECKING:
+    from flows.runners import EarlyCluster
+    from flows.timeline import Timeline
 
 
 def runner_options(f: Any) -> Any:
@@ -141,7 +145,9 @@ def run(
     _print_summary(state.result(), clock, quiet, json_logs)
 
 
-def _start_runner(settings: Any, runner: str | None, dask_address: str | None, clock: Any) -> tuple[str | None, Any]:
+def _start_runner(
+    settings: Settings, runner: str | None, dask_address: str | None, clock: Timeline
+) -> tuple[str | None, EarlyCluster | None]:
     """The runner the run takes and its local cluster (an ``EarlyCluster``, or None), started before the flow.
 
     An unchanged input has no map task: it runs on threads, with no workers (load runs in this process). A local
@@ -166,7 +172,12 @@ def _start_runner(settings: Any, runner: str | None, dask_address: str | None, c
 
 
 def _run_flow(
-    flow_args: dict[str, Any], runner: str | None, dask_address: str | None, n_process: int, cluster: Any, clock: Any
+    flow_args: dict[str, Any],
+    runner: str | None,
+    dask_address: str | None,
+    n_process: int,
+    cluster: EarlyCluster | None,
+    clock: Timeline,
 ) -> Any:
     """Run the flow under Prefect's API (a temporary server unless ``PREFECT_API_URL`` names one) and return its
     final state; the local cluster is closed before the server stops, and on any error."""
@@ -192,7 +203,7 @@ def _run_flow(
     return state
 
 
-def _print_summary(summary: dict[str, Any], clock: Any, quiet: bool, json_logs: bool) -> None:
+def _print_summary(summary: dict[str, Any], clock: Timeline, quiet: bool, json_logs: bool) -> None:
     """The run's counts and timeline (unless ``quiet``) and its final line, or one JSON line with everything."""
     for name, at in summary.pop("timeline", {}).items():
         clock.mark(name, at)
