@@ -867,33 +867,12 @@ def _sorted_by_doc_id(t: pa.Table) -> pa.Table:
     return t.take(order)
 
 
-def _stats(
-    found: dict[str, int],
-    verify_stats: dict,
-    cand_stats: dict,
-    thresholds: tuple[float, float],
-    params: DedupParams,
-    limits: Limits,
-    secs: dict[str, float],
-) -> dict:
-    """The reduce's stats as the run's stats record them: what it found, how (thresholds, scheme, limits), seconds."""
-    n, pairs = found["new_docs"], found["candidate_pairs"]
-    return {
-        "new_docs": n,
-        "candidate_pairs": pairs,
-        "candidate_pairs_per_doc": round(pairs / n, 3) if n else 0.0,
-        "verified_pairs": found["verified_pairs"],
-        **verify_stats,
-        "new_clusters": found["new_clusters"],
-        "joined_prior_clusters": found["joined_prior_clusters"],
-        "shared_passage_rows": found["shared_passage_rows"],
-        "threshold": thresholds[0],
-        "containment_threshold": thresholds[1],
-        "scheme": params.scheme,
-        "limits": asdict(limits),
-        **cand_stats,
-        "secs": {k: round(v, 3) for k, v in secs.items()},
-    }
+@contextlib.contextmanager
+def _phase(secs: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds of the block in ``secs[name]``."""
+    t = time.perf_counter()
+    yield
+    secs[name] = time.perf_counter() - t
 
 
 def assign_near_duplicates(
@@ -939,31 +918,36 @@ def assign_near_duplicates(
     """
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    signatures = _sorted_by_doc_id(signatures)
-    new = _new_docs(signatures, meta, params)
-    n = len(new)
-    check_scheme(con, params)
-    prior = _fetch_prior(con, new, params, limits)
-    secs["fetch_prior"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
-    a, b, evidence, cand_stats = _candidates(new, prior, params, limits, max_passage_docs)
-    secs["candidates"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    nodes = _Nodes(con, new, prior, params.k)
-    la, lb, verify_stats = _verify(nodes, a, b, evidence, threshold, containment_threshold, limits)
-    secs["verify"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    clusters, is_canon, canon_old = _clusters(nodes, la, lb, threshold, containment_threshold)
-    secs["cluster"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    shared = _shared_passages(con, new, clusters.column("cluster_id"), max_passage_docs)
-    secs["passages"] = time.perf_counter() - t
+    with _phase(secs, "fetch_prior"):
+        signatures = _sorted_by_doc_id(signatures)
+        new = _new_docs(signatures, meta, params)
+        n = len(new)
+        check_scheme(con, params)
+        prior = _fetch_prior(con, new, params, limits)
+    with _phase(secs, "candidates"):
+        a, b, evidence, cand_stats = _candidates(new, prior, params, limits, max_passage_docs)
+    with _phase(secs, "verify"):
+        nodes = _Nodes(con, new, prior, params.k)
+        la, lb, verify_stats = _verify(nodes, a, b, evidence, threshold, containment_threshold, limits)
+    with _phase(secs, "cluster"):
+        clusters, is_canon, canon_old = _clusters(nodes, la, lb, threshold, containment_threshold)
+    with _phase(secs, "passages"):
+        shared = _shared_passages(con, new, clusters.column("cluster_id"), max_passage_docs)
     secs["total"] = time.perf_counter() - t0
-    found = {"new_docs": n, "candidate_pairs": len(a), "verified_pairs": len(la), "new_clusters": int(is_canon.sum()),
-             "joined_prior_clusters": int(canon_old.sum()), "shared_passage_rows": shared.num_rows}  # fmt: skip
-    stats = _stats(found, verify_stats, cand_stats, (threshold, containment_threshold), params, limits, secs)
+    stats = {
+        "new_docs": n,
+        "candidate_pairs": len(a),
+        "candidate_pairs_per_doc": round(len(a) / n, 3) if n else 0.0,
+        "verified_pairs": len(la),
+        **verify_stats,
+        "new_clusters": int(is_canon.sum()),
+        "joined_prior_clusters": int(canon_old.sum()),
+        "shared_passage_rows": shared.num_rows,
+        "threshold": threshold,
+        "containment_threshold": containment_threshold,
+        "scheme": params.scheme,
+        "limits": asdict(limits),
+        **cand_stats,
+        "secs": {k: round(v, 3) for k, v in secs.items()},
+    }
     return NearDupResult(dup_clusters=clusters, doc_signatures=signatures, shared_passages=shared, stats=stats)
