@@ -1,8 +1,9 @@
 """Extract: NER, rules and parsers over a slice of a shard's documents (map), then entity resolution (reduce).
 
 `extract_task` (one per `batch_size` documents of a shard) writes the slice's final `documents` rows (language
-filled in) and extracts every one of them, near-duplicates included (an update of a wire story has its own quotes
-and figures; the marts count one per cluster). It writes mentions keyed by their document-local `entity_key`,
+filled in) and extracts the canonical document of each duplicate cluster (docs/architecture.md, "Extraction on
+canonical documents"): a near-duplicate is skipped with reason `near_duplicate`, as the marts count one per cluster
+and NER is most of a run's cost. It writes mentions keyed by their document-local `entity_key`,
 quotes with a `speaker_key`, figures and dates, each checked by its suite (figure rows named by a warning go to
 quarantine), `extractions` (extracted or skipped, with why) and the slice's `key_stats` for the reduce. The spaCy
 pipeline and the gazetteers are loaded once per worker process.
@@ -42,8 +43,8 @@ MAPPING = pa.schema([("entity_key", pa.string()), ("entity_id", pa.string())])
 def extract_task(ctx: RunContext, key: str, start: int, stop: int, files: dict[str, str]) -> Handle:
     """Documents [start, stop) of a shard (`files`: its docs, clusters-<shard> and lang-<shard> outputs)."""
     t0 = time.perf_counter()
-    docs = _documents(files, start, stop)
-    todo = docs.select(list(DOC_KEYS)).to_pylist()
+    docs, canonical = _documents(files, start, stop)
+    todo = [{**d, "is_canonical": c} for d, c in zip(docs.select(list(DOC_KEYS)).to_pylist(), canonical, strict=True)]
     with nlp_session() as model:
         extracts = extract_documents(todo, model)
     dq: list[dict] = []
@@ -83,16 +84,18 @@ def _gated(name: str, row: dict) -> dict:
     return {**row, **extra, "row_key": f"{row['doc_id']}:{row['start']}:{row['end']}"}
 
 
-def _documents(files: dict[str, str], start: int, stop: int) -> pa.Table:
-    """The shard's new documents [start, stop) (in record order) with their language."""
-    clusters = pq.read_table(files["clusters"], columns=["doc_id"])
+def _documents(files: dict[str, str], start: int, stop: int) -> tuple[pa.Table, list[bool]]:
+    """The shard's new documents [start, stop) (in record order) with their language, and whether each is its
+    cluster's canonical document."""
+    clusters = pq.read_table(files["clusters"], columns=["doc_id", "is_canonical"])
     docs = pq.read_table(files["docs"])
     docs = docs.filter(pc.is_in(docs.column("doc_id"), clusters.column("doc_id"))).slice(start, stop - start)
     langs = pq.read_table(files["lang"])
     at = pc.index_in(docs.column("doc_id"), langs.column("doc_id"))
     for name in ("lang", "lang_prob"):
         docs = docs.set_column(docs.schema.get_field_index(name), name, langs.column(name).take(at))
-    return docs
+    canonical = clusters.column("is_canonical").take(pc.index_in(docs.column("doc_id"), clusters.column("doc_id")))
+    return docs, canonical.to_pylist()
 
 
 def _gate_rows(ctx: RunContext, name: str, rows: list[dict], dq: list[dict], quarantine: list[dict]) -> list[dict]:

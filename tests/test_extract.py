@@ -84,6 +84,16 @@ def test_seed004_dates_and_quote(seed004):
     assert quote["speaker_entity_id"] in assad_ids
 
 
+def test_a_near_duplicate_is_skipped_and_a_document_without_the_mark_is_not():
+    from transforms.extract import skip_reason
+
+    doc = {"doc_id": "a", "text": "The minister spoke in Paris.", "lang": "en"}
+    assert skip_reason(doc) is None
+    assert skip_reason({**doc, "is_canonical": True}) is None
+    assert skip_reason({**doc, "is_canonical": False}) == "near_duplicate"
+    assert skip_reason({**doc, "is_canonical": False, "text": " "}) == "empty_text"
+
+
 def test_skips_non_english_and_empty_and_country_codes(nlp):
     docs = [
         {"doc_id": "fr", "text": "Le président a parlé.", "lang": "fr", "published_at": None},

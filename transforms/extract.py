@@ -146,9 +146,13 @@ class DocExtract:
 
 
 def skip_reason(doc: Mapping) -> str | None:
-    """Why a document is not extracted at all ('empty_text', 'non_english'), or None."""
+    """Why a document is not extracted at all ('empty_text', 'near_duplicate', 'non_english'), or None. A document
+    marked ``is_canonical: False`` is a member of a duplicate cluster whose canonical document is extracted (in this
+    run or an earlier one); a document without the mark is extracted on its own."""
     if not (doc.get("text") or "").strip():
         return "empty_text"
+    if doc.get("is_canonical") is False:
+        return "near_duplicate"
     if doc.get("lang") != "en":
         return "non_english"
     return None

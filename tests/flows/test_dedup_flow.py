@@ -29,6 +29,27 @@ def cluster_of(wh: Path, needle: str) -> tuple[str, str, str]:
     return rows[0]
 
 
+def extraction_status(wh: Path) -> dict[str, tuple[bool, str, str | None, int]]:
+    """doc_id -> (is its cluster's canonical, extraction status, reason, rows in mentions/figures/dates/quotes)."""
+    rows = q(
+        wh,
+        "SELECT e.doc_id, c.canonical_doc_id = e.doc_id, e.status, e.reason, "
+        "(SELECT count(*) FROM (SELECT doc_id FROM mentions UNION ALL SELECT doc_id FROM figures UNION ALL "
+        "SELECT doc_id FROM dates UNION ALL SELECT doc_id FROM quotes) x WHERE x.doc_id = e.doc_id) "
+        "FROM extractions e JOIN dup_clusters c USING (doc_id)",
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def assert_only_canonicals_extracted(wh: Path, members: int) -> None:
+    status = extraction_status(wh)
+    skipped = {d: s for d, s in status.items() if not s[0]}
+    assert len(skipped) == members, status
+    assert all(s[1:] == ("skipped", "near_duplicate", 0) for s in skipped.values()), skipped
+    extracted = [s for s in status.values() if s[0]]
+    assert extracted and all(s[1] == "extracted" and s[3] > 0 for s in extracted), status
+
+
 def test_edited_and_truncated_copies_join_their_originals(tmp_path, seeds_copy, run_etl):
     t004 = (SEEDS / "004_dd5b4a6056b2a50f.txt").read_text(encoding="utf-8")
     t001 = (SEEDS / "001_d6b9f48a18224955.txt").read_text(encoding="utf-8")
@@ -53,6 +74,8 @@ def test_edited_and_truncated_copies_join_their_originals(tmp_path, seeds_copy, 
     assert cluster_of(wh, "copy_truncated_001")[:2] == (c001, canon001)
     assert cluster_of(wh, "copy_truncated_001")[2] in {"near", "contained"}
     assert summary["counts"]["canonical_new"] == 5
+    # NER and the rules run on each cluster's canonical document only; the two copies are skipped, with why
+    assert_only_canonicals_extracted(wh, members=2)
 
 
 def test_near_copy_in_a_later_run_joins_the_old_cluster(tmp_path, seeds_copy, run_etl):
@@ -69,3 +92,4 @@ def test_near_copy_in_a_later_run_joins_the_old_cluster(tmp_path, seeds_copy, ru
     assert summary["counts"]["documents_new"] == 1 and summary["counts"]["canonical_new"] == 0
     assert cluster_of(wh, "repost_000")[:2] == old[:2]
     assert cluster_of(wh, "/000_") == old  # the old canonical's row is untouched
+    assert_only_canonicals_extracted(wh, members=1)  # the repost is not extracted: the old canonical was

@@ -90,3 +90,32 @@ def test_a_small_input_in_few_shards_still_gives_each_of_16_workers_two_extract_
     slices = extract_slices(ctx, per_shard, docs, {}, {"files": {}}, workers=16)
     assert len(slices) >= 2 * 16
     assert slice_documents(slices) == sum(per_shard.values())
+
+
+def test_each_slice_reads_its_documents_language_and_canonical_mark_in_record_order(tmp_path):
+    """`_documents` over slices of a shard: the documents of [start, stop) among the shard's new ones, each with its
+    language and whether it is its cluster's canonical (the clusters and languages files list other orders)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flows.extract import _documents
+
+    ids = [f"d{i:02d}" for i in range(40)]
+    new = [d for i, d in enumerate(ids) if i % 5 != 4]  # every fifth document was published before: not new
+    members = set(new[1::3])  # near-duplicates of some canonical
+    files = {"docs": str(tmp_path / "docs.parquet"), "clusters": str(tmp_path / "c.parquet"),
+             "lang": str(tmp_path / "l.parquet")}  # fmt: skip
+    pq.write_table(pa.table({"doc_id": ids, "text": ids, "lang": [None] * 40, "lang_prob": [None] * 40}), files["docs"])
+    rev = new[::-1]
+    pq.write_table(pa.table({"doc_id": rev, "is_canonical": [d not in members for d in rev]}), files["clusters"])
+    pq.write_table(
+        pa.table({"doc_id": rev, "lang": [f"l{d}" for d in rev], "lang_prob": [0.9] * len(rev)}), files["lang"]
+    )
+    seen = []
+    for start in range(0, len(new), 7):
+        docs, canonical = _documents(files, start, min(len(new), start + 7))
+        got = docs.column("doc_id").to_pylist()
+        assert docs.column("lang").to_pylist() == [f"l{d}" for d in got]
+        assert canonical == [d not in members for d in got]
+        seen += got
+    assert seen == new and 0 < len(members) < len(new)

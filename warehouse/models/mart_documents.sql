@@ -1,8 +1,9 @@
 -- mart_documents
 -- Grain: one row per canonical document (one per duplicate cluster).
 -- Duplicates are folded into their canonical document and counted in cluster_size. One count per cluster:
--- the counts of extracted items are the canonical document's (stg_* keep canonical documents). The other
--- members are extracted too; their own rows are in the mentions, figures, dates and quotes tables.
+-- the counts of extracted items are the canonical document's (stg_* keep canonical documents; only the canonical
+-- document is extracted, and runs before 2026-12-04 that also extracted the other members keep those rows in the
+-- base tables).
 -- Incremental (warehouse/incremental.py): a run rebuilds the rows of the canonical documents of the clusters it
 -- added documents to (a near-duplicate joining an older cluster changes that cluster's size) and of the documents
 -- it wrote extraction rows for; --full-refresh rebuilds every row. A run extracts only documents it added

@@ -2,9 +2,10 @@
 -- Grain: one row per resolved entity (stg_entities merges the per-run rows).
 -- One count per duplicate cluster: n_mentions and n_documents count the mentions in each cluster's canonical
 -- document only (stg_mentions keeps canonical documents), so a story republished or updated ten times counts
--- once. The other members of a cluster are extracted too; their rows stay in the mentions, quotes, figures and
--- dates tables (and in stg_entities.mention_count, which counts every extracted document); an entity named
--- only by such a member has a row here with n_mentions = 0.
+-- once. The other members of a cluster are not extracted (extractions.reason = 'near_duplicate'); runs before
+-- 2026-12-04 extracted them too, and their rows stay in the mentions, quotes, figures and dates tables (and in
+-- stg_entities.mention_count, which counts every extracted document): an entity named only by such a member has
+-- a row here with n_mentions = 0.
 -- Incremental (warehouse/incremental.py): a run rebuilds the rows of the entities it wrote (an entity seen again
 -- is merged across runs by stg_entities: aliases, counts), of the entities it mentioned, and of every entity
 -- mentioned in a document whose mart_documents row it rebuilds; --full-refresh rebuilds every row. The counts are

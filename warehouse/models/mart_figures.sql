@@ -1,7 +1,8 @@
 -- mart_figures
 -- Grain: one row per figure (number expression) in a canonical document, keyed by figure_id
 -- (doc_id:start_char-end_char), with the entities mentioned in the same sentence. One document per duplicate
--- cluster, its canonical one (stg_figures); the other members' figures are in the figures table.
+-- cluster, its canonical one (stg_figures), the only one extracted (earlier runs' rows of other members stay in
+-- the figures table).
 -- Incremental (warehouse/incremental.py): a run rebuilds the figures of the documents whose mart_documents row it
 -- rebuilds, and of the documents mentioning an entity whose name the run changed (stg_entities keeps the first
 -- run's name, so none today); --full-refresh rebuilds every row.
