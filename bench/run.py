@@ -311,12 +311,16 @@ def check_counts(manifest: dict, counts: dict) -> dict:
     """The pipeline's counts against the generator's truth (exact dedup only: near dups are still documents).
 
     `documents_en` guards the language stage: a wrong label silently skips a document's extraction (a thread race
-    in langdetect once labelled half a 10k corpus und/pl/af and made extraction look 3x faster than NER)."""
+    in langdetect once labelled half a 10k corpus und/pl/af and made extraction look 3x faster than NER).
+    `documents_extracted` guards dedup the same way: only each cluster's canonical document is extracted, so a
+    document merged into a cluster it does not belong to would be skipped; the corpus has one canonical English
+    document per story (`unique_english`)."""
     expected = {
         "records": manifest["records"],
         "quarantined": manifest["broken_total"],
         "documents_new": manifest["expected_documents"],
         "documents_en": manifest["expected_documents"] - manifest["non_english_total"],
+        "documents_extracted": manifest["unique_english"],
     }
     return {k: {"expected": v, "observed": counts.get(k), "ok": counts.get(k) == v} for k, v in expected.items()}
 
@@ -416,11 +420,10 @@ def check_run(warehouse: Path, manifest: dict, cold: dict) -> dict:
     if "seconds" in cold_row["counts"]:
         cold["summary"]["seconds"] = {**cold["summary"]["seconds"], **cold_row["counts"]["seconds"]}
     n_en = query(warehouse, "select count(*) n from documents where lang = 'en'")[0]["n"]
-    return {
-        "runs_table": runs,
-        "stage_seconds_source": seconds_source,
-        "count_check": check_counts(manifest, {**cold_row["counts"], "documents_en": n_en}),
-    }
+    # extraction rows of the run (a pair's run is not the cold one, and each writes its own warehouse)
+    n_ex = query(warehouse, f"select count(*) n from extractions where status = 'extracted' and run_id = '{run_id}'")
+    counts = {**cold_row["counts"], "documents_en": n_en, "documents_extracted": n_ex[0]["n"]}
+    return {"runs_table": runs, "stage_seconds_source": seconds_source, "count_check": check_counts(manifest, counts)}
 
 
 # --- targets and report --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def bench_run():
 
 def _manifest(n: int) -> dict:
     return {"docs": n, "seed": 0, "records": n, "words": n * 500, "files_total": n // 20, "bytes": n * 2500,
-            "broken_total": 0, "expected_documents": n, "non_english_total": 0}  # fmt: skip
+            "broken_total": 0, "expected_documents": n, "non_english_total": 0, "unique_english": n}  # fmt: skip
 
 
 def _process(log: Path, returncode: int, wall_s: float, rss_mib: int) -> dict:
