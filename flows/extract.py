@@ -44,7 +44,7 @@ def extract_task(ctx: RunContext, key: str, start: int, stop: int, files: dict[s
     """Documents [start, stop) of a shard (`files`: its docs, clusters-<shard> and lang-<shard> outputs)."""
     t0 = time.perf_counter()
     docs, canonical = _documents(files, start, stop)
-    todo = [{**d, "is_canonical": c} for d, c in zip(docs.select(list(DOC_KEYS)).to_pylist(), canonical, strict=True)]
+    todo = docs.select(list(DOC_KEYS)).append_column("is_canonical", canonical).to_pylist()
     with nlp_session() as model:
         extracts = extract_documents(todo, model)
     dq: list[dict] = []
@@ -84,7 +84,7 @@ def _gated(name: str, row: dict) -> dict:
     return {**row, **extra, "row_key": f"{row['doc_id']}:{row['start']}:{row['end']}"}
 
 
-def _documents(files: dict[str, str], start: int, stop: int) -> tuple[pa.Table, list[bool]]:
+def _documents(files: dict[str, str], start: int, stop: int) -> tuple[pa.Table, pa.ChunkedArray]:
     """The shard's new documents [start, stop) (in record order) with their language, and whether each is its
     cluster's canonical document."""
     clusters = pq.read_table(files["clusters"], columns=["doc_id", "is_canonical"])
@@ -94,8 +94,8 @@ def _documents(files: dict[str, str], start: int, stop: int) -> tuple[pa.Table, 
     at = pc.index_in(docs.column("doc_id"), langs.column("doc_id"))
     for name in ("lang", "lang_prob"):
         docs = docs.set_column(docs.schema.get_field_index(name), name, langs.column(name).take(at))
-    canonical = clusters.column("is_canonical").take(pc.index_in(docs.column("doc_id"), clusters.column("doc_id")))
-    return docs, canonical.to_pylist()
+    row = pc.index_in(docs.column("doc_id"), clusters.column("doc_id"))
+    return docs, clusters.column("is_canonical").take(row)
 
 
 def _gate_rows(ctx: RunContext, name: str, rows: list[dict], dq: list[dict], quarantine: list[dict]) -> list[dict]:
