@@ -419,10 +419,13 @@ def check_run(warehouse: Path, manifest: dict, cold: dict) -> dict:
     seconds_source = "runs table" if "seconds" in cold_row["counts"] else "run summary (hook)"
     if "seconds" in cold_row["counts"]:
         cold["summary"]["seconds"] = {**cold["summary"]["seconds"], **cold_row["counts"]["seconds"]}
-    n_en = query(warehouse, "select count(*) n from documents where lang = 'en'")[0]["n"]
-    # extraction rows of the run (a pair's run is not the cold one, and each writes its own warehouse)
-    n_ex = query(warehouse, f"select count(*) n from extractions where status = 'extracted' and run_id = '{run_id}'")
-    counts = {**cold_row["counts"], "documents_en": n_en, "documents_extracted": n_ex[0]["n"]}
+    # one `newsetl query` process for both counts; the extracted documents are the run's own
+    (found,) = query(
+        warehouse,
+        "select (select count(*) from documents where lang = 'en') AS documents_en, (select count(*) from extractions "
+        f"where status = 'extracted' and run_id = '{run_id}') AS documents_extracted",
+    )
+    counts = {**cold_row["counts"], **found}
     return {"runs_table": runs, "stage_seconds_source": seconds_source, "count_check": check_counts(manifest, counts)}
 
 

@@ -91,7 +91,12 @@ def harness(bench_run, monkeypatch, tmp_path):
     monkeypatch.setattr(bench_run, "empty_flow", lambda workdir, rep: _process(workdir / "e.txt", 0, 18.0, 300))
     monkeypatch.setattr(bench_run, "ensure_corpus", lambda n, seed, wd: (wd / f"corpus_{n}", _manifest(n), None))
     monkeypatch.setattr(bench_run, "query_runs", fake_query_runs)
-    monkeypatch.setattr(bench_run, "query", lambda warehouse, sql: [{"n": int(warehouse.name.removeprefix("wh_"))}])
+
+    def fake_query(warehouse: Path, sql: str) -> list[dict]:  # check_run's one query: both counts, n each
+        n = int(warehouse.name.removeprefix("wh_"))
+        return [{"documents_en": n, "documents_extracted": n}]
+
+    monkeypatch.setattr(bench_run, "query", fake_query)
     monkeypatch.setattr(bench_run, "run_baselines", fake_baselines)
 
     def harness(failing: int, *extra: str) -> tuple[dict, str, str]:
