@@ -373,10 +373,19 @@ def _cell(text: str) -> str:
 # --- documentation -------------------------------------------------------------------------------------------------
 def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
     """The release's README.md (a data card) from its manifest."""
-    v = manifest["version"]
     tables = manifest["tables"]
-    q = manifest["quality"]
-    lines = [
+    lines = _card_intro(manifest) + _card_tables(tables) + _card_lineage(tables, runs)
+    lines += _card_quality(manifest["quality"])
+    lines += ["", "## Known limitations", ""] + [f"- {x}" for x in LIMITATIONS]
+    lines += ["", "## Licensing", "", LICENSE_NOTE, ""]
+    return "\n".join(lines)
+
+
+def _card_intro(manifest: dict[str, Any]) -> list[str]:
+    """The data card's title, summary, provenance and "Use it" section."""
+    v = manifest["version"]
+    run_ids = manifest["source_run_ids"]
+    return [
         f"# newsetl news dataset, release {v}",
         "",
         "News articles cleaned, deduplicated and annotated by the newsetl pipeline: one canonical document per "
@@ -387,9 +396,9 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
         "",
         f"- created at: {manifest['created_at']}",
         f"- code version: `{manifest['code_version']}`",
-        f"- source runs: {len(manifest['source_run_ids'])} "
-        f"({', '.join(f'`{r}`' for r in manifest['source_run_ids'][-5:])}"
-        f"{', ...' if len(manifest['source_run_ids']) > 5 else ''})",
+        f"- source runs: {len(run_ids)} "
+        f"({', '.join(f'`{r}`' for r in run_ids[-5:])}"
+        f"{', ...' if len(run_ids) > 5 else ''})",
         "",
         "## Use it",
         "",
@@ -405,18 +414,23 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
         "",
         "Check the files first: `newsetl release --verify " + v + "` (or compare `sha256sum *.parquet` with "
         "`manifest.json`).",
-        "",
-        "## Tables",
-        "",
-        "| table | rows | one row per |",
-        "|---|---:|---|",
     ]
+
+
+def _card_tables(tables: dict[str, Any]) -> list[str]:
+    """The data card's table list and one column table per exported table."""
+    lines = ["", "## Tables", "", "| table | rows | one row per |", "|---|---:|---|"]
     lines += [f"| `{n}` | {t['rows']} | {_cell(t['grain'])} |" for n, t in tables.items()]
     for n, t in tables.items():
         lines += ["", f"### {n}", "", f"Grain: {t['grain']} Rows: {t['rows']}. File: `{t['file']}`.", ""]
         lines += ["| column | type | description |", "|---|---|---|"]
         lines += [f"| `{c['name']}` | `{c['type']}` | {_cell(c['description'])} |" for c in t["arrow_schema"]]
-    lines += [
+    return lines
+
+
+def _card_lineage(tables: dict[str, Any], runs: list[tuple]) -> list[str]:
+    """The data card's joins, lineage, source models and source runs."""
+    lines = [
         "",
         "## Joins",
         "",
@@ -442,9 +456,14 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
     lines += [f"| `{n}` | warehouse model `{t['source_model']}` |" for n, t in tables.items()]
     lines += ["", "| run | started at | code version | new documents |", "|---|---|---|---:|"]
     lines += [f"| `{r[0]}` | {r[1]} | `{r[2]}` | {r[3]} |" for r in runs]
+    return lines
+
+
+def _card_quality(q: dict[str, Any]) -> list[str]:
+    """The data card's quality section: release checks, and stage expectations by stage."""
     exps = q["expectations"]
     failed = [e for e in exps if not e["success"]]
-    lines += [
+    lines = [
         "",
         "## Quality",
         "",
@@ -472,9 +491,7 @@ def data_card(manifest: dict[str, Any], runs: list[tuple]) -> str:
             f"[{e['severity']}] on {e['unexpected_count']} row(s)"
             for e in failed
         ]
-    lines += ["", "## Known limitations", ""] + [f"- {x}" for x in LIMITATIONS]
-    lines += ["", "## Licensing", "", LICENSE_NOTE, ""]
-    return "\n".join(lines)
+    return lines
 
 
 _CROISSANT_TYPES = {

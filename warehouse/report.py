@@ -245,19 +245,8 @@ def _history_note(data: dict[str, Any]) -> str:
     )
 
 
-def render_html(data: dict[str, Any], *, warehouse: str, generated_at: datetime, gx_link: str | None) -> str:
-    """The report page: a self-contained HTML document (plotly.js inlined once)."""
-    from plotly.offline import get_plotlyjs
-
-    figs = _figures(data)
-
-    def chart(div_id: str, missing: str) -> str:
-        if div_id not in figs:
-            return f'<p class="muted">{html.escape(missing)}</p>'
-        return figs[div_id].to_html(
-            full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
-        )
-
+def _quality_section(data: dict[str, Any], gx_link: str | None, chart_html: str) -> list[str]:
+    """The report's Quality section: the latest run's expectations by stage, and the cross-table checks."""
     latest = data["latest_run"]
     dq_latest = [r for r in data["dq"] if r["run_id"] == latest]
     n_fail = sum(1 for r in dq_latest if not r["is_success"])
@@ -280,6 +269,39 @@ def render_html(data: dict[str, Any], *, warehouse: str, generated_at: datetime,
         if gx_link
         else '<p class="muted">Great Expectations Data Docs were not built for this report.</p>'
     )
+    return [
+        '<h2 id="quality">Quality</h2>',
+        f"<p>Latest run: {len(dq_latest)} expectation(s), "
+        + (f'<span class="badge fail">{n_fail} failed</span>' if n_fail else '<span class="badge ok">0 failed</span>')
+        + f". Cross-table and model checks now: {len(data['checks'])}, "
+        + (
+            f'<span class="badge fail">{len(bad_checks)} failing</span>'
+            if bad_checks
+            else '<span class="badge ok">0 failing</span>'
+        )
+        + ".</p>",
+        gx,
+        chart_html,
+        quality,
+        "<h3>Cross-table and model checks</h3>",
+        _table(data["checks"], lambda r: "fail" if r["failing"] else ""),
+    ]
+
+
+def render_html(data: dict[str, Any], *, warehouse: str, generated_at: datetime, gx_link: str | None) -> str:
+    """The report page: a self-contained HTML document (plotly.js inlined once)."""
+    from plotly.offline import get_plotlyjs
+
+    figs = _figures(data)
+
+    def chart(div_id: str, missing: str) -> str:
+        if div_id not in figs:
+            return f'<p class="muted">{html.escape(missing)}</p>'
+        return figs[div_id].to_html(
+            full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
+        )
+
+    latest = data["latest_run"]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -304,21 +326,7 @@ def render_html(data: dict[str, Any], *, warehouse: str, generated_at: datetime,
         '<p class="muted">Per run: document pairs the near-dup stage compared, pairs it linked, exact containment '
         "checks, and how often each of its limits bit (the limit in brackets).</p>",
         _table(data["near_dup"], empty="No near-dup statistics recorded."),
-        '<h2 id="quality">Quality</h2>',
-        f"<p>Latest run: {len(dq_latest)} expectation(s), "
-        + (f'<span class="badge fail">{n_fail} failed</span>' if n_fail else '<span class="badge ok">0 failed</span>')
-        + f". Cross-table and model checks now: {len(data['checks'])}, "
-        + (
-            f'<span class="badge fail">{len(bad_checks)} failing</span>'
-            if bad_checks
-            else '<span class="badge ok">0 failing</span>'
-        )
-        + ".</p>",
-        gx,
-        chart("chart-quality", "No expectation results yet."),
-        quality,
-        "<h3>Cross-table and model checks</h3>",
-        _table(data["checks"], lambda r: "fail" if r["failing"] else ""),
+        *_quality_section(data, gx_link, chart("chart-quality", "No expectation results yet.")),
         '<h2 id="entities">Top entities</h2>',
         chart("chart-entities", "No entities extracted yet."),
         '<h2 id="figures">Figures by kind</h2>',
