@@ -21,6 +21,7 @@ import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 # ---------------------------------------------------------------------------------------------- sentences
 
@@ -272,10 +273,19 @@ def _shift_months(d: dt.date, months: int) -> tuple[int, int]:
     return idx // 12, idx % 12 + 1
 
 
+_RELATIVE_KINDS = frozenset({"mon", "rel_wd", "rel_day", "rel_unit", "ago"})
+
+
 def _resolve(m: re.Match, pub: dt.date | None) -> tuple[str | None, str] | None:
     """(iso, precision) for one match, or None when the match is not a valid date."""
-    g = m.groupdict()
     kind = m.lastgroup
+    if kind in _RELATIVE_KINDS:
+        return _resolve_relative(kind, m.groupdict(), pub)
+    return _resolve_absolute(kind, m.groupdict(), pub)
+
+
+def _resolve_absolute(kind: str | None, g: dict[str, Any], pub: dt.date | None) -> tuple[str | None, str] | None:
+    """A date written with its month or year (ISO, "3 March 2024", "March 3", 12/03/2023, "March 2024", 2024)."""
     if kind == "iso":
         d = dt.date.fromisoformat(g["iso"]) if _safe_date(*map(int, g["iso"].split("-"))) else None
         return (d.isoformat(), "day") if d else None
@@ -304,6 +314,11 @@ def _resolve(m: re.Match, pub: dt.date | None) -> tuple[str | None, str] | None:
         return f"{int(g['my_y']):04d}-{MONTHS[g['my_m'].rstrip('.').lower()]:02d}", "month"
     if kind == "year":
         return g["year_y"], "year"
+    return None
+
+
+def _resolve_relative(kind: str, g: dict[str, Any], pub: dt.date | None) -> tuple[str | None, str] | None:
+    """A date relative to publication ("in May", "last Tuesday", "yesterday", "next week", "three days ago")."""
     if kind == "mon":
         month = MONTHS[g["mon_m"].lower()]
         if pub is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from transforms.dates import alternation, parse_dates, sentence_of, sentence_starts, token_start_patterns, token_starts
 from transforms.spans import SpanSet
@@ -330,59 +331,59 @@ def _row(m: re.Match, text: str) -> dict | None:
         value = float(_ORDINALS[tok]) if tok in _ORDINALS else float(_LEADING_DIGITS.match(tok).group())
         kind = "ordinal"
     else:
-        n1, n2 = g["n1"], g["n2"]
-        v1 = words_to_number(n1)
-        v2 = words_to_number(n2) if n2 else None
-        if v1 is None or (n2 and v2 is None):
+        parsed = _number_figure(m, g, text)
+        if parsed is None:
             return None
-        if n2 and g["rng_sep"].strip().lower() == "and" and not g["rng_pre"]:
-            return None  # "two and three" lists, not a range: let the regex retry on the parts
-        if n1.lower() == "one" and not n2 and not g["unit"]:
-            after = _WORD_AFTER.match(text, m.end())
-            nxt = after.group(1).lower() if after else ""
-            if (
-                not nxt
-                or nxt in _ONE_STOP
-                or _ONE_BEFORE_STOP.search(text, max(0, m.start() - 12), m.start())
-                or text[m.end() : m.end() + 1] in ",.;:"
-            ):
-                return None
-        unit_raw = (g["unit"] or "").strip(" -").lower()
-        cur = g["cur1"] or g["cur2"]
-        bare_year = (
-            _YEAR_LIKE.match(n1)
-            and not n2
-            and not cur
-            and not (unit_raw and not unit_raw.startswith(("year", "-year")))
-        )
-        if bare_year and not unit_raw:
-            return None
-        if n2:
-            scale2 = _ENDS_IN_SCALE.search(n2)
-            if scale2 and not _ENDS_IN_SCALE.search(n1):  # "5 to 7 million": the scale is shared
-                factor = words_to_number("1" + scale2.group().strip()) or 1
-                if v1 <= v2 / factor:
-                    v1 *= factor
-            if v2 is not None and v2 < v1:
-                return None  # "2-1" scores or codes, not ranges
-        value, value_max = v1, v2
-        if cur or unit_raw in _CURRENCY or unit_raw.upper() in ("USD", "EUR", "GBP"):
-            kind = "money"
-            unit = _CURRENCY.get((cur or unit_raw).strip().lower(), (cur or unit_raw).strip().upper())
-        elif unit_raw.startswith(("%", "percent", "per")):
-            kind, unit = "percent", "percent"
-        elif unit_raw:
-            base = unit_raw.removesuffix("-old").rstrip("s") if unit_raw != "centuries" else "century"
-            unit = _DURATION_UNITS.get(base, _DURATION_UNITS.get(unit_raw))
-            if unit is None:
-                return None
-            kind = "duration"
-        else:
-            kind = "count"
+        value, value_max, unit, kind = parsed
     if not (math.isfinite(value) and (value_max is None or math.isfinite(value_max))):
         return None
     return {"value": float(value), "value_max": None if value_max is None else float(value_max), "unit": unit,
             "kind": kind, "qualifier": qual}  # fmt: skip
+
+
+def _number_figure(m: re.Match, g: dict[str, Any], text: str) -> tuple[float, float | None, str | None, str] | None:
+    """(value, value_max, unit, kind) of a number or a range, with its currency or unit; None when not a figure."""
+    n1, n2 = g["n1"], g["n2"]
+    v1 = words_to_number(n1)
+    v2 = words_to_number(n2) if n2 else None
+    if v1 is None or (n2 and v2 is None):
+        return None
+    if n2 and g["rng_sep"].strip().lower() == "and" and not g["rng_pre"]:
+        return None  # "two and three" lists, not a range: let the regex retry on the parts
+    if n1.lower() == "one" and not n2 and not g["unit"]:
+        after = _WORD_AFTER.match(text, m.end())
+        nxt = after.group(1).lower() if after else ""
+        if (
+            not nxt
+            or nxt in _ONE_STOP
+            or _ONE_BEFORE_STOP.search(text, max(0, m.start() - 12), m.start())
+            or text[m.end() : m.end() + 1] in ",.;:"
+        ):
+            return None
+    unit_raw = (g["unit"] or "").strip(" -").lower()
+    cur = g["cur1"] or g["cur2"]
+    bare_year = (
+        _YEAR_LIKE.match(n1) and not n2 and not cur and not (unit_raw and not unit_raw.startswith(("year", "-year")))
+    )
+    if bare_year and not unit_raw:
+        return None
+    if n2:
+        scale2 = _ENDS_IN_SCALE.search(n2)
+        if scale2 and not _ENDS_IN_SCALE.search(n1):  # "5 to 7 million": the scale is shared
+            factor = words_to_number("1" + scale2.group().strip()) or 1
+            if v1 <= v2 / factor:
+                v1 *= factor
+        if v2 is not None and v2 < v1:
+            return None  # "2-1" scores or codes, not ranges
+    if cur or unit_raw in _CURRENCY or unit_raw.upper() in ("USD", "EUR", "GBP"):
+        return v1, v2, _CURRENCY.get((cur or unit_raw).strip().lower(), (cur or unit_raw).strip().upper()), "money"
+    if unit_raw.startswith(("%", "percent", "per")):
+        return v1, v2, "percent", "percent"
+    if unit_raw:
+        base = unit_raw.removesuffix("-old").rstrip("s") if unit_raw != "centuries" else "century"
+        unit = _DURATION_UNITS.get(base, _DURATION_UNITS.get(unit_raw))
+        return None if unit is None else (v1, v2, unit, "duration")
+    return v1, v2, None, "count"
 
 
 # A figure starts only at a digit, a currency sign or one of these words (in any case).
