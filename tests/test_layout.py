@@ -1,5 +1,6 @@
 """The code's shape that issue 17 asks for, checked on the source: the layers point one way (flows -> warehouse ->
-transforms) and no function in flows/ or in the near-dup code is over 80 lines."""
+transforms) and no function in the package's code (flows/, warehouse/, transforms/) is over 80 lines. Issue 17 asks
+it of flows/ and the near-dup code; the rest of the package has met it since 2026-12-04 and is held to it too."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 80
-# flows/, and the near-dup code: the reduce (warehouse/neardup.py) and its map (transforms/dedup.py)
-SHORT = [*sorted(ROOT.glob("flows/*.py")), ROOT / "warehouse/neardup.py", ROOT / "transforms/dedup.py"]
+PACKAGES = ("flows", "warehouse", "transforms")
+# every module of the package; the near-dup code (the reduce warehouse/neardup.py, its map transforms/dedup.py) is in it
+SHORT = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 # package -> top-level modules it must never import (at module level or inside a function)
 FORBIDDEN = {
     "transforms": {"flows", "warehouse", "prefect", "prefect_dask", "duckdb", "dask", "distributed"},
@@ -53,8 +55,9 @@ def test_layers_point_one_way(package: str) -> None:
     assert {p: bad for p, bad in found.items() if bad} == {}
 
 
-def test_no_function_in_flows_or_the_near_dup_code_is_over_80_lines() -> None:
-    assert len(SHORT) > 10  # the glob found the flows
+def test_no_function_in_the_package_is_over_80_lines() -> None:
+    names = {str(p.relative_to(ROOT)) for p in SHORT}
+    assert {"flows/etl.py", "warehouse/neardup.py", "transforms/dedup.py", "warehouse/release.py"} <= names
     found = {str(p.relative_to(ROOT)): long_functions(_tree(p)) for p in SHORT}
     assert {p: fns for p, fns in found.items() if fns} == {}
 
