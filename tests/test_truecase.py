@@ -32,3 +32,31 @@ def test_a_case_change_that_would_change_the_length_is_not_made():
     text = "STRASSE UND GROSSE FUSSBALL MASSE\nKeine."
     assert len(truecase(text)) == len(text)
     assert truecase("İSTANBUL NEWS TODAY\nbody text").startswith("İ")  # "İ".lower() has two characters
+
+
+def _upper_lines_by_definition(text: str) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        if sum(c.isalpha() for c in line) >= 4 and not any(c.islower() for c in line):
+            out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+def test_upper_lines_follow_the_definition_beyond_ascii():
+    lines = [
+        "ÉLYSÉE SAYS NO",  # upper-case, non-ASCII letters
+        "ÉLYSÉE SAYS nO",  # one ASCII lower-case letter
+        "ÉLYSÉE SAYS Né",  # lower case only outside ASCII
+        "STRASSE ß",  # "ß" is lower case
+        "ǅUKA TEAM WINS",  # a title-case letter is not lower case
+        "NEWS ª",  # "ª" is lower case and has no upper-case form
+        "ⅫⅫ WORLD",  # Roman numeral letters
+        "1996-12-06",
+        "",
+        "ABC",
+        "ABCD",
+    ]
+    text = "\n".join(lines)
+    assert upper_lines(text) == _upper_lines_by_definition(text)
+    assert [text[a:b] for a, b in upper_lines(text)] == ["ÉLYSÉE SAYS NO", "ǅUKA TEAM WINS", "ⅫⅫ WORLD", "ABCD"]

@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’.][^\W\d_]+)*\.?")
 _SENT_END = re.compile(r"[.!?:;\"“”]\s*$")
+_ASCII_LOWER = re.compile("[a-z]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,8 +35,9 @@ def upper_lines(text: str) -> list[tuple[int, int]]:
     """(start, end) of the upper-case lines of ``text`` (see module docstring)."""
     out, pos = [], 0
     for line in text.split("\n"):
-        letters = sum(c.isalpha() for c in line)
-        if letters >= 4 and not any(c.islower() for c in line):
+        # an ASCII lower-case letter rules a line out at C speed (most lines); else the check character by character
+        no_lower = _ASCII_LOWER.search(line) is None and not any(c.islower() for c in line)
+        if no_lower and sum(c.isalpha() for c in line) >= 4:
             out.append((pos, pos + len(line)))
         pos += len(line) + 1
     return out
