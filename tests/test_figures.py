@@ -39,6 +39,10 @@ def one(text: str) -> dict:
         ("30 years", 30, "duration", "year", None, None),
         ("first visit", 1, "ordinal", None, None, "visit"),
         ("the 21st summit", 21, "ordinal", None, None, "summit"),
+        # "third" to "tenth" are also denominators: bare, they are ordinals; with a numerator, fractions
+        ("its fifth visit", 5, "ordinal", None, None, "visit"),
+        ("the third summit", 3, "ordinal", None, None, "summit"),
+        ("a third of the vote", 1 / 3, "fraction", None, None, "vote"),
     ],
 )
 def test_single_figures(text, value, kind, unit, qualifier, subject):
@@ -140,3 +144,8 @@ def test_alt_matches_as_the_longest_first_alternation(words, text):
 
 def test_no_figure_starts_at_a_digit_that_is_not_decimal():
     assert [r["surface"] for r in parse_figures("²5 men, ①7 women and ٣ children")] == ["٣"]
+
+
+@pytest.mark.parametrize("text", ["Thirds of the budget", "Quarters of the city flooded"])
+def test_a_bare_denominator_that_is_no_ordinal_is_no_figure(text):
+    assert parse_figures(text) == []

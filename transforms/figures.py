@@ -318,7 +318,11 @@ def _row(m: re.Match, text: str) -> dict | None:
     elif g["frac"]:
         num_w, den_w = (g["frac_n"] or "").lower(), g["frac_d"].lower()
         if not num_w and not qual and den_w != "half":
-            return None  # bare "third"/"quarter" are ordinals or nouns, handled elsewhere or skipped
+            if den_w not in _ORDINALS:  # a bare "quarter" or "thirds" is a noun
+                return None
+            # a bare "third", "fifth": the fraction alternative comes first in _FIG_RE, but this is the ordinal
+            return {"value": float(_ORDINALS[den_w]), "value_max": None, "unit": None, "kind": "ordinal",
+                    "qualifier": None}  # fmt: skip
         if den_w == "half" and not num_w and not qual:
             before = text[max(0, m.start() - 12) : m.start()].lower()
             if _HALF_OF.search(before):
