@@ -167,8 +167,16 @@ def formal_names(given: str) -> frozenset[str]:
 
 
 def nickname_of(nick: str, formal: str) -> bool:
-    """True when folded given name ``nick`` is a listed nickname of ``formal`` ('bernie', 'bernard')."""
-    return nick != formal and formal in formal_names(nick)
+    """True when folded given name ``nick`` is a listed nickname of ``formal`` ('bernie', 'bernard') and reads as
+    its short form: shorter ('bill', 'william'), by two letters or more when the first letters differ ('ted',
+    'edward'; not 'ian', 'john'), or ``formal`` with an ending ('johnny', 'john'). The list also pairs names of the
+    same length that are given names in their own right, often across languages ('john' of 'ivan', 'jack' of
+    'john'): two people, not one."""
+    if nick == formal or formal not in formal_names(nick):
+        return False
+    if nick.startswith(formal):
+        return True
+    return len(nick) < len(formal) and (nick[0] == formal[0] or len(formal) - len(nick) >= 2)
 
 
 ALIASES_PATH = Path(__file__).with_name("aliases.csv")
