@@ -19,6 +19,6 @@ COMMENT ON COLUMN stg_dates.end_char IS 'End offset in the document text (exclus
 COMMENT ON COLUMN stg_dates.surface IS 'Date text exactly as in the document.';
 COMMENT ON COLUMN stg_dates.iso_value IS 'ISO 8601 value (YYYY, YYYY-MM or YYYY-MM-DD) when resolvable, else null.';
 COMMENT ON COLUMN stg_dates."precision" IS 'Precision of iso_value: year, month or day.';
-COMMENT ON COLUMN stg_dates.is_resolved IS 'True when a relative date (e.g. Thursday) was resolved against the publication date.';
+COMMENT ON COLUMN stg_dates.is_resolved IS 'True when the date has an ISO value: always for an absolute date (26 Feb 2022, 2011); for a relative or partial one (Thursday, last week, February 6) only when resolved against the publication date.';
 COMMENT ON COLUMN stg_dates.sentence_index IS 'Index of the sentence in the document, from 0.';
 COMMENT ON COLUMN stg_dates.run_id IS 'Run that extracted the date.';
