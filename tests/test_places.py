@@ -69,6 +69,15 @@ def test_alternate_names_of_big_cities_resolve():
     assert (top.name, top.kind, top.country_code) == ("Mumbai", CITY, "IN")
 
 
+def test_a_city_named_by_the_whole_name_beats_a_namesake_of_its_part_in_the_same_country():
+    """GeoNames lists "New Delhi" among Delhi's alternate names; New Delhi has its own entry. Across countries the
+    bigger city keeps an alternate name: "Al Madinah" is Medina (1.3 M), not the Iraqi town named so."""
+    assert (geocode("New Delhi").name, geocode("New Delhi").geonames_id) == ("New Delhi", 1261481)
+    assert geocode("Delhi").geonames_id == 1273294
+    assert (geocode("Al Madinah").name, geocode("Al Madinah").country_code) == ("Madinah", "SA")
+    assert geocode("New York").name == "New York City"  # an alternate name, and no city of its own under it
+
+
 def test_the_index_is_built_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
     import transforms.places as places
 

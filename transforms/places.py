@@ -217,11 +217,23 @@ def build_index() -> dict[str, tuple[Place, ...]]:
         bucket = table.setdefault(key, [])
         if place not in bucket:
             bucket.append(place)
-    return {k: tuple(sorted(v, key=_rank)) for k, v in table.items()}
+    return {k: tuple(sorted(v, key=functools.partial(_rank, _part_cities(k, v, fold)))) for k, v in table.items()}
 
 
-def _rank(p: Place) -> tuple[int, int]:
-    return (0 if p.kind == COUNTRY else 1, -_population(p))
+def _part_cities(key: str, places: list[Place], fold: Callable[[str], str]) -> frozenset[Place]:
+    """The cities whose own name is only part of ``key`` where a city of the same country has ``key`` as its own
+    name: "New Delhi" is an alternate name of Delhi (11 M people), but New Delhi has its own entry, and the name
+    says which. Across countries the bigger city keeps the name ("Al Madinah" is Medina, not the Iraqi town)."""
+    own = {p: fold(p.name) for p in places if p.kind == CITY}
+    named_in = {p.country_code for p, name in own.items() if name == key}
+    return frozenset(
+        p for p, name in own.items() if name != key and p.country_code in named_in and f" {name} " in f" {key} "
+    )
+
+
+def _rank(part: frozenset[Place], p: Place) -> tuple[int, bool, int]:
+    """Countries first, then by population, with ``part`` (see `_part_cities`) after the rest."""
+    return (0 if p.kind == COUNTRY else 1, p in part, -_population(p))
 
 
 def _population(p: Place) -> int:
