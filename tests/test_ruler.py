@@ -131,3 +131,27 @@ def test_repair_trims_numbers_at_either_end_of_every_piece():
     text = "Somerset 83-4\nKent 1/2 , 12 Essex 3: 7 , Tom ٣ ( Surrey 9. )"
     got = repair(text, [(0, len(text), "ORG")])
     assert [text[s:e] for s, e, _ in got] == ["Somerset", "Kent", "Essex", "Tom", "Surrey"]
+
+
+def test_a_surname_after_another_given_name_takes_it_in():
+    """Propagation tags every "Hernandez" after "Li Hernandez"; the one written "Ana Hernandez" is another person,
+    so it takes its given name in (also over a span of the given name alone, "Julia" tagged GPE). A title or a
+    word that is no listed given name stays out."""
+    from transforms.ruler import given_name_before
+
+    text = (
+        "Li Hernandez spoke. Later Ana Hernandez said it. The Hernandez plan. "
+        "Julia Wagner met. Minister Hernandez left."
+    )
+
+    def span(word: str, label: str = "PERSON", nth: int = 0) -> tuple[int, int, str]:
+        at = -1
+        for _ in range(nth + 1):
+            at = text.index(word, at + 1)
+        return (at, at + len(word), label)
+
+    spans = sorted([span("Li Hernandez"), span("Hernandez", nth=1), span("Hernandez", nth=2), span("Julia", "GPE"),
+                    span("Wagner"), span("Hernandez", nth=3)])  # fmt: skip
+    got = [(text[s:e], label) for s, e, label in given_name_before(text, spans)]
+    assert got == [("Li Hernandez", "PERSON"), ("Ana Hernandez", "PERSON"), ("Hernandez", "PERSON"),
+                   ("Julia Wagner", "PERSON"), ("Hernandez", "PERSON")]  # fmt: skip

@@ -17,7 +17,8 @@ Contract: ``apply_rules(text, cased, spans) -> Ruled`` where ``spans`` are NER (
    ("reading"), when it is a function word, and a single-word city not when it is a listed given name
    ("Florence") or starts a sentence followed by a lower-case word ("Nice work.");
 5. propagation: a name tagged once is tagged at its other occurrences, and so is the surname of a tagged
-   full name ("Alexander Lebed" ... "Lebed");
+   full name ("Alexander Lebed" ... "Lebed"); then a one-word PERSON span right after a capitalised listed given
+   name takes it in ("Ana" + "Hernandez": another person than the document's "Li Hernandez");
 6. sport: in a sports story (``is_sport``) a city or division that is not a dateline nor after "in/at/from"
    names a club and is relabelled ORG ("Leicestershire beat Somerset"). A country keeps its label: whether it
    is the national team is decided by ``team_like`` when the entity is keyed (``transforms.entities``).
@@ -428,6 +429,32 @@ def sport_labels(text: str, spans: list[Span]) -> list[Span]:
     return out
 
 
+_GIVEN_BEFORE = re.compile(r"(?<![\w'’.-])[A-Z][^\W\d_]+ $")
+
+
+def given_name_before(cased: str, spans: list[Span]) -> list[Span]:
+    """A one-word PERSON span right after a capitalised listed given name takes it in: "Ana Hernandez", of which
+    NER or propagation tagged "Hernandez" only, is not the document's "Li Hernandez". A span of the given name
+    alone ("Julia" tagged GPE) is replaced; a longer span over it stops the rule."""
+    out = set(spans)
+    starts = {s: (s, e, lab) for s, e, lab in spans}
+    ends = {e: (s, e, lab) for s, e, lab in spans if lab in NAME_LABELS}
+    for s, e, label in spans:
+        if label != "PERSON" or s < 3 or " " in cased[s:e] or cased[s - 1] != " ":
+            continue
+        m = _GIVEN_BEFORE.search(cased, max(0, s - 24), s)
+        if m is None or fold(m.group()[:-1]) not in _given_names():
+            continue
+        a = m.start()
+        before = ends.get(s - 1)
+        if (before is not None and before[0] != a) or any(a <= x < s - 1 for x in starts if starts[x] != before):
+            continue
+        out.discard(before)
+        out.discard((s, e, label))
+        out.add((a, e, "PERSON"))
+    return sorted(out)
+
+
 def apply_rules(text: str, cased: str, spans: Sequence[Span]) -> Ruled:
     """The rules of the module docstring, in order, over one document."""
     sport = sport_kind(text)
@@ -435,7 +462,7 @@ def apply_rules(text: str, cased: str, spans: Sequence[Span]) -> Ruled:
     fixed, pairs = acronyms(cased, fixed)
     fixed = honorifics(cased, fixed)
     fixed = gazetteer(text, cased, fixed, sport)
-    fixed = propagate(cased, fixed)
+    fixed = given_name_before(cased, propagate(cased, fixed))
     if sport:
         fixed = sport_labels(cased, fixed)
     return Ruled(fixed, pairs, sport)
