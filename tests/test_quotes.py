@@ -24,6 +24,19 @@ def test_straight_quote_speaker_after():
     assert (q["speaker"], q["speaker_entity_id"]) == ("Assad", "E_assad")
 
 
+def test_a_name_beside_the_cue_is_the_speaker_whatever_ner_labelled_it():
+    """NER labels unfamiliar names a work of art or a place; beside the cue the name still beats an ORG further
+    away. A one-word place there ("Tokyo said") is not a speaker."""
+    text = 'The Transport Workers Union met on Monday. "The strike will go ahead next week," Priya Costa said.'
+    ms = [mention(text, "Transport Workers Union", "E_twu", "ORG"), mention(text, "Priya Costa", "E_pc", "WORK_OF_ART")]
+    (q,) = parse_quotes(text, mentions=ms)
+    assert (q["speaker"], q["speaker_entity_id"]) == ("Priya Costa", "E_pc")
+    text = '"Talks will resume next week," Tokyo said after the Transport Workers Union met.'
+    ms = [mention(text, "Tokyo", "E_t", "GPE"), mention(text, "Transport Workers Union", "E_twu", "ORG")]
+    (q,) = parse_quotes(text, mentions=ms)
+    assert q["speaker_entity_id"] == "E_twu"
+
+
 def test_curly_quote_speaker_before_and_pronoun_inherits():
     text = "Assad told Putin, “I want to renew our position”. Later he said “we will stay here for long”."
     ms = [mention(text, "Assad", "E_a"), mention(text, "Putin", "E_p")]

@@ -11,7 +11,8 @@ marks and a trailing comma).
 - Speaker: a speech cue (said, told, added, stated, noted, according to, wrote...) after the quote up to the end
   of the sentence where it closes (this covers "...regard," Assad told Sputnik and the adjacent sentence), else
   before it back to the sentence start or the previous quote, else anywhere in the sentence. The speaker is
-  the entity mention nearest to the cue (PERSON before ORG); with a pronoun or a nominal ("he", "the
+  the entity mention nearest to the cue (PERSON before ORG; a name of two or more capitalised words right beside
+  the cue counts as a PERSON whatever NER labelled it, "…,” Priya Costa said"); with a pronoun or a nominal ("he", "the
   president") it is the previous quote's speaker, else the latest PERSON mentioned before the quote.
 - ``mentions``: dicts with start, end, surface, entity_id and type (the resolved entity type). Without them,
   a capitalised name next to the cue gives ``speaker`` with ``speaker_entity_id`` None.
@@ -43,19 +44,30 @@ _TYPE_RANK = {"PERSON": 0, "ORG": 1}
 
 
 def _pick(window: tuple[int, int], cues: list[re.Match], mentions: Sequence[Mapping]) -> Mapping | None:
-    """Mention inside ``window`` nearest to a speech cue, PERSON first, then ORG."""
+    """Mention inside ``window`` nearest to a speech cue, PERSON first, then ORG; a name of two or more capitalised
+    words next to the cue (`_beside_cue`) counts as a PERSON whatever its type."""
     ws, we = window
     best = None
     for m in mentions:
-        if m["start"] < ws or m["end"] > we or m.get("type", "PERSON") not in _TYPE_RANK:
+        if m["start"] < ws or m["end"] > we:
             continue
         dist = min(min(abs(c.start() - m["end"]), abs(m["start"] - c.end())) for c in cues)
-        if dist > 80:
+        kind = m.get("type", "PERSON")
+        if kind not in _TYPE_RANK and _beside_cue(m["surface"], dist):
+            kind = "PERSON"
+        if dist > 80 or kind not in _TYPE_RANK:
             continue
-        rank = (_TYPE_RANK[m.get("type", "PERSON")], dist, m["start"])
+        rank = (_TYPE_RANK[kind], dist, m["start"])
         if best is None or rank < best[0]:
             best = (rank, m)
     return best[1] if best else None
+
+
+def _beside_cue(surface: str, dist: int) -> bool:
+    """A name of two or more capitalised words one space from a speech cue ('..." Priya Costa said'): the speaker,
+    though NER may call it a work of art, a building or a place; a one-word name ("Tokyo said") is not taken."""
+    words = surface.split()
+    return dist <= 1 and len(words) >= 2 and all(w[:1].isupper() for w in words)
 
 
 def _fallback_name(text: str, ws: int, we: int, cues: list[re.Match]) -> str | None:
