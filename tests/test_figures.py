@@ -149,3 +149,12 @@ def test_no_figure_starts_at_a_digit_that_is_not_decimal():
 @pytest.mark.parametrize("text", ["Thirds of the budget", "Quarters of the city flooded"])
 def test_a_bare_denominator_that_is_no_ordinal_is_no_figure(text):
     assert parse_figures(text) == []
+
+
+def test_number_words_join_only_as_tens_and_units_or_after_a_scale():
+    """ "twenty-five" and "one hundred and twenty-five" are one number; "one three" and "two two" are two, not 4."""
+    assert [(r["surface"], r["value"]) for r in parse_figures("one three people, two two cars")] == [
+        ("one", 1), ("three", 3), ("two", 2), ("two", 2)]  # fmt: skip
+    assert one("twenty five cars")["value"] == 25
+    assert one("one hundred and twenty-five people")["value"] == 125
+    assert one("one hundred twenty-five people")["value"] == 125

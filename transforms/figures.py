@@ -66,7 +66,10 @@ _DURATION_UNITS = {"second": "second", "minute": "minute", "hour": "hour", "day"
 
 
 _W = alternation([*_UNITS, *_TENS])
-_WORDNUM = rf"(?:{_W}(?:[- ]{_W})?(?:\s+(?:hundred|thousand|million|billion|trillion)(?:\s+(?:and\s+)?{_W})?)*)"
+# a second number word only after a tens word ("twenty-five"): "one three" and "two two" are two figures, not 4
+_TENS_UNIT = rf"(?:{alternation(_TENS)}(?:[- ]{alternation([w for w, v in _UNITS.items() if 1 <= v <= 9])})?)"
+_NUMWORD = rf"(?:{_TENS_UNIT}|{_W})"
+_WORDNUM = rf"(?:{_NUMWORD}(?:\s+(?:hundred|thousand|million|billion|trillion)(?:\s+(?:and\s+)?{_NUMWORD})?)*)"
 _A_SCALE = r"(?:an?\s+(?:hundred|thousand|million|billion|trillion|dozen)(?:\s+(?:thousand|million|billion))*)"
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _SCALE_SFX = r"(?:\s*(?:hundred|thousand|million|billion|trillion)\b|(?:bn|mn|tn|m|k)\b)"
