@@ -14,9 +14,14 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from transforms.readers import InputFile, discover, hash_file
+from transforms.readers import OUTPUT_MARKER, InputFile, discover, hash_file
 from transforms.shards import Shard, plan_shards
-from warehouse.store import Store, catalog_path
+from warehouse.release import CROISSANT, MANIFEST
+from warehouse.store import CATALOG, LOCK, Store, catalog_path
+
+# folders an input walk skips: a warehouse (its lock or catalog), a release version (manifest and Croissant file)
+# and a folder a report made; `newsetl run --input .` must not read the pipeline's own output back in
+OUTPUT_FOLDERS = ((LOCK,), (CATALOG,), (MANIFEST, CROISSANT), (OUTPUT_MARKER,))
 
 Problem = tuple[str, str, str]  # (path, reason_code, detail)
 
@@ -38,7 +43,7 @@ class Discovered:
 def discover_task(inputs: list[str], known_shas: frozenset[str]) -> Discovered:
     """Find and hash the input files; a file whose sha256 is published is `unchanged`, a second copy of a file
     in this run is `duplicate_in_run`."""
-    found, problems = discover(inputs)
+    found, problems = discover(inputs, OUTPUT_FOLDERS)
     files = []
     for p in found:
         try:
@@ -77,7 +82,7 @@ def nothing_new(inputs: list[str], warehouse: Path) -> bool:
     there is no published catalog, no input file, an input problem, or anything cannot be read."""
     try:
         published = catalog_path(Path(warehouse)).stat().st_mtime_ns
-        found, problems = discover(inputs)
+        found, problems = discover(inputs, OUTPUT_FOLDERS)
         if problems or not found:
             return False
         known = Store(Path(warehouse)).ingested_files()

@@ -22,7 +22,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
@@ -78,13 +78,21 @@ def detect_format(path: str | Path) -> str | None:
     return None
 
 
-def discover(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
+OUTPUT_MARKER = ".newsetl-output"  # written into a folder newsetl makes for its output (a report's): not input
+Markers = Sequence[tuple[str, ...]]  # a folder holding every file of one of these tuples is skipped
+
+
+def discover(
+    inputs: Iterable[str], skip_marked: Markers = ((OUTPUT_MARKER,),)
+) -> tuple[list[str], list[tuple[str, str, str]]]:
     """Expand files, directories (recursively, not following symlinked dirs) and globs.
 
     Returns (sorted unique file paths, problems) where a problem is (path, reason_code, detail) for an input
     that matched nothing or cannot be listed, a file that is not a regular file (a FIFO or device would block or
     never end), or a file name that is not valid UTF-8 (it could not be stored). Hidden files and directories are
-    skipped. `**` globs are expanded without following symlinked directories, like directories are.
+    skipped, and so is a directory holding all the files of one tuple of `skip_marked` (a warehouse, a release or
+    a report folder inside an input folder: the pipeline's own output is not its input). `**` globs are expanded without
+    following symlinked directories, like directories are.
     """
     found: set[str] = set()
     problems: list[tuple[str, str, str]] = []
@@ -94,16 +102,16 @@ def discover(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str, str
 
     for spec in inputs:
         if "**" in spec:
-            matches = sorted(_expand_recursive_glob(spec, unlistable))
+            matches = sorted(_expand_recursive_glob(spec, unlistable, skip_marked))
         elif any(c in spec for c in "*?["):
-            matches = sorted(glob(spec))
+            matches = sorted(m for m in glob(spec) if not _in_marked(m, skip_marked))
         else:
             matches = [spec]
         if not matches:
             problems.append((spec, "input_not_found", f"no file matches {spec!r}"))
         for m in matches:
             if os.path.isdir(m):
-                found.update(_walk_files(m, unlistable))
+                found.update(_walk_files(m, unlistable, skip_marked))
             elif os.path.lexists(m):
                 found.add(m)
             else:
@@ -118,13 +126,22 @@ def discover(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str, str
     return files, problems
 
 
-def _walk_files(root: str, onerror: Callable[[OSError], None]) -> Iterator[str]:
+def _walk_files(root: str, onerror: Callable[[OSError], None], skip_marked: Markers = ()) -> Iterator[str]:
     for dirpath, dirs, files in os.walk(root, followlinks=False, onerror=onerror):
+        if any(all(name in files for name in marker) for marker in skip_marked):
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield from (os.path.join(dirpath, f) for f in files if not f.startswith("."))
 
 
-def _expand_recursive_glob(spec: str, onerror: Callable[[OSError], None]) -> Iterator[str]:
+def _in_marked(path: str, skip_marked: Markers) -> bool:
+    """Whether ``path`` is, or is a file directly in, a directory that `skip_marked` names (see `discover`)."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    return any(all(os.path.lexists(os.path.join(folder, n)) for n in marker) for marker in skip_marked)
+
+
+def _expand_recursive_glob(spec: str, onerror: Callable[[OSError], None], skip_marked: Markers = ()) -> Iterator[str]:
     """Files matching a `**` glob. glob() follows symlinked directories, so a link loop repeats every file below
     it up to 40 times (and two loops multiply): walk from the pattern's fixed prefix without following links."""
     parts = spec.split("/")
@@ -132,7 +149,7 @@ def _expand_recursive_glob(spec: str, onerror: Callable[[OSError], None]) -> Ite
     root = "/".join(parts[:first_magic]) or ("/" if spec.startswith("/") else ".")
     pattern = re.compile(_glob_regex(parts[first_magic:]))
     prefix = "" if parts[:first_magic] else "./"
-    for path in _walk_files(root, onerror):
+    for path in _walk_files(root, onerror, skip_marked):
         rel = path[len(root) :].lstrip("/") if root != "." else path.removeprefix(prefix)
         if pattern.fullmatch(rel):
             yield path if root != "." else rel

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from transforms.readers import OUTPUT_MARKER
 from warehouse.checks import run_checks
 from warehouse.model_checks import MODEL_CHECKS
 from warehouse.release import connect_read_only
@@ -346,6 +347,7 @@ def write_report(
     """Write out/index.html (and out/gx/ Data Docs when `gx_docs`). Returns (page path, note or None)."""
     warehouse = Path(warehouse).resolve()
     out = Path(out)
+    fresh = not out.exists()  # a folder of the report's own: marked, so that an input walk over it skips it
     con = connect_read_only(warehouse)
     try:
         data = collect(con)
@@ -360,6 +362,8 @@ def write_report(
     finally:
         con.close()
     out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        (out / OUTPUT_MARKER).touch()
     page = out / "index.html"
     page.write_text(
         render_html(data, warehouse=str(warehouse), generated_at=now or datetime.now(UTC), gx_link=gx_link),

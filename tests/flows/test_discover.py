@@ -69,3 +69,37 @@ def test_a_run_on_an_unchanged_input_starts_no_workers(tmp_path, seeds_copy, run
     assert summary["counts"]["files_skipped"] == 5 and summary["counts"]["documents_new"] == 0
     assert "probed" in summary["timeline"] and "cluster" not in summary["timeline"], summary["timeline"]
     assert "Dask" not in res.stderr and "distributed" not in res.stderr
+
+
+def test_an_input_walk_skips_the_pipelines_own_output_folders(tmp_path):
+    """A warehouse (its lock or catalog), a release version (manifest and Croissant file) and a folder a report
+    made are not input; a folder with only a manifest.json is."""
+    from flows.discover import OUTPUT_FOLDERS
+    from transforms.readers import OUTPUT_MARKER, discover
+
+    def put(rel: str, text: str = "x") -> None:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+
+    put("a.txt"), put("wh/.newsetl.lock"), put("wh/data/documents/p.parquet"), put("wh2/newsetl.duckdb")
+    put("rel/1/manifest.json"), put("rel/1/croissant.json"), put("rel/1/documents.parquet")
+    put(f"report/{OUTPUT_MARKER}", ""), put("report/index.html"), put("other/manifest.json"), put("other/b.txt")
+    found, problems = discover([str(tmp_path)], OUTPUT_FOLDERS)
+    assert problems == []
+    assert sorted(os.path.relpath(p, tmp_path) for p in found) == ["a.txt", "other/b.txt", "other/manifest.json"]
+    globbed, _ = discover([str(tmp_path / "**" / "*.parquet"), str(tmp_path / "report" / "*")], OUTPUT_FOLDERS)
+    assert globbed == []
+    everything, _ = discover([str(tmp_path)], ())  # without markers every file is found
+    assert len(everything) == 9
+
+
+def test_a_warehouse_inside_its_input_folder_is_not_read_back(tmp_path, run_etl):
+    """`newsetl run --input proj --warehouse proj/wh` twice: the second run finds nothing new (it ingested the
+    warehouse's own Parquet, catalog and report before)."""
+    proj = tmp_path / "proj"
+    shutil.copytree(SEEDS, proj)
+    state, first = run_etl([proj], proj / "wh")
+    assert state.is_completed() and first["counts"]["documents_new"] == 5
+    state, second = run_etl([proj], proj / "wh")
+    assert state.is_completed()
+    assert (second["counts"]["documents_new"], second["counts"]["quarantined"]) == (0, 0)
