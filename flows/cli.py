@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flows.cli_common import EXIT_USAGE, warehouse_option
+from flows.cli_common import EXIT_FAILED, EXIT_USAGE, usable_dir, warehouse_option
 from flows.cli_common import fail as _fail
 from flows.cli_common import warehouse_path as _warehouse
 from flows.config import ConfigError, Settings, prepare_prefect_env, resolve
@@ -50,12 +50,15 @@ def _setup_logging(quiet: bool, json_logs: bool) -> None:
 
 
 def _check_not_busy(warehouse: str | None) -> None:
-    """Refuse at once, before Prefect starts, when another run holds the warehouse (the flow re-checks)."""
+    """Make the warehouse folder and refuse at once, before Prefect starts, when it cannot be made or another run
+    holds it (the flow re-checks)."""
     from warehouse.store import WarehouseBusy, writer_lock
 
-    root = _warehouse(warehouse)
-    if not root.exists():
-        return
+    root = usable_dir(_warehouse(warehouse), "--warehouse")
+    try:
+        root.mkdir(parents=True, exist_ok=True)  # the run makes it anyway: a folder it cannot make fails here
+    except OSError as exc:
+        _fail(f"--warehouse {root}: {exc.strerror or exc}")
     try:
         with writer_lock(root):
             pass
@@ -270,7 +273,7 @@ def serve(
     from flows.serve import ServeError
     from flows.serve import serve as serve_jobs
 
-    root = _warehouse(warehouse)
+    root = usable_dir(_warehouse(warehouse), "--warehouse")
     try:
         schedule = Schedule.parse(cron, interval)
     except ValueError as exc:
@@ -395,6 +398,10 @@ def entry(args: list[str] | None = None) -> None:
         if exc.code is None or isinstance(exc.code, int):
             exit_quickly(exc.code or 0)
         raise
+    except OSError as exc:  # a folder that cannot be written, a disk that is full: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"newsetl: error: {exc.strerror or exc}{where}", err=True)
+        exit_quickly(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,18 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     sys.exit(code)
 
 
+def usable_dir(path: Path, option: str) -> Path:
+    """`path` if it is a directory or can be made one (its nearest existing parent is a directory); else one line
+    and exit 2, before anything starts (a file given as --warehouse or --out gave a traceback)."""
+    near = Path(path)
+    while not near.exists() and near != near.parent:
+        near = near.parent
+    if not near.is_dir():
+        what = "is not a directory" if near == Path(path) else f"cannot be made: {near} is not a directory"
+        fail(f"{option} {path} {what}", EXIT_USAGE)
+    return Path(path)
+
+
 def warehouse_path(value: str | None) -> Path:
     try:
         return resolve(warehouse=value).warehouse

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli_common import EXIT_USAGE, warehouse_option
+from flows.cli_common import EXIT_USAGE, usable_dir, warehouse_option
 from flows.cli_common import fail as _fail
 from flows.cli_common import warehouse_path as _warehouse
 
@@ -38,7 +38,7 @@ def release(version: str | None, verify: str | None, out: str | None, warehouse:
         check_version(version if verify is None else verify)
     except ReleaseError as exc:
         _fail(str(exc), EXIT_USAGE)
-    out_dir = Path(out or os.environ.get("NEWSETL_RELEASE_DIR") or "release")
+    out_dir = usable_dir(Path(out or os.environ.get("NEWSETL_RELEASE_DIR") or "release"), "--out")
     try:
         if verify is not None:
             manifest = verify_release(out_dir, verify)
@@ -72,7 +72,7 @@ def report(warehouse: str | None, out: str, no_gx_docs: bool) -> None:
     from warehouse.report import write_report
 
     try:
-        page, note = write_report(_warehouse(warehouse), Path(out), gx_docs=not no_gx_docs)
+        page, note = write_report(_warehouse(warehouse), usable_dir(Path(out), "--out"), gx_docs=not no_gx_docs)
     except ReleaseError as exc:  # no warehouse
         _fail(str(exc))
         return

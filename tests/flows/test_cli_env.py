@@ -50,3 +50,31 @@ def test_the_newsetl_command_keeps_its_exit_code_and_skips_the_interpreters_tear
     assert failed.stderr.splitlines() == [f"newsetl: error: no warehouse at {missing} (run `newsetl run` first)"]
     usage = newsetl("run", "--no-such-option")
     assert usage.returncode == 2 and usage.stdout == "" and "No such option" in usage.stderr
+
+
+def test_a_file_or_an_unmakeable_folder_as_warehouse_or_out_is_one_line(tmp_path):
+    """A file given where a folder goes (or a folder under a file) is refused in one line, exit 2, before anything
+    starts; an OSError no check foresaw (a folder that cannot be made) is one line too, exit 1."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+
+    def newsetl(*args: str, probe: str = ENTRY_PROBE) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+
+    for args, line in [
+        (("run", "--warehouse", "afile"), f"--warehouse {afile} is not a directory"),
+        (("run", "--warehouse", "afile/sub"), f"--warehouse {afile}/sub cannot be made: {afile} is not a directory"),
+        (("serve", "--interval", "30", "--warehouse", "afile"), f"--warehouse {afile} is not a directory"),
+        (("report", "--out", "afile"), "--out afile is not a directory"),
+        (("release", "--version", "1", "--out", "afile/x"), "--out afile/x cannot be made: afile is not a directory"),
+    ]:
+        out = newsetl(*args)
+        assert (out.returncode, out.stdout, out.stderr.splitlines()) == (2, "", [f"newsetl: error: {line}"]), args
+    raising = ENTRY_PROBE.replace(
+        "from flows.cli import entry",
+        "import flows.cli\n\ndef main(*a, **k):\n    raise PermissionError(13, 'Permission denied', '/x/y')\n\n"
+        "flows.cli.main = main\nfrom flows.cli import entry",
+    )
+    out = newsetl("report", probe=raising)
+    assert (out.returncode, out.stderr.splitlines()) == (1, ["newsetl: error: Permission denied: /x/y"])
