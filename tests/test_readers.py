@@ -231,6 +231,19 @@ def test_parquet_rows_and_schema(tmp_path):
     assert summary(read(corrupt)) == [(0, "corrupt_parquet")]
 
 
+def test_parquet_text_in_any_string_layout_and_the_first_string_text_field(tmp_path):
+    """pandas writes a `category` column dictionary-encoded; Arrow also has string_view; a non-string `text`
+    column gives way to a string `content` column, as in JSONL."""
+    for name, table in [
+        ("dictionary", pa.table({"text": pa.array(["One two.", "One two."]).dictionary_encode()})),
+        ("view", pa.table({"text": pa.array(["One two.", "One two."], pa.string_view())})),
+        ("content", pa.table({"text": [1, 2], "content": ["One two.", "One two."]})),
+    ]:
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        items = read(tmp_path / f"{name}.parquet")
+        assert [(type(i).__name__, i.text) for i in items] == [("RawRecord", "One two.")] * 2, name
+
+
 def test_unsupported_format(tmp_path):
     p = tmp_path / "a.pdf"
     p.write_bytes(b"%PDF-1.4")

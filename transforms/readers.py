@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.encoding import UndecodableError, decode_bytes, repair_text
@@ -508,8 +509,8 @@ def read_parquet(
         yield _reject(f, first, "corrupt_parquet", f"{type(exc).__name__}: {exc}"[:300])
         return
     names = pf.schema_arrow.names
-    col = next((c for c in TEXT_FIELDS if c in names), None)
-    if col is None or not str(pf.schema_arrow.field(col).type).endswith("string"):
+    col = next((c for c in TEXT_FIELDS if c in names and _is_text_type(pf.schema_arrow.field(c).type)), None)
+    if col is None:
         yield _reject(f, first, "wrong_schema", f"parquet schema {names[:10]} has no string text column")
         return
     meta_cols = [c for c in ("title", "url", "published_at") if c in names]
@@ -529,6 +530,14 @@ def read_parquet(
                 i += 1
     except Exception as exc:  # corrupt pages after a readable footer: keep the rows read so far
         yield _reject(f, i, "corrupt_parquet", f"row {i}: {type(exc).__name__}: {exc}"[:300])
+
+
+def _is_text_type(t: pa.DataType) -> bool:
+    """A string column, in any of Arrow's layouts: string, large_string, string_view, or dictionary-encoded (what
+    pandas writes for a `category` column)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 _READERS: dict[str, Callable[[InputFile], Iterator[Item]]] = {
