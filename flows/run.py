@@ -236,7 +236,9 @@ def _bookkeeping(run: Run, counts: dict[str, Any]) -> dict[str, Any]:
             n_records[file_id] = n_records.get(file_id, 0) + n
     files = [
         {"file_id": f.file_id, "path": f.path, "sha256": f.sha256, "bytes": f.bytes, "format": f.format,
-         "status": found.status[f.path], "n_records": n_records.get(f.file_id, 0), "run_id": ctx.run_id}
+         "status": found.status[f.path], "run_id": ctx.run_id,
+         # a byte-identical copy shares the file_id of the file it copies, whose records it did not add
+         "n_records": n_records.get(f.file_id, 0) if found.status[f.path] == "ingested" else 0}
         for f in found.files
     ]  # fmt: skip
     problems = [

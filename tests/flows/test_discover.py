@@ -103,3 +103,25 @@ def test_a_warehouse_inside_its_input_folder_is_not_read_back(tmp_path, run_etl)
     state, second = run_etl([proj], proj / "wh")
     assert state.is_completed()
     assert (second["counts"]["documents_new"], second["counts"]["quarantined"]) == (0, 0)
+
+
+def test_a_copy_adds_no_records_and_ingested_rows_key_the_files(tmp_path, seeds_copy, run_etl):
+    """A byte-identical copy in the same run is `duplicate_in_run` with 0 records (it had its original's count), a
+    later run's `unchanged` rows too; the `ingested` row of a file_id is the one its records came from."""
+    from warehouse.query import open_read_only
+
+    one = sorted(seeds_copy.iterdir())[0]
+    shutil.copy(one, seeds_copy / "copy_of_first.txt")
+    wh = tmp_path / "wh"
+    for _ in range(2):
+        state, _ = run_etl([seeds_copy], wh)
+        assert state.is_completed()
+    with open_read_only(wh) as con:
+        by_status = dict(con.execute("SELECT status, sum(n_records) FROM source_files GROUP BY 1").fetchall())
+        n_raw = con.execute("SELECT count(*) FROM raw_documents").fetchone()[0]
+        joined = con.execute(
+            "SELECT count(*) FROM raw_documents r "
+            "JOIN source_files s ON s.file_id = r.file_id AND s.status = 'ingested'"
+        ).fetchone()[0]
+    assert by_status == {"ingested": 5, "duplicate_in_run": 0, "unchanged": 0}
+    assert n_raw == joined == 5

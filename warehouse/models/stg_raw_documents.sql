@@ -15,7 +15,7 @@ SELECT
 FROM raw_documents;
 COMMENT ON VIEW stg_raw_documents IS 'One row per input record as read, with the document it became (null when quarantined).';
 COMMENT ON COLUMN stg_raw_documents.record_id IS 'Record identifier: file_id plus the record index in the file.';
-COMMENT ON COLUMN stg_raw_documents.file_id IS 'File the record came from (stg_source_files.file_id).';
+COMMENT ON COLUMN stg_raw_documents.file_id IS 'File the record came from: stg_source_files.file_id of the row with status = ''ingested'' (other rows share the id).';
 COMMENT ON COLUMN stg_raw_documents.record_index IS 'Position of the record in its file, from 0.';
 COMMENT ON COLUMN stg_raw_documents.doc_id IS 'Document the record normalized to (stg_documents.doc_id); null when quarantined.';
 COMMENT ON COLUMN stg_raw_documents.is_quarantined IS 'True when the record did not become a document (see stg_quarantine).';

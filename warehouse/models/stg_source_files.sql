@@ -3,7 +3,7 @@ CREATE OR REPLACE VIEW stg_source_files AS
 SELECT file_id, path, sha256, bytes, format, status, n_records, run_id
 FROM source_files;
 COMMENT ON VIEW stg_source_files IS 'One row per input file per run: path, sha256, bytes, format, ingest status.';
-COMMENT ON COLUMN stg_source_files.file_id IS 'Identifier of the file within its run.';
+COMMENT ON COLUMN stg_source_files.file_id IS 'Content id of the file (its sha256''s first 16 hex digits): byte-identical copies and a file''s later unchanged rows share it; the row with status = ''ingested'' is the one its records came from.';
 COMMENT ON COLUMN stg_source_files.path IS 'Path of the file as discovered.';
 COMMENT ON COLUMN stg_source_files.sha256 IS 'SHA-256 of the file bytes; files with a known hash are not ingested again.';
 COMMENT ON COLUMN stg_source_files.bytes IS 'File size in bytes.';
