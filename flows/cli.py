@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -49,7 +51,7 @@ def _setup_logging(quiet: bool, json_logs: bool) -> None:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER"] = "json"
 
 
-def _check_not_busy(warehouse: str | None) -> None:
+def _check_not_busy(warehouse: str | None, fail: Callable[[str], NoReturn] = _fail) -> None:
     """Make the warehouse folder and refuse at once, before Prefect starts, when it cannot be made or another run
     holds it (the flow re-checks)."""
     from warehouse.store import WarehouseBusy, writer_lock
@@ -58,12 +60,12 @@ def _check_not_busy(warehouse: str | None) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)  # the run makes it anyway: a folder it cannot make fails here
     except OSError as exc:
-        _fail(f"--warehouse {root}: {exc.strerror or exc}")
+        fail(f"--warehouse {root}: {exc.strerror or exc}")
     try:
         with writer_lock(root):
             pass
     except WarehouseBusy as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,6 +119,7 @@ def run(
     dask_address: str | None,
 ) -> None:
     """Run the pipeline on the inputs and publish the warehouse."""
+    fail = functools.partial(_fail_run, json_logs=json_logs)
     try:
         settings = resolve(
             warehouse=warehouse,
@@ -127,8 +130,8 @@ def run(
             full_refresh=full_refresh,
         )
     except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    _check_not_busy(warehouse)
+        fail(str(exc), EXIT_USAGE)
+    _check_not_busy(warehouse, fail)
     _setup_logging(quiet, json_logs)
     from flows import timeline
     from flows.runners import check_runner
@@ -136,16 +139,27 @@ def run(
     try:
         check_runner(runner, dask_address)
     except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     clock = timeline.LAST = timeline.Timeline()
     clock.mark("imports")
     runner, cluster = _start_runner(settings, runner, dask_address, clock)
     flow_args = {"inputs": list(inputs) or None, "warehouse": warehouse, "batch_size": batch_size,
                  "max_doc_chars": max_doc_chars, "n_process": n_process, "full_refresh": full_refresh}  # fmt: skip
-    state = _run_flow(flow_args, runner, dask_address, settings.n_process, cluster, clock)
+    try:
+        state = _run_flow(flow_args, runner, dask_address, settings.n_process, cluster, clock)
+    except RuntimeError as exc:
+        fail(str(exc))
     if not state.is_completed():
-        _fail(state.message or f"run ended {state.name}")
+        fail(state.message or f"run ended {state.name}")
     _print_summary(state.result(), clock, quiet, json_logs)
+
+
+def _fail_run(message: str, code: int = EXIT_FAILED, *, json_logs: bool) -> NoReturn:
+    """`fail`, after one JSON line on stdout with --json-logs (a scheduler reads stdout: a failed run says so
+    there too, as a finished run's summary does)."""
+    if json_logs:
+        click.echo(json.dumps({"event": "run_failed", "error": message, "exit_code": code}))
+    _fail(message, code)
 
 
 def _start_runner(
@@ -183,7 +197,8 @@ def _run_flow(
     clock: Timeline,
 ) -> Any:
     """Run the flow under Prefect's API (a temporary server unless ``PREFECT_API_URL`` names one) and return its
-    final state; the local cluster is closed before the server stops, and on any error."""
+    final state (a RuntimeError when the server does not start); the local cluster is closed before the server
+    stops, and on any error."""
     from flows.runners import configured_flow, local_api
 
     try:
@@ -198,8 +213,6 @@ def _run_flow(
                 cluster.close()
                 clock.mark("cluster_closed")
         clock.mark("api_server_stopped")
-    except RuntimeError as exc:
-        _fail(str(exc))
     finally:
         if cluster:
             cluster.close()

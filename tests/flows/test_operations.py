@@ -264,6 +264,22 @@ def test_json_logs_carry_progress_and_the_summary(tmp_path, prefect_harness):
     assert progress[-1].startswith("extract: 3/3 slices")
 
 
+def test_json_logs_say_a_failed_run_on_stdout_too(tmp_path, prefect_harness):
+    """A scheduler reading --json-logs' stdout gets one JSON line for a failed run as for a finished one, beside the
+    usual one error line on stderr."""
+    import json
+
+    missing = tmp_path / "nothing_here"
+    res = cli("run", "--input", str(missing), "--warehouse", str(tmp_path / "wh"), "--json-logs", "--runner", "thread",
+              api=True)  # fmt: skip
+    assert res.returncode == 1
+    (line,) = res.stdout.strip().splitlines()
+    assert json.loads(line) == {"event": "run_failed", "error": f"no such file: {missing}", "exit_code": 1}
+    assert res.stderr.strip().splitlines()[-1] == f"newsetl: error: no such file: {missing}"
+    usage = cli("run", "--batch-size", "0", "--warehouse", str(tmp_path / "wh"), "--json-logs")
+    assert usage.returncode == 2 and json.loads(usage.stdout)["event"] == "run_failed"
+
+
 def test_quiet_prints_only_the_final_line(tmp_path, prefect_harness):
     res = cli("run", "--input", str(SEEDS), "--warehouse", str(tmp_path / "wh"), "--quiet", "--runner", "thread",
               env={"PREFECT_LOGGING_LEVEL": "INFO"}, api=True)  # fmt: skip
