@@ -88,12 +88,17 @@ def test_parquet_pieces_are_row_groups(tmp_path):
 
 
 def test_utf16_and_unsplittable_formats_stay_whole(tmp_path):
-    p = tmp_path / "u16.jsonl"
-    p.write_bytes(("\n".join(json.dumps({"text": f"x{i}"}) for i in range(200))).encode("utf-16"))
+    lines = "\n".join(json.dumps({"text": f"x{i}"}) for i in range(200))
+    wide = []
+    for enc in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):  # with a BOM, and UTF-16 without
+        wide.append(tmp_path / f"{enc}.jsonl")
+        wide[-1].write_bytes(lines.encode(enc))
     gz = tmp_path / "a.txt"
     gz.write_text("hello " * 1000, encoding="utf-8")
-    for path in (p, gz):
-        assert list(split_file(hash_file(str(path)), 10)) == [Piece(hash_file(str(path)))]
+    for path in (*wide, gz):
+        assert list(split_file(hash_file(str(path)), 10)) == [Piece(hash_file(str(path)))], path.name
+    for path in wide:  # and read whole: 200 records
+        assert [type(i).__name__ for i in read_file(hash_file(str(path)))] == ["RawRecord"] * 200, path.name
 
 
 def test_plan_packs_small_files_and_cuts_large_ones(tmp_path):

@@ -49,6 +49,15 @@ class Decoded:
     repaired: bool
 
 
+def wide_encoding(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (its first 4 bytes or more) is UTF-16 or UTF-32: a BOM, or a NUL byte
+    beside a non-NUL one in its first two (text in UTF-8 or an 8-bit code has no NUL there). A newline byte in
+    such a file is half a character: it is decoded whole before it is split into lines or records."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return True
+    return len(head) >= 2 and (head[0] == 0) != (head[1] == 0)
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """Guess BOM-less UTF-16 from its high bytes: in text of one alphabetic script they sit on one parity and take
     almost only two values, 0x00 (spaces, digits, punctuation, Latin) and the script's block (0x04 Cyrillic,

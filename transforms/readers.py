@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.encoding import UndecodableError, decode_bytes, repair_text
+from transforms.encoding import UndecodableError, decode_bytes, repair_text, wide_encoding
 from transforms.records import RawRecord, Rejection
 
 STAGE = "ingest"
@@ -398,7 +398,9 @@ def read_html(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item
     yield _record(f, 0, text, enc, max_doc_chars, title=doc.title, url=doc.url, published_at=doc.date)
 
 
-def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int, first: int = 0) -> Iterator[Item]:
+def _json_records(
+    f: InputFile, lines: Iterable[bytes], max_doc_chars: int, first: int = 0, encoding: str = "utf-8"
+) -> Iterator[Item]:
     for i, line in enumerate(lines, start=first):
         if not line.strip():
             continue
@@ -421,7 +423,7 @@ def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int, firs
             f,
             i,
             repair_text(text),
-            "utf-8",
+            encoding,
             max_doc_chars,
             title=obj.get("title"),
             url=obj.get("url"),
@@ -430,9 +432,22 @@ def _json_records(f: InputFile, lines: Iterable[bytes], max_doc_chars: int, firs
 
 
 def read_jsonl(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:
-    """.jsonl: one JSON object per line with text, title, url, published_at."""
+    """.jsonl: one JSON object per line with text, title, url, published_at. UTF-16 or UTF-32 (`wide_encoding`)
+    is decoded whole before it is split into lines."""
     with open(f.path, "rb") as fh:
-        yield from _json_records(f, fh, max_doc_chars)
+        head = fh.read(4)
+        fh.seek(0)
+        if not wide_encoding(head):
+            yield from _json_records(f, fh, max_doc_chars)
+            return
+        data = fh.read()
+    try:
+        d = decode_bytes(data)
+    except UndecodableError as exc:
+        yield _reject(f, 0, exc.reason_code, str(exc))
+        return
+    lines = (line.encode("utf-8") for line in d.text.split("\n"))
+    yield from _json_records(f, lines, max_doc_chars, encoding=d.encoding)
 
 
 def read_jsonl_gz(f: InputFile, max_doc_chars: int = MAX_DOC_CHARS) -> Iterator[Item]:

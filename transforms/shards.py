@@ -19,13 +19,13 @@ from itertools import pairwise
 
 import numpy as np
 
+from transforms.encoding import wide_encoding
 from transforms.readers import InputFile
 
 SHARD_BYTES = 4 << 20  # input bytes per shard: ~1,000 news articles, a few seconds of ingest and normalize
 SHARD_FILES = 256  # files per shard at most (a shard of tiny files is still a bounded task argument)
 SCAN_BLOCK = 16 << 20  # bytes read at a time when looking for record boundaries in a large file
 QUOTE, NEWLINE = 0x22, 0x0A
-UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a file in these encodings is never cut at byte offsets
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def split_file(f: InputFile, target: int) -> Iterator[Piece]:
 
 def _byte_pieces(f: InputFile, target: int, *, quoted: bool, header: bool) -> Iterator[Piece]:
     with open(f.path, "rb") as fh:
-        if fh.read(2) in UTF16_32_BOMS:
+        if wide_encoding(fh.read(4)):  # UTF-16 or UTF-32: never cut at byte offsets
             yield Piece(f)
             return
     starts = record_starts(f.path, target, quoted=quoted, skip_first=header)
