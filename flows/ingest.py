@@ -3,25 +3,29 @@
 Map `ingest_task`, one per shard: the records of its pieces, with their raw texts, go to `raw`; rejected records
 are in `raw` too (their kept text) and in `quarantine` with the reason; `lines` counts the short lines per
 source for the repeated-line detector. Reduce `repeated_lines_task`: the lines repeated across at least half of
-one source's documents in the whole run (a text must normalize the same in whichever shard it is).
+one source's documents in the whole run (a text must normalize the same in whichever shard it is), plus those
+earlier runs removed as repeated from the same sources (and in whichever run it comes).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.context import Handle, RunContext, gate, handle, key_of, quarantine_row, table, write_outputs
-from transforms.boilerplate import MIN_LINE_DOCS, MIN_LINE_SHARE, line_counts
+from transforms.boilerplate import MIN_LINE_DOCS, MIN_LINE_SHARE, REPEATED_RULE, line_counts
 from transforms.readers import read_piece
 from transforms.records import RawRecord, Rejection
 from transforms.shards import Shard
-from transforms.stages import source_lines
+from transforms.stages import source_key, source_lines
+from warehouse.store import Store
 
 LINES_SCHEMA = pa.schema([("source", pa.string()), ("line", pa.string()), ("n", pa.int64())])
 
@@ -104,8 +108,35 @@ def repeated_lines_task(ctx: RunContext, line_files: list[str]) -> Handle:
             ).to_arrow_table()
         finally:
             con.close()
+    repeated = _with_published(repeated, Path(ctx.root), line_files)
     files, rows = write_outputs(ctx, "repeated", "all", {"repeated": repeated})
     return ctx.work.finish("repeated", "all", handle("repeated", "all", t0, files, rows))
+
+
+def _with_published(repeated: pa.Table, root: Path, line_files: list[str]) -> pa.Table:
+    """`repeated` plus the lines earlier runs removed as repeated from the run's sources: a footer learned from
+    a site's first 100 articles is removed from its 101st, which a later run brings alone (its text, and so its
+    doc_id, would else differ from a copy published before). Read from the published boilerplate_lines."""
+    if not line_files:
+        return repeated
+    sources = {s for s in pq.read_table(line_files, columns=["source"]).column("source").unique().to_pylist()}
+    con = Store(root).connect_published()
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT b.text, r.url, s.path FROM boilerplate_lines b JOIN raw_documents r USING (record_id) "
+            "JOIN source_files s ON s.file_id = r.file_id AND s.status = 'ingested' WHERE b.rule = $rule",
+            {"rule": REPEATED_RULE},
+        ).fetchall()
+    finally:
+        con.close()
+    known = set(zip(repeated.column("source").to_pylist(), repeated.column("line").to_pylist(), strict=True))
+    for line, url, path in rows:
+        source = source_key(url, path)
+        if source in sources:
+            known.add((source, line))
+    pairs = sorted(known)
+    return pa.table({"source": pa.array([p[0] for p in pairs], pa.string()),
+                     "line": pa.array([p[1] for p in pairs], pa.string())})  # fmt: skip
 
 
 def load_repeated(path: str) -> dict[str, frozenset[str]]:

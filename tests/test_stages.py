@@ -47,3 +47,11 @@ def test_line_counts_of_parts_add_up_to_the_whole():
     merge_line_counts(merged, line_counts(pairs[3:]))
     assert merged == whole == ({"a": {"x": 2, "y": 2}, "b": {"x": 1}}, {"a": 3, "b": 1})
     assert flag_repeated(*whole, min_docs=2, min_share=0.6) == {"a": frozenset({"x", "y"})}
+
+
+def test_a_records_source_is_its_url_host_else_its_file_and_a_malformed_url_names_none():
+    from transforms.stages import source_key
+
+    assert source_key("https://News.Example.com:8080/a?b", "f.jsonl") == "news.example.com"
+    assert source_key(None, "f.jsonl") == source_key("", "f.jsonl") == source_key("no-scheme", "f.jsonl") == "f.jsonl"
+    assert source_key("http://[x", "f.jsonl") == "f.jsonl"  # urlsplit raises ValueError: it ended the ingest task

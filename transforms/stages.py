@@ -49,11 +49,19 @@ class NormalizeBatch:
 
 def source_of(record: RawRecord, path: str | None) -> str:
     """Where a record comes from, for the repeated-line detector: URL host, else the input file."""
-    if record.url:
-        host = urlsplit(record.url).hostname
+    return source_key(record.url, path or record.file_id)
+
+
+def source_key(url: str | None, path: str) -> str:
+    """`source_of` from a record's stored url and its file's path."""
+    if url:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:  # a malformed URL ("http://[x") names no host
+            host = None
         if host:
             return host.lower()
-    return path or record.file_id
+    return path
 
 
 def find_repeated_lines(records: Sequence[RawRecord], paths: dict[str, str]) -> dict[str, frozenset[str]]:

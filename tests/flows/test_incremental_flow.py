@@ -54,3 +54,30 @@ def test_incremental_runs_and_a_full_refresh_give_the_same_tables(tmp_path, run_
     assert not [c for c in marts(wh)["_checks"] if c[1]]
     params = q(full, "SELECT params FROM runs ORDER BY run_id DESC LIMIT 1")[0][0]
     assert '"full_refresh": true' in params
+
+
+def test_a_copy_in_a_later_run_loses_the_footer_an_earlier_run_learned(tmp_path, run_etl):
+    """Run 1 learns a site's footer (on every one of its 5 records) and removes it; run 2 brings a byte-identical
+    copy of one record alone, too few to learn anything: the published footer is removed from it too, so it
+    normalizes to the same text and maps to the same document (it was a second document, a 'near' duplicate)."""
+    import json
+
+    footer = "Example Wire: all rights reserved."
+    rows = [
+        {"text": (SEEDS / name).read_text(encoding="utf-8") + "\n" + footer, "url": f"https://news.example.com/{i}"}
+        for i, name in enumerate(sorted(p.name for p in SEEDS.iterdir()))
+    ]
+    first, later = tmp_path / "run1", tmp_path / "run2"
+    first.mkdir(), later.mkdir()
+    (first / "batch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (later / "late.jsonl").write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    wh = tmp_path / "wh"
+    for inputs in ([first], [first, later]):
+        state, _ = run_etl(inputs, wh)
+        assert state.is_completed(), state.message
+    assert q(wh, "SELECT count(*) FROM documents") == [(5,)]
+    assert q(
+        wh, "SELECT count(DISTINCT doc_id), count(*) FROM raw_documents WHERE raw_text = ?", [rows[0]["text"]]
+    ) == [(1, 2)]
+    # the footer's rows are run 1's: the copy's document is the published one
+    assert q(wh, "SELECT count(*) FROM boilerplate_lines WHERE rule = 'repeated_line' AND text = ?", [footer]) == [(5,)]
