@@ -284,7 +284,8 @@ TABLES: dict[str, tuple[pa.Schema, str]] = {
     "doc_signatures": (DOC_SIGNATURES, "One row per document: MinHash signature, LSH bands, paragraph hashes."),
     "extractions": (
         EXTRACTIONS,
-        "One row per canonical document sent to extraction: extracted or skipped (with the reason), row counts.",
+        "One row per new distinct document: extracted (a cluster's canonical document) or skipped with the reason "
+        "(near_duplicate, non_english, ...), and its row counts.",
     ),
     "entities": (ENTITIES, "One row per canonical entity per run that mentioned it (the entities view merges runs)."),
     "mentions": (MENTIONS, "One row per entity mention: offsets into documents.text, label, sentence, entity."),
