@@ -359,3 +359,13 @@ def test_symlink_loop_file_is_listed_and_unreadable(tmp_path):
     assert (files, problems) == ([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], [])
     with pytest.raises(OSError):
         hash_file(files[0])  # the flow turns this into an unreadable_file quarantine row
+
+
+def test_one_file_given_in_several_spellings_is_one_input(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in1").mkdir()
+    (tmp_path / "in1" / "a.txt").write_text("Some text.", encoding="utf-8")
+    (tmp_path / "in1" / "b.txt").symlink_to("a.txt")
+    spellings = ["in1/a.txt", "./in1/a.txt", str(tmp_path / "in1" / "a.txt"), "in1//a.txt", "in1", "in1/b.txt"]
+    files, problems = discover(spellings)
+    assert (files, problems) == ([str(tmp_path / "in1" / "a.txt")], [])

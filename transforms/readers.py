@@ -118,13 +118,26 @@ def discover(
             else:
                 problems.append((m, "input_not_found", f"no such file: {m}"))
     files = []
-    for path in sorted(found):
+    for path in _one_spelling(found):
         problem = _not_a_file(path)
         if problem:
             problems.append(problem)
         else:
             files.append(path)
     return files, problems
+
+
+def _one_spelling(paths: Iterable[str]) -> list[str]:
+    """Sorted paths, one per file: "in/a.txt", "./in/a.txt", "in//a.txt" and the absolute path (or a link to it)
+    are one file, which keeps its first spelling in sorted order, normalized ("in/a.txt")."""
+    seen: set[str] = set()
+    out = []
+    for path in sorted(os.path.normpath(p) for p in paths):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
 
 
 def _walk_files(root: str, onerror: Callable[[OSError], None], skip_marked: Markers = ()) -> Iterator[str]:
