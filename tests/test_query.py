@@ -121,6 +121,9 @@ def test_errors_are_one_line_warehouse_errors(warehouse):
     assert "\n" not in str(exc.value)
     with pytest.raises(WarehouseError, match="empty query"):
         check_statements("  ;  ")
+    with pytest.raises(WarehouseError, match="one statement at a time: the query has 2"):
+        run_query(warehouse, "SELECT 1 AS a; SELECT 2 AS b")  # only the last one's rows were printed
+    assert run_query(warehouse, "SELECT 1 AS a;")[1] == [(1,)]
 
 
 def test_missing_warehouse(tmp_path):

@@ -62,6 +62,8 @@ def check_statements(sql: str) -> None:
             raise WarehouseError(f"refused: {kind} statements are not allowed; the warehouse is read-only")
         if st.type == duckdb.StatementType.EXPLAIN:
             _check_explained(st.query)
+    if len(statements) > 1:  # only the last one's rows would be printed
+        raise WarehouseError(f"one statement at a time: the query has {len(statements)}")
 
 
 def _check_explained(query: str) -> None:
