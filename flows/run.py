@@ -27,7 +27,7 @@ from flows.runners import keep_one_worker
 from transforms.shards import SHARD_FILES, Shard
 from warehouse.neardup import check_scheme
 from warehouse.staging import WorkArea, drop_other_work
-from warehouse.store import Store, WarehouseError
+from warehouse.store import Store, WarehouseError, partition_key
 from warehouse.version import code_version
 
 STAGES = ("ingest", "normalize", "dedup", "language", "extract", "load")
@@ -89,9 +89,13 @@ def start_run(settings: Settings) -> Run:
     log = get_run_logger()
     t0 = time.perf_counter()
     store = Store(settings.warehouse)
+    replaced = store.superseded()
     leftovers = store.recover()
-    if leftovers:
-        log.warning(f"recovered from an unfinished run: removed {len(leftovers)} leftover file(s)")
+    n_replaced = sum(1 for f in leftovers if partition_key(f) in replaced)
+    if n_replaced:
+        log.info(f"removed {n_replaced} file(s) a compaction replaced")
+    if len(leftovers) > n_replaced:
+        log.warning(f"recovered from an unfinished run: removed {len(leftovers) - n_replaced} leftover file(s)")
     prior = store.published_partitions()
     con = store.connect_published(prior)
     try:

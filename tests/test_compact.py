@@ -21,7 +21,7 @@ from warehouse.compact import compact, plan_bins
 from warehouse.fingerprint import table_fingerprints
 from warehouse.query import open_read_only, run_query
 from warehouse.release import make_release, verify_release
-from warehouse.store import CATALOG, Partition, Store, writer_lock
+from warehouse.store import CATALOG, Partition, Store, partition_key, writer_lock
 
 N_RUNS = 12
 
@@ -66,7 +66,7 @@ def _files(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted((root / "data").rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.name.startswith(".superseded-")  # compaction's record of what it replaced
     }
 
 
@@ -212,3 +212,18 @@ def test_compact_cli_errors_are_one_line(tmp_path):
         holder.kill()
         holder.wait()
     assert run_query(wh, f"SELECT count(*) FROM runs WHERE run_id = '{R1}'")[1] == [(1,)]
+
+
+def test_the_files_a_compaction_replaced_are_known_as_such_until_recovery_removes_them(tmp_path):
+    """The next writer's recovery removes them, as it removes a killed run's leftovers; the run logs them apart
+    (info, not the warning of an unfinished run), from the record compaction leaves under data/."""
+    wh = many_small_partitions(tmp_path / "wh")
+    superseded = compact(wh, target_rows=1_000)["superseded_files"]
+    store = Store(wh)
+    replaced = store.superseded()
+    assert len(replaced) == superseded > 0 and all(k.startswith("data/") for k in replaced)
+    with writer_lock(wh):
+        removed = store.recover()
+    assert {partition_key(f) for f in removed} == replaced
+    assert store.superseded() == set() and not list((wh / "data").glob(".superseded-*"))
+    assert set(_files(wh)) == _listed(wh)

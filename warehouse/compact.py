@@ -32,7 +32,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.schema import TABLES
-from warehouse.store import ROW_GROUP_ROWS, Partition, Store, WarehouseError, catalog_path, writer_lock
+from warehouse.store import (
+    ROW_GROUP_ROWS,
+    Partition,
+    Store,
+    WarehouseError,
+    catalog_path,
+    partition_key,
+    writer_lock,
+)
 
 DEFAULT_TARGET_ROWS = 1_000_000
 DEFAULT_TARGET_BYTES = 128 << 20
@@ -136,6 +144,7 @@ def compact(root: Path, target_rows: int = DEFAULT_TARGET_ROWS, *, target_bytes:
                 staged = store.replace_partitions(name, old, new)
                 _kill_point("compact-publish")
                 store.publish(staged)
+                store.record_superseded(name, [partition_key(p.path) for p in old])
         except BaseException:
             store.discard(new, staged)
             raise

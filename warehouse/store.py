@@ -38,6 +38,7 @@ from warehouse.schema import TABLES
 
 CATALOG = "newsetl.duckdb"
 LOCK = ".newsetl.lock"
+SUPERSEDED_GLOB = ".superseded-*.txt"  # under data/: the partitions a compaction replaced, one key a line
 STAGING = ".staging"
 WORK = "work"  # .staging/work/: the flow's resumable shard outputs; no Store method ever removes them
 DATA = "data"
@@ -228,7 +229,27 @@ class Store:
                 if f.is_file() and f.name.endswith((".parquet", ".parquet.tmp")) and _key(f, self.root) not in listed:
                     f.unlink()
                     removed.append(str(f))
+            self._drop_superseded_records()
         return removed
+
+    def superseded(self) -> set[str]:
+        """data/<table>/<file> of the partitions a compaction replaced (`record_superseded`): unlisted files that the
+        next recovery removes as it should, not a killed run's leftovers."""
+        keys: set[str] = set()
+        for record in sorted(self.data.glob(SUPERSEDED_GLOB)) if self.data.exists() else ():
+            keys.update(line for line in record.read_text(encoding="utf-8").splitlines() if line)
+        return keys
+
+    def record_superseded(self, name: str, keys: list[str]) -> None:
+        """Write down the partitions compaction `name` replaced (see `superseded`)."""
+        (self.data / SUPERSEDED_GLOB.replace("*", name)).write_text("".join(k + "\n" for k in keys), encoding="utf-8")
+
+    def _drop_superseded_records(self) -> None:
+        """Remove the records of compactions whose replaced files are all gone."""
+        for record in sorted(self.data.glob(SUPERSEDED_GLOB)) if self.data.exists() else ():
+            keys = [line for line in record.read_text(encoding="utf-8").splitlines() if line]
+            if not any((self.root / k).exists() for k in keys):
+                record.unlink()
 
     def _listed_here(self) -> set[str]:
         """data/<table>/<file> of every published partition, each checked to exist under this root."""
