@@ -235,19 +235,19 @@ class Store:
     def superseded(self) -> set[str]:
         """data/<table>/<file> of the partitions a compaction replaced (`record_superseded`): unlisted files that the
         next recovery removes as it should, not a killed run's leftovers."""
-        keys: set[str] = set()
-        for record in sorted(self.data.glob(SUPERSEDED_GLOB)) if self.data.exists() else ():
-            keys.update(line for line in record.read_text(encoding="utf-8").splitlines() if line)
-        return keys
+        return {k for _, keys in self._superseded_records() for k in keys}
 
     def record_superseded(self, name: str, keys: list[str]) -> None:
         """Write down the partitions compaction `name` replaced (see `superseded`)."""
         (self.data / SUPERSEDED_GLOB.replace("*", name)).write_text("".join(k + "\n" for k in keys), encoding="utf-8")
 
+    def _superseded_records(self) -> list[tuple[Path, list[str]]]:
+        records = sorted(self.data.glob(SUPERSEDED_GLOB)) if self.data.exists() else []
+        return [(r, [k for k in r.read_text(encoding="utf-8").splitlines() if k]) for r in records]
+
     def _drop_superseded_records(self) -> None:
         """Remove the records of compactions whose replaced files are all gone."""
-        for record in sorted(self.data.glob(SUPERSEDED_GLOB)) if self.data.exists() else ():
-            keys = [line for line in record.read_text(encoding="utf-8").splitlines() if line]
+        for record, keys in self._superseded_records():
             if not any((self.root / k).exists() for k in keys):
                 record.unlink()
 
