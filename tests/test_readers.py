@@ -369,3 +369,14 @@ def test_one_file_given_in_several_spellings_is_one_input(tmp_path, monkeypatch)
     spellings = ["in1/a.txt", "./in1/a.txt", str(tmp_path / "in1" / "a.txt"), "in1//a.txt", "in1", "in1/b.txt"]
     files, problems = discover(spellings)
     assert (files, problems) == ([str(tmp_path / "in1" / "a.txt")], [])
+
+
+def test_a_csv_row_short_of_any_field_is_malformed_and_an_extra_field_is_kept(tmp_path):
+    """The README's malformed_csv: fewer fields than the header, also when only a metadata field is missing (the
+    row was accepted); a row with one field too many keeps its record, as before."""
+    p = tmp_path / "a.csv"
+    p.write_text("text,title,url\nFirst text.,One,https://a.example/1\nSecond text.,Two\n"
+                 "Third text.,Three,https://a.example/3,extra\n", encoding="utf-8")  # fmt: skip
+    items = read(p)
+    assert summary(items) == [(0, "doc"), (1, "malformed_csv"), (2, "doc")]
+    assert items[1].detail == "row 2 has 2 of the header's 3 fields"

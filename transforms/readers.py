@@ -509,8 +509,10 @@ def _csv_records(
     try:
         for i, row in enumerate(reader, start=first):
             text = row.get(col)
-            if text is None:
-                yield _reject(f, i, "malformed_csv", f"row {i + 1} is missing fields", str(row))
+            if text is None or None in row.values():  # fewer fields than the header (an extra one is kept)
+                n = sum(v is not None for k, v in row.items() if k is not None)
+                detail = f"row {i + 1} has {n} of the header's {len(fields)} fields"
+                yield _reject(f, i, "malformed_csv", detail, str(row))
                 continue
             yield _record(
                 f,
