@@ -324,15 +324,15 @@ def _row(m: re.Match, text: str) -> dict | None:
             if den_w not in _ORDINALS:  # a bare "quarter" or "thirds" is a noun
                 return None
             # a bare "third", "fifth": the fraction alternative comes first in _FIG_RE, but this is the ordinal
-            return {"value": float(_ORDINALS[den_w]), "value_max": None, "unit": None, "kind": "ordinal",
-                    "qualifier": None}  # fmt: skip
-        if den_w == "half" and not num_w and not qual:
-            before = text[max(0, m.start() - 12) : m.start()].lower()
-            if _HALF_OF.search(before):
-                return None
-        den = _DENOMS[den_w.rstrip("s") if den_w.rstrip("s") in _DENOMS else den_w]
-        value = (1 if num_w in ("", "a", "one") else _UNITS[num_w]) / den
-        kind = "fraction"
+            value, kind = float(_ORDINALS[den_w]), "ordinal"
+        else:
+            if den_w == "half" and not num_w and not qual:
+                before = text[max(0, m.start() - 12) : m.start()].lower()
+                if _HALF_OF.search(before):
+                    return None
+            den = _DENOMS[den_w.rstrip("s") if den_w.rstrip("s") in _DENOMS else den_w]
+            value = (1 if num_w in ("", "a", "one") else _UNITS[num_w]) / den
+            kind = "fraction"
     elif g["ord"]:
         tok = g["ord"].lower()
         value = float(_ORDINALS[tok]) if tok in _ORDINALS else float(_LEADING_DIGITS.match(tok).group())
