@@ -105,7 +105,8 @@ def discover(
         if "**" in spec:
             matches = sorted(_expand_recursive_glob(spec, unlistable, skip_marked))
         elif any(c in spec for c in "*?["):
-            matches = sorted(m for m in glob(spec) if not _in_marked(m, skip_marked))
+            folders: dict[str, bool] = {}  # a glob's matches share few folders: each is listed once
+            matches = sorted(m for m in glob(spec) if not _folder_marked(m, skip_marked, folders))
         else:
             matches = [spec]
         if not matches:
@@ -142,17 +143,29 @@ def _one_spelling(paths: Iterable[str]) -> list[str]:
 
 def _walk_files(root: str, onerror: Callable[[OSError], None], skip_marked: Markers = ()) -> Iterator[str]:
     for dirpath, dirs, files in os.walk(root, followlinks=False, onerror=onerror):
-        if any(all(name in files for name in marker) for marker in skip_marked):
+        if _marked(files, skip_marked):
             dirs[:] = []
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield from (os.path.join(dirpath, f) for f in files if not f.startswith("."))
 
 
-def _in_marked(path: str, skip_marked: Markers) -> bool:
-    """Whether ``path`` is, or is a file directly in, a directory that `skip_marked` names (see `discover`)."""
+def _marked(names: Iterable[str], skip_marked: Markers) -> bool:
+    """Whether a folder holding the files `names` is one `skip_marked` names (see `discover`)."""
+    present = set(names)
+    return any(present.issuperset(marker) for marker in skip_marked)
+
+
+def _folder_marked(path: str, skip_marked: Markers, seen: dict[str, bool]) -> bool:
+    """Whether ``path`` is, or is a file directly in, a folder `skip_marked` names; `seen` caches folders. A folder
+    that cannot be listed is not marked (reading it reports the problem)."""
     folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
-    return any(all(os.path.lexists(os.path.join(folder, n)) for n in marker) for marker in skip_marked)
+    if folder not in seen:
+        try:
+            seen[folder] = bool(skip_marked) and _marked(os.listdir(folder), skip_marked)
+        except OSError:
+            seen[folder] = False
+    return seen[folder]
 
 
 def _expand_recursive_glob(spec: str, onerror: Callable[[OSError], None], skip_marked: Markers = ()) -> Iterator[str]:
