@@ -15,7 +15,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -108,18 +107,16 @@ def repeated_lines_task(ctx: RunContext, line_files: list[str]) -> Handle:
             ).to_arrow_table()
         finally:
             con.close()
-    repeated = _with_published(repeated, Path(ctx.root), line_files)
+        repeated = _with_published(repeated, Path(ctx.root))
     files, rows = write_outputs(ctx, "repeated", "all", {"repeated": repeated})
     return ctx.work.finish("repeated", "all", handle("repeated", "all", t0, files, rows))
 
 
-def _with_published(repeated: pa.Table, root: Path, line_files: list[str]) -> pa.Table:
-    """`repeated` plus the lines earlier runs removed as repeated from the run's sources: a footer learned from
-    a site's first 100 articles is removed from its 101st, which a later run brings alone (its text, and so its
-    doc_id, would else differ from a copy published before). Read from the published boilerplate_lines."""
-    if not line_files:
-        return repeated
-    sources = {s for s in pq.read_table(line_files, columns=["source"]).column("source").unique().to_pylist()}
+def _with_published(repeated: pa.Table, root: Path) -> pa.Table:
+    """`repeated` plus the lines earlier runs removed as repeated (per source): a footer learned from a site's
+    first 100 articles is removed from its 101st, which a later run brings alone (its text, and so its doc_id,
+    would else differ from a copy published before). Read from the published boilerplate_lines; a normalize task
+    looks up only its records' sources."""
     con = Store(root).connect_published()
     try:
         rows = con.execute(
@@ -130,10 +127,7 @@ def _with_published(repeated: pa.Table, root: Path, line_files: list[str]) -> pa
     finally:
         con.close()
     known = set(zip(repeated.column("source").to_pylist(), repeated.column("line").to_pylist(), strict=True))
-    for line, url, path in rows:
-        source = source_key(url, path)
-        if source in sources:
-            known.add((source, line))
+    known.update((source_key(url, path), line) for line, url, path in rows)
     pairs = sorted(known)
     return pa.table({"source": pa.array([p[0] for p in pairs], pa.string()),
                      "line": pa.array([p[1] for p in pairs], pa.string())})  # fmt: skip
